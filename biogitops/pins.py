@@ -1,0 +1,139 @@
+"""The pin file (`pins.yaml`): every tool version the project drives, parsed and validated.
+
+from biogitops.pins import load_pins
+pins = load_pins()            # reads pins.yaml at the repository root
+pins.tools["helm"].version    # '4.3.1'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from biogitops.errors import ConfigError, ToolError
+from biogitops.paths import REPO_ROOT
+from biogitops.schema import load_yaml, validate
+
+PINS_FILE = REPO_ROOT / "pins.yaml"
+
+_VERSION = {"type": "string", "pattern": r"^\d+\.\d+\.\d+$"}
+_SHA256 = {"type": "string", "pattern": r"^[0-9a-f]{64}$"}
+
+TOOL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["version", "source", "version_args"],
+    "additionalProperties": False,
+    "properties": {
+        "version": _VERSION,
+        "source": {"enum": ["go", "download"]},
+        "module": {"type": "string", "minLength": 1},
+        "module_version": _VERSION,
+        "package": {"type": "string", "minLength": 1},
+        "local_replace_version": _VERSION,
+        "ldflags": {"type": "string"},
+        "version_args": {"type": "array", "items": {"type": "string"}},
+        "url": {"type": "string", "pattern": "^https?://"},
+        "sha256": _SHA256,
+        "archive_member": {"type": "string"},
+    },
+    "allOf": [
+        {
+            "if": {"properties": {"source": {"const": "go"}}},
+            "then": {"required": ["module", "package"]},
+        },
+        {
+            "if": {"properties": {"source": {"const": "download"}}},
+            "then": {"required": ["url", "sha256"]},
+        },
+    ],
+}
+
+PINS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["go", "kubernetes", "tools"],
+    "properties": {
+        "go": {"type": "object", "required": ["version"], "properties": {"version": _VERSION}},
+        "kubernetes": {"type": "object", "required": ["version"], "properties": {"version": _VERSION}},
+        "tools": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": "^[a-z0-9][a-z0-9-]*$"},
+            "additionalProperties": TOOL_SCHEMA,
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class ToolPin:
+    """One pinned CLI: what version, and how to get it."""
+
+    name: str
+    version: str
+    source: str
+    version_args: tuple[str, ...]
+    module: str = ""
+    module_version: str = ""
+    package: str = ""
+    local_replace_version: str = ""
+    ldflags: str = ""
+    url: str = ""
+    sha256: str = ""
+    archive_member: str = ""
+
+    @property
+    def go_module_version(self) -> str:
+        """The module tag to fetch from the Go proxy, e.g. 'v0.316.0' for Prometheus 3.16.0."""
+        return "v" + (self.module_version or self.version)
+
+    @property
+    def main_package(self) -> str:
+        """The import path of the main package, e.g. 'helm.sh/helm/v4/cmd/helm'."""
+        return self.module if self.package in ("", ".") else f"{self.module}/{self.package}"
+
+    def render_ldflags(self) -> str:
+        return " ".join(self.ldflags.format(version=self.version).split())
+
+    def render_url(self) -> str:
+        return self.url.format(version=self.version)
+
+
+@dataclass(frozen=True)
+class Pins:
+    """The whole pin file."""
+
+    go_version: str
+    kubernetes_version: str
+    tools: dict[str, ToolPin] = field(default_factory=dict)
+
+    def tool(self, name: str) -> ToolPin:
+        """The pin for `name`, or a ToolError that lists the known names."""
+        try:
+            return self.tools[name]
+        except KeyError:
+            known = ", ".join(sorted(self.tools))
+            raise ToolError(f"unknown tool {name!r}", f"pinned tools are: {known}") from None
+
+
+def parse_pins(data: Any, source: Path | str = PINS_FILE) -> Pins:
+    """Validate the parsed YAML of a pin file and build `Pins` from it."""
+    validate(data, PINS_SCHEMA, source)
+    tools = {}
+    for name, spec in data["tools"].items():
+        spec = dict(spec)
+        spec["version_args"] = tuple(spec["version_args"])
+        tools[name] = ToolPin(name=name, **spec)
+    return Pins(
+        go_version=data["go"]["version"],
+        kubernetes_version=data["kubernetes"]["version"],
+        tools=tools,
+    )
+
+
+def load_pins(path: Path = PINS_FILE) -> Pins:
+    """Read and validate `pins.yaml`; a ConfigError names the file and field that is wrong."""
+    data = load_yaml(path)
+    if data is None:
+        raise ConfigError(f"{path}: empty pin file")
+    return parse_pins(data, path)

@@ -1,0 +1,66 @@
+"""What each Nox session runs. `noxfile.py` only names the sessions and calls these.
+
+nox                 # the sessions in DEFAULT (no container engine needed)
+nox -s lint unit    # just these
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from biogitops import tools
+from biogitops.paths import REPO_ROOT
+
+DEFAULT = ["lint", "unit"]
+
+WORKFLOW_DIRS = [".github/workflows", "ci/actions"]
+
+
+def _env(session: Any, needed: list[str]) -> dict[str, str]:
+    """Install the pinned tools a session needs (no-op when cached) and return its environment."""
+    for status in tools.install(needed):
+        session.log(f"{status.pin.name} {status.pin.version}: {status.state} {status.path}")
+    return tools.env_with_tools()
+
+
+def _files(pattern: str, under: list[str]) -> list[str]:
+    found: list[str] = []
+    for directory in under:
+        found += sorted(str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / directory).glob(pattern))
+    return found
+
+
+def shell_scripts() -> list[Path]:
+    """Every shell script in the repository (by extension or shebang), outside caches."""
+    skip = {".git", ".nox", ".venv", "node_modules"}
+    scripts = []
+    for path in REPO_ROOT.rglob("*"):
+        if not path.is_file() or skip & set(path.relative_to(REPO_ROOT).parts):
+            continue
+        if path.suffix == ".sh":
+            scripts.append(path)
+        elif path.suffix == "" and path.stat().st_size < 200_000:
+            with path.open("rb") as handle:
+                head = handle.read(64)
+            if head.startswith((b"#!/bin/bash", b"#!/usr/bin/env bash", b"#!/bin/sh")):
+                scripts.append(path)
+    return sorted(scripts)
+
+
+def lint(session: Any) -> None:
+    env = _env(session, ["actionlint"])
+    session.chdir(REPO_ROOT)
+    session.run("yamllint", "--strict", "-c", ".yamllint.yaml", ".", env=env)
+    session.run("ruff", "check", ".", env=env)
+    session.run("ruff", "format", "--check", ".", env=env)
+    workflows = _files("*.yml", WORKFLOW_DIRS)
+    session.run("actionlint", "-color", *workflows, env=env)
+    for script in shell_scripts():
+        session.run("bash", "-n", str(script), env=env, silent=True)
+    session.log(f"bash -n: {len(shell_scripts())} shell script(s) parse")
+
+
+def unit(session: Any) -> None:
+    session.chdir(REPO_ROOT)
+    session.run("pytest", "-q", "tests/unit", *session.posargs, env=tools.env_with_tools())

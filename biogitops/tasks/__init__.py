@@ -1,0 +1,1 @@
+"""Invoke collections; `tasks.py` at the repository root wires them together."""

@@ -1,0 +1,25 @@
+"""Nox sessions: `nox` runs every session that needs no container engine; `nox --list` shows them.
+
+The logic lives in biogitops/sessions.py. Sessions run in the environment where bio-gitops
+is installed (`pip install -e .`), so every Python dependency is the pinned one.
+"""
+
+import nox
+
+from biogitops import sessions
+
+nox.options.default_venv_backend = "none"
+nox.options.sessions = sessions.DEFAULT
+nox.options.error_on_missing_interpreters = True
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """yamllint, ruff, actionlint on the CI workflows, shell syntax."""
+    sessions.lint(session)
+
+
+@nox.session
+def unit(session: nox.Session) -> None:
+    """pytest over biogitops/ (tests/unit)."""
+    sessions.unit(session)
