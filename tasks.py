@@ -2,8 +2,10 @@
 
 from invoke import Collection
 
-from biogitops.tasks import ci, tools
+from biogitops.tasks import argocd, ci, cluster, tools
 
 ns = Collection()
 ns.add_collection(Collection.from_module(tools), name="tools")
+ns.add_collection(Collection.from_module(cluster), name="cluster")
+ns.add_collection(Collection.from_module(argocd), name="argocd")
 ns.add_collection(Collection.from_module(ci), name="ci")

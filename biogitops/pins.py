@@ -55,6 +55,13 @@ PINS_SCHEMA: dict[str, Any] = {
     "properties": {
         "go": {"type": "object", "required": ["version"], "properties": {"version": _VERSION}},
         "kubernetes": {"type": "object", "required": ["version"], "properties": {"version": _VERSION}},
+        "images": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "string",
+                "pattern": r"^[^:@\s]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$",
+            },
+        },
         "tools": {
             "type": "object",
             "minProperties": 1,
@@ -106,6 +113,7 @@ class Pins:
     go_version: str
     kubernetes_version: str
     tools: dict[str, ToolPin] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)
 
     def tool(self, name: str) -> ToolPin:
         """The pin for `name`, or a ToolError that lists the known names."""
@@ -128,6 +136,7 @@ def parse_pins(data: Any, source: Path | str = PINS_FILE) -> Pins:
         go_version=data["go"]["version"],
         kubernetes_version=data["kubernetes"]["version"],
         tools=tools,
+        images=dict(data.get("images") or {}),
     )
 
 

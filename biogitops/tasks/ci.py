@@ -10,7 +10,7 @@ from biogitops.tasks.common import friendly
 
 @task
 @friendly
-def sync(c):  # noqa: ARG001
+def sync(c):
     """Copy ci/actions/*.yml to .github/workflows/ (GitHub runs reusable workflows only there)."""
     written = workflows.sync()
     for path in written:

@@ -1,0 +1,83 @@
+"""Argo CD on a provider's cluster: in-cluster (kind, existing) or local processes (kwok).
+
+from biogitops.argocd import install
+install(provider, progress)          # idempotent; waits until Argo CD answers
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from biogitops.argocd.incluster import manifests as incluster_manifests
+from biogitops.argocd.local import NAMESPACE, LocalArgoCD
+from biogitops.kube import Kubectl, wait_until
+from biogitops.paths import REPO_ROOT
+from biogitops.providers import Provider
+from biogitops.upstream import argocd_crds
+
+CONFIG_DIR = REPO_ROOT / "clusters" / "argocd" / "config"
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def kubectl_for(provider: Provider) -> Kubectl:
+    return Kubectl(provider.kubeconfig(), provider.context)
+
+
+def local(provider: Provider) -> LocalArgoCD:
+    return LocalArgoCD(
+        provider.state_dir, Path(provider.kubeconfig() or ""), provider.settings.kwok_base_port
+    )
+
+
+def install(provider: Provider, progress=_quiet) -> None:
+    """Install (or re-check) Argo CD at the pinned version and wait until it is ready."""
+    kubectl = kubectl_for(provider)
+    progress("applying Argo CD CRDs (server-side: they are too large for client-side apply)")
+    for crd in argocd_crds():
+        kubectl.apply_file(crd)
+    for crd in argocd_crds():
+        name = yaml.safe_load(crd.read_text())["metadata"]["name"]
+        kubectl.run("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+    progress("applying Argo CD configuration (clusters/argocd/config)")
+    kubectl.run(
+        "apply", "--server-side", "--field-manager=bio-gitops", "--force-conflicts", "-k", str(CONFIG_DIR)
+    )
+    if provider.argocd_mode == "local":
+        local(provider).start(kubectl, progress)
+        return
+    progress("applying Argo CD install manifests (pinned upstream, no Dex)")
+    kubectl.apply_text(yaml.safe_dump_all(incluster_manifests()))
+    for deploy in ("argocd-server", "argocd-repo-server", "argocd-applicationset-controller", "argocd-redis"):
+        kubectl.run(
+            "-n", NAMESPACE, "rollout", "status", f"deployment/{deploy}", "--timeout=300s", timeout=320
+        )
+    kubectl.run(
+        "-n",
+        NAMESPACE,
+        "rollout",
+        "status",
+        "statefulset/argocd-application-controller",
+        "--timeout=300s",
+        timeout=320,
+    )
+
+
+def ready(provider: Provider) -> bool:
+    if provider.argocd_mode == "local":
+        return all(s == "ready" for s in local(provider).status().values())
+    kubectl = kubectl_for(provider)
+    return kubectl.ok("-n", NAMESPACE, "rollout", "status", "deployment/argocd-server", "--timeout=5s")
+
+
+def uninstall_local(provider: Provider) -> None:
+    if provider.argocd_mode == "local":
+        local(provider).stop()
+
+
+def wait_ready(provider: Provider, timeout: float = 180, progress=_quiet) -> None:
+    wait_until(lambda: ready(provider), timeout, "Argo CD to be ready", progress)

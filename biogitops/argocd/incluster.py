@@ -1,0 +1,57 @@
+"""Argo CD installed in the cluster (kind, existing) from the pinned upstream manifests.
+
+Upstream's manifests/install.yaml at the pinned tag (read from the Go module cache, never
+copied into this repo) is adjusted before it is applied: no Dex (SSO goes straight to the
+OIDC provider), resources on every container, and our own ConfigMaps from
+clusters/argocd/config/ instead of upstream's empty ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from biogitops.upstream import argocd_dir
+
+OURS = {"argocd-cm", "argocd-rbac-cm", "argocd-cmd-params-cm"}
+
+RESOURCES = {
+    "argocd-application-controller": {
+        "requests": {"cpu": "250m", "memory": "512Mi"},
+        "limits": {"memory": "2Gi"},
+    },
+    "argocd-repo-server": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+    "argocd-server": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+    "argocd-applicationset-controller": {
+        "requests": {"cpu": "50m", "memory": "128Mi"},
+        "limits": {"memory": "512Mi"},
+    },
+    "argocd-redis": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+}
+DEFAULT_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
+
+
+def adjust(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop Dex and the ConfigMaps we own; set resources on every container."""
+    out = []
+    for obj in objects:
+        if not obj:
+            continue
+        name = obj.get("metadata", {}).get("name", "")
+        if "dex" in name:
+            continue
+        if obj.get("kind") == "ConfigMap" and name in OURS:
+            continue
+        if obj.get("kind") in ("Deployment", "StatefulSet"):
+            pod = obj["spec"]["template"]["spec"]
+            for container in pod.get("containers", []) + pod.get("initContainers", []):
+                container["resources"] = RESOURCES.get(name, DEFAULT_RESOURCES)
+        out.append(obj)
+    return out
+
+
+def manifests() -> list[dict[str, Any]]:
+    """The adjusted upstream install manifests at the pinned version."""
+    raw = (argocd_dir() / "manifests" / "install.yaml").read_text()
+    return adjust(list(yaml.safe_load_all(raw)))

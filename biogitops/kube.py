@@ -1,0 +1,91 @@
+"""A thin wrapper over the pinned kubectl, bound to one kubeconfig (and optional context).
+
+k = Kubectl(Path("kubeconfig.yaml"))
+k.apply_text(manifest_yaml)          # server-side apply, field manager bio-gitops
+k.json("get", "nodes")               # parsed JSON
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from biogitops import tools
+from biogitops.errors import BioGitopsError
+
+FIELD_MANAGER = "bio-gitops"
+
+
+class Kubectl:
+    def __init__(self, kubeconfig: Path | None, context: str | None = None) -> None:
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.binary = str(tools.which("kubectl"))
+
+    def argv(self, *args: str) -> list[str]:
+        cmd = [self.binary]
+        if self.kubeconfig:
+            cmd += ["--kubeconfig", str(self.kubeconfig)]
+        if self.context:
+            cmd += ["--context", self.context]
+        return [*cmd, *args]
+
+    def run(self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 120) -> str:
+        """Run kubectl; on failure raise a one-line error with kubectl's last stderr line."""
+        try:
+            proc = subprocess.run(
+                self.argv(*args), input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise BioGitopsError(f"kubectl {' '.join(args[:3])} timed out after {timeout:.0f}s") from None
+        if check and proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise BioGitopsError(f"kubectl {' '.join(args[:3])} failed: {last}")
+        return proc.stdout
+
+    def ok(self, *args: str) -> bool:
+        return subprocess.run(self.argv(*args), capture_output=True, timeout=30, check=False).returncode == 0
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "-o", "json"))
+
+    def apply_text(self, text: str, server_side: bool = True) -> str:
+        args = ["apply", "-f", "-"]
+        if server_side:
+            args += ["--server-side", f"--field-manager={FIELD_MANAGER}", "--force-conflicts"]
+        return self.run(*args, stdin=text)
+
+    def apply_file(self, path: Path, server_side: bool = True) -> str:
+        return self.apply_text(path.read_text(), server_side=server_side)
+
+    def reachable(self) -> bool:
+        return self.ok("get", "--raw", "/readyz", "--request-timeout=5s")
+
+
+def wait_until(
+    check: Callable[[], Any],
+    timeout: float,
+    what: str,
+    progress: Callable[[str], None] | None = None,
+    interval: float = 1.0,
+    hint: str = "",
+) -> Any:
+    """Poll `check` until it returns a truthy value; raise a BioGitopsError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    last_error = ""
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except BioGitopsError as err:
+            last_error = f" (last error: {err.line()})"
+        if progress:
+            progress(f"waiting for {what} ({time.monotonic() - start:.0f}s)")
+        time.sleep(interval)
+    raise BioGitopsError(f"timed out after {timeout:.0f}s waiting for {what}{last_error}", hint)

@@ -1,0 +1,122 @@
+"""Local background processes with pid files and logs (kwok's Argo CD, Redis, git daemon).
+
+proc = Managed("redis", state_dir)
+proc.start(["redis-server", "--port", "36410"], env)   # detached, logs in state_dir/logs/redis.log
+proc.alive(); proc.stop()
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from biogitops.errors import BioGitopsError
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        return sock.connect_ex((host, port)) == 0
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child still answers kill(0); treat it as dead
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def wait_for_port(port: int, timeout: float, what: str, log: Path | None = None) -> None:
+    """Wait until `port` accepts connections, else raise with the last log line."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(port):
+            return
+        time.sleep(0.3)
+    tail = ""
+    if log and log.is_file():
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+        tail = f"; last log line: {lines[-1][:200]}" if lines else ""
+    raise BioGitopsError(
+        f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f}s{tail}", f"see {log}" if log else ""
+    )
+
+
+@dataclass
+class Managed:
+    """A detached process known by a pid file under `state_dir/pids/`."""
+
+    name: str
+    state_dir: Path
+
+    @property
+    def pidfile(self) -> Path:
+        return self.state_dir / "pids" / f"{self.name}.pid"
+
+    @property
+    def logfile(self) -> Path:
+        return self.state_dir / "logs" / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        try:
+            return int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def alive(self) -> bool:
+        pid = self.pid()
+        return pid is not None and pid_alive(pid)
+
+    def start(self, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> int:
+        """Start `argv` in its own session (survives this Python process); returns the pid."""
+        if self.alive():
+            return self.pid() or 0
+        self.pidfile.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.logfile.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self.logfile.open("ab") as log:
+            log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} start: {' '.join(argv)}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=cwd or self.state_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pidfile.write_text(str(proc.pid))
+        return proc.pid
+
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM the process group, then SIGKILL after `timeout`; forget the pid."""
+        pid = self.pid()
+        if pid is not None and pid_alive(pid):
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    try:
+                        os.kill(pid, sig)
+                    except ProcessLookupError:
+                        break
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline and pid_alive(pid):
+                    time.sleep(0.1)
+                if not pid_alive(pid):
+                    break
+        self.pidfile.unlink(missing_ok=True)

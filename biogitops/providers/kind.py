@@ -1,0 +1,162 @@
+"""kind provider: Kubernetes in Docker containers, the default for dev and for users.
+
+Needs a running container engine (Docker). The node image is pinned by version and digest
+(pins.yaml: images.kindNode); the cluster layout is clusters/<env>/kind.yaml, whose workers
+carry the node groups' labels and taints.
+
+    invoke cluster.create --env dev            # provider from clusters/dev/settings.yaml
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from biogitops import tools
+from biogitops.kube import Kubectl, wait_until
+from biogitops.pins import load_pins
+from biogitops.providers.base import ClusterStatus, Provider, ProviderError
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+class KindProvider(Provider):
+    name = "kind"
+
+    def kubeconfig(self) -> Path:
+        return self.state_dir / "kubeconfig.yaml"
+
+    @property
+    def config_file(self) -> Path:
+        if not self.settings.kind_config:
+            raise ProviderError(f"{self.settings.path}: kind.config: required for the kind provider")
+        return self.settings.kind_config
+
+    @property
+    def node_image(self) -> str:
+        return load_pins().images["kindNode"]
+
+    def create_command(self) -> list[str]:
+        """The exact `kind create cluster` invocation."""
+        return [
+            str(tools.tools_bin() / "kind"),
+            "create",
+            "cluster",
+            "--name",
+            self.cluster_name,
+            "--config",
+            str(self.config_file),
+            "--image",
+            self.node_image,
+            "--kubeconfig",
+            str(self.kubeconfig()),
+            "--wait",
+            "5m",
+        ]
+
+    def delete_command(self) -> list[str]:
+        return [
+            str(tools.tools_bin() / "kind"),
+            "delete",
+            "cluster",
+            "--name",
+            self.cluster_name,
+            "--kubeconfig",
+            str(self.kubeconfig()),
+        ]
+
+    def check_engine(self) -> None:
+        """Fail with a hint towards kwok when no usable container engine is there."""
+        docker = shutil.which("docker")
+        if docker is None:
+            raise ProviderError(
+                "kind needs a container engine, and `docker` is not on PATH",
+                f"install and start Docker, or run with `--provider kwok` (env {self.settings.env})",
+            )
+        proc = subprocess.run(
+            [docker, "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ProviderError(
+                f"kind needs a running container engine: docker info failed: {last}",
+                "start the Docker daemon, or run with `--provider kwok`",
+            )
+
+    def exists(self) -> bool:
+        if not (tools.tools_bin() / "kind").exists():
+            return False
+        proc = subprocess.run(
+            [str(tools.tools_bin() / "kind"), "get", "clusters"], capture_output=True, text=True, check=False
+        )
+        return self.cluster_name in proc.stdout.split()
+
+    def status(self) -> ClusterStatus:
+        if shutil.which("docker") is None or not self.exists():
+            return ClusterStatus(self.name, self.cluster_name, False, False, "no kind cluster")
+        ready = self.kubeconfig().is_file() and Kubectl(self.kubeconfig()).reachable()
+        return ClusterStatus(
+            self.name, self.cluster_name, True, ready, "ready" if ready else "apiserver not ready"
+        )
+
+    def create(self, progress=_quiet) -> ClusterStatus:
+        self.check_engine()
+        tools.which("kind")
+        current = self.status()
+        if current.ready:
+            progress("reusing the running kind cluster")
+            return current
+        if current.exists:  # containers exist but the API is not answering: export a fresh kubeconfig
+            subprocess.run(
+                [
+                    str(tools.tools_bin() / "kind"),
+                    "export",
+                    "kubeconfig",
+                    "--name",
+                    self.cluster_name,
+                    "--kubeconfig",
+                    str(self.kubeconfig()),
+                ],
+                capture_output=True,
+                check=False,
+            )
+        else:
+            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            progress(f"kind create cluster {self.cluster_name} ({self.node_image.split('@')[0]})")
+            proc = subprocess.run(self.create_command(), capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+                self.delete()
+                raise ProviderError(f"kind create cluster failed: {last}", "see `docker ps -a` and retry")
+        wait_until(Kubectl(self.kubeconfig()).reachable, 300, "the kind API server", progress)
+        return self.status()
+
+    def delete(self, progress=_quiet) -> None:
+        if self.exists():
+            progress(f"kind delete cluster {self.cluster_name}")
+            subprocess.run(self.delete_command(), capture_output=True, check=False)
+        if self.state_dir.exists():
+            shutil.rmtree(self.state_dir)
+
+
+def kind_workers(config: dict) -> list[dict]:
+    """The worker nodes of a kind config, with their labels and the taints from kubeadm patches."""
+    workers = []
+    for node in config.get("nodes", []):
+        if node.get("role") != "worker":
+            continue
+        taints: list[dict] = []
+        for patch in node.get("kubeadmConfigPatches", []):
+            doc = yaml.safe_load(patch)
+            taints += (doc.get("nodeRegistration") or {}).get("taints") or []
+        workers.append({"labels": node.get("labels", {}), "taints": taints})
+    return workers

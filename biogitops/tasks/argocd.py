@@ -1,0 +1,46 @@
+"""`invoke argocd.*`: install Argo CD on the environment's cluster and reach its UI."""
+
+from __future__ import annotations
+
+from invoke import task
+
+from biogitops import argocd
+from biogitops.argocd.local import NAMESPACE
+from biogitops.console import console, progress
+from biogitops.providers import get_provider
+from biogitops.settings import load_settings
+from biogitops.tasks.cluster import HELP
+from biogitops.tasks.common import friendly
+
+
+@task(help=HELP)
+@friendly
+def install(c, env="dev", provider=None):
+    """Install Argo CD (pinned) on the running cluster and wait until it is ready; idempotent."""
+    prov = get_provider(load_settings(env), provider)
+    with progress("Argo CD") as update:
+        argocd.install(prov, update)
+    console.print("Argo CD is ready; `invoke argocd.ui` says how to reach it")
+
+
+@task(help=HELP)
+@friendly
+def ui(c, env="dev", provider=None):
+    """Print how to reach the Argo CD UI/API and where the admin password comes from."""
+    prov = get_provider(load_settings(env), provider)
+    kc = f"--kubeconfig {prov.kubeconfig()} " if prov.kubeconfig() else ""
+    ctx = f"--context {prov.context} " if prov.context else ""
+    if prov.argocd_mode == "local":
+        port = argocd.local(prov).port("server")
+        console.print(
+            f"Argo CD API: http://127.0.0.1:{port} (a local process; this build serves the API, "
+            "the web UI assets are not part of the Go module)"
+        )
+    else:
+        console.print(f"kubectl {kc}{ctx}-n {NAMESPACE} port-forward svc/argocd-server 8080:80")
+        console.print("then open http://127.0.0.1:8080")
+    console.print(
+        "user: admin; password: "
+        f"kubectl {kc}{ctx}-n {NAMESPACE} get secret argocd-initial-admin-secret "
+        "-o jsonpath='{.data.password}' | base64 -d"
+    )

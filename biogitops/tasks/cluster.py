@@ -1,0 +1,54 @@
+"""`invoke cluster.*`: create, delete and inspect the environment's cluster."""
+
+from __future__ import annotations
+
+from invoke import task
+
+from biogitops import argocd
+from biogitops.console import console, progress, table
+from biogitops.providers import get_provider
+from biogitops.settings import load_settings
+from biogitops.tasks.common import friendly
+
+HELP = {
+    "env": "environment: a folder under clusters/ (dev, staging, prod)",
+    "provider": "kind | kwok | existing (default: the environment's settings.yaml)",
+}
+
+
+@task(help=HELP)
+@friendly
+def create(c, env="dev", provider=None):
+    """Create the cluster, or reuse it when it is already running and healthy."""
+    prov = get_provider(load_settings(env), provider)
+    with progress(f"cluster {prov.cluster_name} ({prov.name})") as update:
+        status = prov.create(update)
+    console.print(f"cluster {status.name} ({status.provider}): {status.detail}")
+    if prov.kubeconfig():
+        console.print(f"export KUBECONFIG={prov.kubeconfig()}")
+
+
+@task(help=HELP)
+@friendly
+def delete(c, env="dev", provider=None):
+    """Delete the cluster and stop every process started for it (existing clusters are never deleted)."""
+    prov = get_provider(load_settings(env), provider)
+    with progress(f"deleting {prov.cluster_name} ({prov.name})") as update:
+        prov.delete(update)
+    console.print(f"cluster {prov.cluster_name} ({prov.name}) deleted")
+
+
+@task(help=HELP)
+@friendly
+def status(c, env="dev", provider=None):
+    """Show whether the cluster exists and answers, and each component's state."""
+    prov = get_provider(load_settings(env), provider)
+    st = prov.status()
+    rows = [[name, state] for name, state in st.components.items()]
+    if st.exists and prov.argocd_mode == "local":
+        rows += [[f"argocd {name}", state] for name, state in argocd.local(prov).status().items()]
+    console.print(f"cluster {st.name} ({st.provider}): {'ready' if st.ready else st.detail}")
+    if rows:
+        table("components", ["component", "state"], rows)
+    if st.exists and prov.kubeconfig():
+        console.print(f"export KUBECONFIG={prov.kubeconfig()}")
