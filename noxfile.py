@@ -23,3 +23,15 @@ def lint(session: nox.Session) -> None:
 def unit(session: nox.Session) -> None:
     """pytest over biogitops/ (tests/unit)."""
     sessions.unit(session)
+
+
+@nox.session
+def integration(session: nox.Session) -> None:
+    """Bootstrap a real cluster and test it: `nox -s integration -- --provider kwok` (default kind)."""
+    sessions.integration(session)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Timings as JSON in out/bench.json: kwok cluster creation, Argo CD ready."""
+    sessions.bench(session)

@@ -61,6 +61,58 @@ def lint(session: Any) -> None:
     session.log(f"bash -n: {len(shell_scripts())} shell script(s) parse")
 
 
+KWOK_TOOLS = [
+    "kwokctl",
+    "kwok",
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubectl",
+]
+ARGOCD_TOOLS = ["argocd", "helm", "kustomize"]
+
+
+def _provider_arg(posargs: list[str]) -> str:
+    for i, arg in enumerate(posargs):
+        if arg == "--provider" and i + 1 < len(posargs):
+            return posargs[i + 1]
+        if arg.startswith("--provider="):
+            return arg.split("=", 1)[1]
+    return "kind"
+
+
+def integration(session: Any) -> None:
+    """pytest tests/integration against a real cluster; `-- --provider kwok|kind|existing`."""
+    provider = _provider_arg(session.posargs)
+    needed = ["kubectl", *ARGOCD_TOOLS] + (
+        KWOK_TOOLS if provider == "kwok" else ["kind"] if provider == "kind" else []
+    )
+    env = _env(session, sorted(set(needed)))
+    session.chdir(REPO_ROOT)
+    args = list(session.posargs)
+    if "--provider" not in " ".join(args):
+        args = ["--provider", provider, *args]
+    session.run(
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/integration",
+        "-o",
+        "testpaths=tests/integration",
+        *args,
+        env=env,
+    )
+
+
+def bench(session: Any) -> None:
+    """Timings written as JSON (out/bench.json); see biogitops/bench.py."""
+    env = _env(session, sorted(set(KWOK_TOOLS + ARGOCD_TOOLS)))
+    session.chdir(REPO_ROOT)
+    session.run("python", "-m", "biogitops.bench", *session.posargs, env=env)
+
+
 def unit(session: Any) -> None:
     session.chdir(REPO_ROOT)
     session.run("pytest", "-q", "tests/unit", *session.posargs, env=tools.env_with_tools())

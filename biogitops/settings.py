@@ -154,7 +154,7 @@ def load_settings(env: str, root: Path = CLUSTERS_DIR) -> Settings:
     if not path.is_file():
         raise ConfigError(
             f"unknown environment {env!r}",
-            f"known environments: {', '.join(known_envs(root)) or 'none'} (folders under {root} with settings.yaml)",
+            f"known environments: {', '.join(known_envs(root)) or 'none'} (clusters/<env>/settings.yaml)",
         )
     data = load_yaml(path)
     validate(data, SETTINGS_SCHEMA, path)

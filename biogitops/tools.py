@@ -1,7 +1,7 @@
 """Install and find the pinned CLIs (`pins.yaml`) in a cache outside the repository.
 
     invoke tools.install            # every pinned tool; a second run is a no-op
-    invoke tools.install helm kind  # just these
+    invoke tools.install --only helm,kind  # just these
     invoke tools.list               # pin, status and path of each tool
 
 Each tool lands in `<cache>/tools/<name>-<version>/<name>` and is linked from
@@ -68,7 +68,7 @@ def check_version(binary: Path | str, pin: ToolPin) -> None:
     if found != pin.version:
         raise ToolError(
             f"{pin.name} at {binary} reports version {found or 'unknown'}, pinned is {pin.version}",
-            "fix the pin in pins.yaml or remove the stray binary, then run `invoke tools.install "
+            "fix the pin in pins.yaml or remove the stray binary, then run `invoke tools.install --only "
             f"{pin.name}`",
         )
 
@@ -115,7 +115,7 @@ def which(name: str, pins: Pins | None = None) -> Path:
     link = tools_bin() / name
     if link.exists():
         return link
-    raise ToolError(f"{name} {pin.version} is not installed", f"run `invoke tools.install {name}`")
+    raise ToolError(f"{name} {pin.version} is not installed", f"run `invoke tools.install --only {name}`")
 
 
 # ---------------------------------------------------------------- status

@@ -29,9 +29,7 @@ def kubectl_for(provider: Provider) -> Kubectl:
 
 
 def local(provider: Provider) -> LocalArgoCD:
-    return LocalArgoCD(
-        provider.state_dir, Path(provider.kubeconfig() or ""), provider.settings.kwok_base_port
-    )
+    return LocalArgoCD(provider.state_dir, Path(provider.kubeconfig() or ""), provider.base_port)
 
 
 def install(provider: Provider, progress=_quiet) -> None:

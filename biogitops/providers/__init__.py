@@ -18,9 +18,11 @@ _REGISTRY: dict[str, type[Provider]] = {
 __all__ = ["ClusterStatus", "Provider", "ProviderError", "get_provider"]
 
 
-def get_provider(settings: Settings, override: str | None = None) -> Provider:
+def get_provider(
+    settings: Settings, override: str | None = None, instance: str = "", port_offset: int = 0
+) -> Provider:
     """The provider named on the command line, else the one in the environment's settings."""
     name = override or settings.provider
     if name not in _REGISTRY:
         raise ConfigError(f"unknown provider {name!r}", f"choose one of: {', '.join(PROVIDERS)}")
-    return _REGISTRY[name](settings)
+    return _REGISTRY[name](settings, instance=instance, port_offset=port_offset)

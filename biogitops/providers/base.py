@@ -37,17 +37,29 @@ class Provider(abc.ABC):
 
     name: str = ""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, instance: str = "", port_offset: int = 0) -> None:
+        """`instance` names a second cluster for the same environment (benchmarks use one)."""
         self.settings = settings
+        self.instance = instance
+        self.port_offset = port_offset
+
+    @property
+    def suffix(self) -> str:
+        return f"-{self.instance}" if self.instance else ""
 
     @property
     def cluster_name(self) -> str:
-        return f"bio-gitops-{self.settings.env}"
+        return f"bio-gitops-{self.settings.env}{self.suffix}"
 
     @property
     def state_dir(self) -> Path:
         """Per-environment, per-provider state outside the repository (mode 0700)."""
-        return cache_dir() / "clusters" / f"{self.settings.env}-{self.name}"
+        return cache_dir() / "clusters" / f"{self.settings.env}-{self.name}{self.suffix}"
+
+    @property
+    def base_port(self) -> int:
+        """First of the loopback ports used by processes beside the cluster (kwok)."""
+        return self.settings.kwok_base_port + self.port_offset
 
     @property
     def context(self) -> str | None:

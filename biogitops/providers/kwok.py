@@ -74,7 +74,7 @@ class KwokProvider(Provider):
         return self.state_dir / "kubeconfig-contexts.yaml"
 
     def port(self, component: str) -> int:
-        return self.settings.kwok_base_port + PORTS[component]
+        return self.base_port + PORTS[component]
 
     # -- helpers
     def _env(self) -> dict[str, str]:

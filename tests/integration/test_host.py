@@ -1,0 +1,116 @@
+"""Host checks with pytest-testinfra: what runs, with which flags, listening where, and
+who can read the cluster's state."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import stat
+
+import pytest
+import testinfra
+
+from biogitops.argocd.local import LocalArgoCD
+from biogitops.providers.kwok import PORTS
+
+from .conftest import Cluster
+
+
+@pytest.fixture(scope="module")
+def host():
+    return testinfra.get_host("local://")
+
+
+def _pids_under(cluster: Cluster) -> dict[int, str]:
+    """Pid -> name of every process started for this cluster (from the pid files)."""
+    found = {}
+    for pidfile in cluster.provider.state_dir.rglob("pids/*.pid"):
+        try:
+            found[int(pidfile.read_text().strip())] = pidfile.stem
+        except ValueError:
+            continue
+    return found
+
+
+def _listening(host) -> list[tuple[str, int, int]]:
+    """(address, port, pid) of every listening TCP socket, from `ss -Hltnp`."""
+    out = []
+    for line in host.check_output("ss -Hltnp").splitlines():
+        fields = line.split()
+        local = fields[3]
+        addr, _, port = local.rpartition(":")
+        for pid in re.findall(r"pid=(\d+)", line):
+            out.append((addr.strip("[]"), int(port), int(pid)))
+    return out
+
+
+def _args(host, pid: int) -> str:
+    return host.file(f"/proc/{pid}/cmdline").content.replace(b"\0", b" ").decode()
+
+
+@pytest.fixture
+def kwok(cluster: Cluster):
+    if cluster.provider.name != "kwok":
+        pytest.skip("kwok host checks: this run uses another provider")
+    return cluster
+
+
+EXPECTED_FLAGS = {
+    "kube-apiserver": [
+        "--bind-address=127.0.0.1",
+        "--authorization-mode=Node,RBAC",
+        "--etcd-servers=http://127.0.0.1:{etcd}",
+    ],
+    "etcd": ["--listen-client-urls=http://127.0.0.1:{etcd}"],
+    "kube-controller-manager": ["--bind-address=127.0.0.1"],
+    "kube-scheduler": ["--bind-address=127.0.0.1"],
+    "argocd-server": ["--address 127.0.0.1", "--insecure", "--repo-server-plaintext"],
+    "argocd-repo-server": ["--address 127.0.0.1", "--disable-tls"],
+    "argocd-application-controller": ["--repo-server-plaintext", "--namespace argocd"],
+    "argocd-applicationset-controller": ["--probe-addr 127.0.0.1:", "--webhook-addr 127.0.0.1:"],
+    "redis-server": ["127.0.0.1:"],
+}
+
+
+@pytest.mark.parametrize("process", sorted(EXPECTED_FLAGS))
+def test_process_runs_with_expected_flags(host, kwok: Cluster, process: str) -> None:
+    base = kwok.provider.base_port
+    procs = [p for p in host.process.filter() if process in _args(host, p.pid).split(" ")[0]]
+    assert procs, f"{process} is not running"
+    args = _args(host, procs[0].pid)
+    for flag in EXPECTED_FLAGS[process]:
+        assert flag.format(etcd=base + PORTS["etcd"]) in args, f"{process}: {flag} not in {args}"
+
+
+def test_every_listening_socket_is_loopback(host, kwok: Cluster) -> None:
+    ours = _pids_under(kwok)
+    assert ours, "no pid files found for the cluster"
+    argocd = LocalArgoCD(kwok.provider.state_dir, kwok.provider.kubeconfig(), kwok.provider.base_port)
+    # upstream binds the application controller's metrics to 0.0.0.0 (controller/appcontroller.go)
+    allowed_wildcard = {argocd.port("controller-metrics")}
+    seen = [(addr, port, ours[pid]) for addr, port, pid in _listening(host) if pid in ours]
+    assert {name for _, _, name in seen} >= {"kube-apiserver", "etcd", "redis", "server", "repo-server"}
+    exposed = [(a, p, n) for a, p, n in seen if a not in ("127.0.0.1", "::1") and p not in allowed_wildcard]
+    assert exposed == []
+
+
+def test_state_and_etcd_data_are_private(host, kwok: Cluster) -> None:
+    state = kwok.provider.state_dir
+    assert stat.S_IMODE(state.stat().st_mode) & 0o077 == 0, f"{state} is readable by others"
+    etcd_data = kwok.provider.cluster_dir / "etcd"
+    assert etcd_data.is_dir()
+    # the parent is private, so nobody else can reach etcd's data whatever its own mode
+    assert host.file(str(state)).mode & 0o077 == 0
+    assert host.file(str(kwok.provider.cluster_dir / "pki")).exists
+
+
+def test_kind_nodes_run_containerd_and_kubelet(cluster: Cluster) -> None:
+    if cluster.provider.name != "kind":
+        pytest.skip("kind node checks: this run uses another provider")
+    if shutil.which("docker") is None:
+        pytest.skip("docker CLI missing")
+    nodes = [n.metadata.name for n in cluster.core.list_node().items]
+    for node in nodes:
+        node_host = testinfra.get_host(f"docker://{node}")
+        assert node_host.service("containerd").is_running
+        assert node_host.service("kubelet").is_running
