@@ -59,9 +59,10 @@ def _wait_synced_healthy(cluster: Cluster, name: str, timeout: float = 240) -> d
             return app
         time.sleep(2)
     status = app.get("status", {})
+    sync, health = status.get("sync", {}).get("status"), status.get("health", {}).get("status")
     pytest.fail(
-        f"Application {name} not Synced/Healthy after {timeout:.0f}s: sync={status.get('sync', {}).get('status')} "
-        f"health={status.get('health', {}).get('status')} conditions={status.get('conditions')}"
+        f"Application {name} not Synced/Healthy after {timeout:.0f}s: sync={sync} health={health} "
+        f"conditions={status.get('conditions')}"
     )
 
 
