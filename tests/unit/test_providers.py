@@ -1,0 +1,125 @@
+"""Providers without a cluster: the commands kind would run, the config kwok writes, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from biogitops.errors import ConfigError
+from biogitops.pins import load_pins
+from biogitops.providers import ProviderError, get_provider
+from biogitops.providers.base import node_manifest
+from biogitops.providers.kind import KindProvider, kind_workers
+from biogitops.providers.kwok import PORTS, KwokProvider
+from biogitops.settings import load_settings
+
+
+@pytest.fixture
+def dev(cache: Path):
+    return load_settings("dev")
+
+
+def test_provider_comes_from_settings_unless_overridden(dev) -> None:
+    assert isinstance(get_provider(dev), KindProvider)
+    assert isinstance(get_provider(dev, "kwok"), KwokProvider)
+
+
+def test_unknown_provider_is_refused(dev) -> None:
+    with pytest.raises(ConfigError, match="unknown provider 'docker-desktop'"):
+        get_provider(dev, "docker-desktop")
+
+
+def test_kind_create_command_pins_the_node_image_by_digest(dev, cache: Path) -> None:
+    cmd = get_provider(dev, "kind").create_command()
+    image = cmd[cmd.index("--image") + 1]
+    assert image == load_pins().images["kindNode"]
+    assert "@sha256:" in image
+    assert cmd[cmd.index("--name") + 1] == "bio-gitops-dev"
+    assert cmd[cmd.index("--config") + 1].endswith("clusters/dev/kind.yaml")
+    assert cmd[cmd.index("--kubeconfig") + 1].startswith(str(cache))
+
+
+def test_kind_workers_mirror_the_node_groups(dev) -> None:
+    workers = kind_workers(yaml.safe_load(dev.kind_config.read_text()))
+    expected = []
+    for group in dev.node_groups:
+        expected += [{"labels": group.labels, "taints": group.taints}] * group.count
+    key = lambda w: (sorted(w["labels"].items()), str(w["taints"]))  # noqa: E731
+    assert sorted(workers, key=key) == sorted(expected, key=key)
+
+
+def test_kind_without_docker_suggests_kwok(dev, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ProviderError, match="--provider kwok"):
+        get_provider(dev, "kind").check_engine()
+
+
+def test_kind_with_a_dead_docker_daemon_suggests_kwok(dev, tmp_path: Path, monkeypatch) -> None:
+    fake = tmp_path / "docker"
+    fake.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ProviderError, match=r"docker info failed: Cannot connect.*--provider kwok"):
+        get_provider(dev, "kind").check_engine()
+
+
+def test_kwokctl_config_uses_local_binaries_and_loopback(dev, cache: Path) -> None:
+    prov = get_provider(dev, "kwok")
+    binaries = {
+        n: Path(f"/opt/{n}")
+        for n in ["kwok", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]
+    }
+    opts = prov.kwokctl_config(binaries)["options"]
+    assert opts["runtime"] == "binary"
+    assert opts["bindAddress"] == "127.0.0.1"
+    assert opts["kubeApiserverBinary"] == "/opt/kube-apiserver"
+    assert opts["kwokControllerBinary"] == "/opt/kwok"
+    assert opts["kubeApiserverPort"] == dev.kwok_base_port + PORTS["kube-apiserver"]
+    assert not any(str(v).startswith("http") for v in opts.values()), "nothing may be downloaded"
+
+
+def test_kwok_missing_binary_names_the_install_command(dev, cache: Path) -> None:
+    with pytest.raises(
+        ProviderError, match=r"missing from the tool cache.*invoke tools.install --only kwokctl"
+    ):
+        get_provider(dev, "kwok").preflight()
+
+
+def test_kwok_refuses_a_busy_port(dev, cache: Path, monkeypatch) -> None:
+    import socket
+
+    prov = get_provider(dev, "kwok")
+    monkeypatch.setattr(prov, "_binaries", lambda: {})
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", prov.port("etcd")))
+        sock.listen()
+        with pytest.raises(ProviderError, match=f"etcd port {prov.port('etcd')} already in use"):
+            prov.preflight()
+
+
+def test_kwok_stale_state_is_refused_with_the_delete_command(dev, cache: Path) -> None:
+    prov = get_provider(dev, "kwok", port_offset=300)
+    prov.cluster_dir.mkdir(parents=True)
+    (prov.cluster_dir / "kwok.yaml").write_text("stale: true\n")
+    prov.kubeconfig().write_text("apiVersion: v1\nkind: Config\n")
+    with pytest.raises(ProviderError, match=r"stale kwok cluster state.*invoke cluster.delete --env dev"):
+        prov.create()
+
+
+def test_node_manifest_carries_group_labels_taints_and_capacity(dev) -> None:
+    gpu = next(g for g in dev.node_groups if g.name == "gpu")
+    node = node_manifest(gpu, 0)
+    assert node["metadata"]["name"] == "gpu-0"
+    assert node["metadata"]["labels"]["bio-gitops.io/node-group"] == "gpu"
+    assert node["spec"]["taints"] == gpu.taints
+    assert node["status"]["capacity"]["nvidia.com/gpu"] == gpu.capacity["nvidia.com/gpu"]
+
+
+def test_bench_instance_does_not_collide_with_dev(dev) -> None:
+    main, bench = get_provider(dev, "kwok"), get_provider(dev, "kwok", instance="bench", port_offset=100)
+    assert main.cluster_name != bench.cluster_name
+    assert main.state_dir != bench.state_dir
+    assert main.port("kube-apiserver") != bench.port("kube-apiserver")

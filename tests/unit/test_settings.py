@@ -1,0 +1,95 @@
+"""Environment settings: the shipped ones are valid; broken ones fail naming file and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from biogitops.errors import ConfigError
+from biogitops.settings import known_envs, load_settings
+
+BASE = yaml.safe_load((Path(__file__).parents[2] / "clusters/dev/settings.yaml").read_text())
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_shipped_environment_is_valid(env: str) -> None:
+    settings = load_settings(env)
+    assert settings.env == env
+    assert {g.name for g in settings.node_groups} == {"general", "spot", "gpu"}
+
+
+def test_staging_and_prod_use_a_pinned_remote_revision() -> None:
+    for env in ("staging", "prod"):
+        settings = load_settings(env)
+        assert settings.repo_url.startswith("https://")
+        assert settings.repo_revision not in ("HEAD", "main", "master")
+
+
+def _write(tmp_path: Path, env: str, data: dict) -> Path:
+    (tmp_path / env).mkdir(parents=True)
+    path = tmp_path / env / "settings.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _with(**changes) -> dict:
+    data = yaml.safe_load(yaml.safe_dump(BASE))
+    for dotted, value in changes.items():
+        node = data
+        keys = dotted.split("__")
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        pytest.param(_with(provider="minikube"), "provider", id="unknown-provider"),
+        pytest.param(_with(repo__url="ftp://x"), "repo.url", id="repo-url-not-git"),
+        pytest.param(_with(nodeGroups__general__count="two"), "nodeGroups.general.count", id="count-not-int"),
+        pytest.param(
+            _with(nodeGroups__gpu__capacity={"cpu": "8", "memory": "lots", "pods": "110"}),
+            "nodeGroups.gpu.capacity.memory",
+            id="capacity-not-quantity",
+        ),
+        pytest.param(
+            _with(nodeGroups__spot__taints=[{"key": "x", "effect": "Sometimes"}]),
+            "nodeGroups.spot.taints[0].effect",
+            id="bad-taint-effect",
+        ),
+        pytest.param(
+            _with(addons__gatekeeper={"enabled": True, "enforcement": "maybe"}),
+            "addons.gatekeeper.enforcement",
+            id="bad-enforcement",
+        ),
+        pytest.param(_with(colour="blue"), "<top>", id="unknown-key"),
+    ],
+)
+def test_invalid_settings_name_file_and_field(tmp_path: Path, data: dict, field: str) -> None:
+    path = _write(tmp_path, "dev", data)
+    with pytest.raises(ConfigError) as err:
+        load_settings("dev", root=tmp_path)
+    assert str(err.value).startswith(f"{path}: {field}")
+
+
+def test_unknown_environment_lists_known_ones(tmp_path: Path) -> None:
+    _write(tmp_path, "dev", BASE)
+    with pytest.raises(ConfigError, match=r"unknown environment 'qa'.*known environments: dev"):
+        load_settings("qa", root=tmp_path)
+    assert known_envs(tmp_path) == ["dev"]
+
+
+def test_folder_and_environment_name_must_agree(tmp_path: Path) -> None:
+    _write(tmp_path, "test", BASE)
+    with pytest.raises(ConfigError, match="environment: is 'dev' but the folder is 'test'"):
+        load_settings("test", root=tmp_path)
+
+
+def test_existing_provider_needs_a_context(tmp_path: Path) -> None:
+    _write(tmp_path, "dev", _with(provider="existing"))
+    with pytest.raises(ConfigError, match="existing.context: required"):
+        load_settings("dev", root=tmp_path)
