@@ -1,0 +1,60 @@
+"""Lab files: each invalid fixture fails with the message in its `# expect:` line."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from biogitops.errors import ConfigError
+from biogitops.labs import load_labs, parse_lab, scaffold
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "labs"
+INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))
+
+
+def _expected(path: Path) -> str:
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# expect: "), f"{path} needs an `# expect:` first line"
+    return first.removeprefix("# expect: ")
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_invalid_lab_is_refused_naming_file_and_field(path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_lab(path)
+    assert str(err.value).startswith(f"{path}: ")
+    assert _expected(path) in str(err.value)
+
+
+def test_valid_fixture_and_shipped_labs_parse() -> None:
+    assert parse_lab(FIXTURES / "valid" / "genomics.yaml").namespace == "lab-genomics"
+    assert {lab.name for lab in load_labs("dev")} == {"genomics", "proteomics"}
+
+
+def test_two_labs_cannot_claim_one_namespace(tmp_path: Path) -> None:
+    labs = tmp_path / "dev" / "labs"
+    labs.mkdir(parents=True)
+    shutil.copy(FIXTURES / "valid" / "genomics.yaml", labs / "genomics.yaml")
+    (labs / "zz-genomics.yaml").write_text((FIXTURES / "valid" / "genomics.yaml").read_text())
+    with pytest.raises(ConfigError, match="name: is 'genomics' but the file is zz-genomics.yaml"):
+        load_labs("dev", root=tmp_path)
+
+
+def test_scaffold_writes_a_valid_lab_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "settings.yaml").write_text("environment: dev\n")
+    path = scaffold("metagenomics", "dev", root=tmp_path)
+    assert parse_lab(path).name == "metagenomics"
+    with pytest.raises(ConfigError, match="already exists"):
+        scaffold("metagenomics", "dev", root=tmp_path)
+
+
+@pytest.mark.parametrize("name", ["Bad_Name", "argocd", "x"], ids=["not-dns", "reserved", "too-short"])
+def test_scaffold_refuses_bad_names_and_leaves_nothing(tmp_path: Path, name: str) -> None:
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "settings.yaml").write_text("environment: dev\n")
+    with pytest.raises(ConfigError):
+        scaffold(name, "dev", root=tmp_path)
+    assert list((tmp_path / "dev" / "labs").glob("*")) == []
