@@ -62,6 +62,19 @@ PINS_SCHEMA: dict[str, Any] = {
                 "pattern": r"^[^:@\s]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$",
             },
         },
+        "charts": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["repoURL", "chart", "version"],
+                "additionalProperties": False,
+                "properties": {
+                    "repoURL": {"type": "string", "pattern": "^(https://|oci://)"},
+                    "chart": {"type": "string"},
+                    "version": _VERSION,
+                },
+            },
+        },
         "tools": {
             "type": "object",
             "minProperties": 1,
@@ -114,6 +127,7 @@ class Pins:
     kubernetes_version: str
     tools: dict[str, ToolPin] = field(default_factory=dict)
     images: dict[str, str] = field(default_factory=dict)
+    charts: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def tool(self, name: str) -> ToolPin:
         """The pin for `name`, or a ToolError that lists the known names."""
@@ -137,6 +151,7 @@ def parse_pins(data: Any, source: Path | str = PINS_FILE) -> Pins:
         kubernetes_version=data["kubernetes"]["version"],
         tools=tools,
         images=dict(data.get("images") or {}),
+        charts={k: dict(v) for k, v in (data.get("charts") or {}).items()},
     )
 
 
