@@ -109,9 +109,7 @@ def parse_lab(path: Path) -> Lab:
     if name in RESERVED or name.startswith(("kube-", "lab-")):
         raise ConfigError(f"{path}: name: {name!r} is reserved for the platform", "choose another lab name")
     if path.stem != name:
-        raise ConfigError(
-            f"{path}: name: is {name!r} but the file is {path.name}", f"rename it to {name}.yaml"
-        )
+        raise ConfigError(f"{path}: name: is {name!r} but the file is {path.name}", f"rename it to {name}.yaml")
     return Lab(name=name, path=path, data=data)
 
 

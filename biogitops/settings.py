@@ -52,9 +52,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "required": ["url", "revision"],
             "additionalProperties": False,
             "properties": {
-                "url": {
-                    "anyOf": [{"const": "local"}, {"type": "string", "pattern": "^(https://|ssh://|git@)"}]
-                },
+                "url": {"anyOf": [{"const": "local"}, {"type": "string", "pattern": "^(https://|ssh://|git@)"}]},
                 "revision": {"type": "string", "minLength": 1},
             },
         },

@@ -54,9 +54,7 @@ def parse_version(output: str) -> str | None:
 def read_version(binary: Path | str, pin: ToolPin) -> str | None:
     """Run `binary <version_args>` and return the version it reports (None if it reports none)."""
     try:
-        proc = subprocess.run(
-            [str(binary), *pin.version_args], capture_output=True, text=True, timeout=60, check=False
-        )
+        proc = subprocess.run([str(binary), *pin.version_args], capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return parse_version(proc.stdout + "\n" + proc.stderr)
@@ -68,8 +66,7 @@ def check_version(binary: Path | str, pin: ToolPin) -> None:
     if found != pin.version:
         raise ToolError(
             f"{pin.name} at {binary} reports version {found or 'unknown'}, pinned is {pin.version}",
-            "fix the pin in pins.yaml or remove the stray binary, then run `invoke tools.install --only "
-            f"{pin.name}`",
+            f"fix the pin in pins.yaml or remove the stray binary, then run `invoke tools.install --only {pin.name}`",
         )
 
 
@@ -228,9 +225,7 @@ def wrapper_go_mod(pin: ToolPin, upstream: dict, go_version: str) -> str:
         old, new = rep["Old"], rep["New"]
         left = old["Path"] + (f" {old['Version']}" if old.get("Version") else "")
         if new["Path"].startswith(("./", "../")):
-            version = (
-                "v" + pin.local_replace_version if pin.local_replace_version else required.get(old["Path"])
-            )
+            version = "v" + pin.local_replace_version if pin.local_replace_version else required.get(old["Path"])
             if not version or version.startswith("v0.0.0"):
                 if old["Path"] not in required:
                     continue
@@ -263,9 +258,7 @@ def go_build(pin: ToolPin, pins: Pins, out: Path, progress: Progress = _quiet) -
         )
         if info.get("Error"):
             raise ToolError(f"{pin.name}: {info['Error']}", "check the module and version in pins.yaml")
-        upstream = json.loads(
-            _run([str(go), "mod", "edit", "-json", info["GoMod"]], env, work, "go mod edit")
-        )
+        upstream = json.loads(_run([str(go), "mod", "edit", "-json", info["GoMod"]], env, work, "go mod edit"))
         go_version = (upstream.get("Go") or pins.go_version).strip()
         (work / "go.mod").write_text(wrapper_go_mod(pin, upstream, go_version))
         cmd = [str(go), "build", "-v", "-trimpath", "-o", str(out)]
@@ -275,9 +268,7 @@ def go_build(pin: ToolPin, pins: Pins, out: Path, progress: Progress = _quiet) -
             cmd += ["-ldflags", "-s -w"]
         cmd.append(pin.main_package)
         progress(f"compiling {pin.main_package}")
-        proc = subprocess.Popen(
-            cmd, env=env, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+        proc = subprocess.Popen(cmd, env=env, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert proc.stdout is not None
         last: list[str] = []
         count = 0
@@ -346,9 +337,7 @@ def _extract(data: bytes, member: str, url: str) -> bytes:
                 raise KeyError(member)
             return handle.read()
     except (KeyError, tarfile.TarError, zipfile.BadZipFile) as err:
-        raise ToolError(
-            f"{url}: cannot extract {member}: {err}", "check archive_member in pins.yaml"
-        ) from None
+        raise ToolError(f"{url}: cannot extract {member}: {err}", "check archive_member in pins.yaml") from None
 
 
 # ---------------------------------------------------------------- install
@@ -412,14 +401,10 @@ def install_one(pin: ToolPin, pins: Pins, progress: Progress = _quiet, use_path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _link(pin.name, final / pin.name)
-    return ToolStatus(
-        pin, "installed", final / pin.name, f"{pin.source} in {time.monotonic() - started:.0f}s"
-    )
+    return ToolStatus(pin, "installed", final / pin.name, f"{pin.source} in {time.monotonic() - started:.0f}s")
 
 
-def install(
-    names: Iterable[str] = (), pins: Pins | None = None, progress: Progress = _quiet
-) -> list[ToolStatus]:
+def install(names: Iterable[str] = (), pins: Pins | None = None, progress: Progress = _quiet) -> list[ToolStatus]:
     """Install the named tools (all when none are named). Unknown names fail before any work."""
     pins = pins or load_pins()
     selected = [pins.tool(n) for n in names] if names else list(pins.tools.values())

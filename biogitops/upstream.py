@@ -30,9 +30,7 @@ def module_dir(module: str, version: str) -> Path:
     except ValueError:
         info = {"Error": proc.stderr.strip() or "no output"}
     if proc.returncode != 0 or info.get("Error") or not info.get("Dir"):
-        raise ToolError(
-            f"cannot fetch {module}@{version}: {info.get('Error')}", "check access to the Go module proxy"
-        )
+        raise ToolError(f"cannot fetch {module}@{version}: {info.get('Error')}", "check access to the Go module proxy")
     return Path(info["Dir"])
 
 

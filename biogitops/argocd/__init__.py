@@ -42,18 +42,14 @@ def install(provider: Provider, progress=_quiet) -> None:
         name = yaml.safe_load(crd.read_text())["metadata"]["name"]
         kubectl.run("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
     progress("applying Argo CD configuration (clusters/argocd/config)")
-    kubectl.run(
-        "apply", "--server-side", "--field-manager=bio-gitops", "--force-conflicts", "-k", str(CONFIG_DIR)
-    )
+    kubectl.run("apply", "--server-side", "--field-manager=bio-gitops", "--force-conflicts", "-k", str(CONFIG_DIR))
     if provider.argocd_mode == "local":
         local(provider).start(kubectl, progress)
         return
     progress("applying Argo CD install manifests (pinned upstream, no Dex)")
     kubectl.apply_text(yaml.safe_dump_all(incluster_manifests()))
     for deploy in ("argocd-server", "argocd-repo-server", "argocd-applicationset-controller", "argocd-redis"):
-        kubectl.run(
-            "-n", NAMESPACE, "rollout", "status", f"deployment/{deploy}", "--timeout=300s", timeout=320
-        )
+        kubectl.run("-n", NAMESPACE, "rollout", "status", f"deployment/{deploy}", "--timeout=300s", timeout=320)
     kubectl.run(
         "-n",
         NAMESPACE,

@@ -209,10 +209,7 @@ class LocalArgoCD:
         return _http_ok(f"http://127.0.0.1:{self.port('server')}/healthz")
 
     def status(self) -> dict[str, str]:
-        return {
-            c: "ready" if self.ready(c) else ("running" if self.proc(c).alive() else "stopped")
-            for c in COMPONENTS
-        }
+        return {c: "ready" if self.ready(c) else ("running" if self.proc(c).alive() else "stopped") for c in COMPONENTS}
 
     def start(self, kubectl: Kubectl, progress=_quiet, timeout: float = 180) -> None:
         """Apply CRDs and config, then start every component that is not running; wait for all."""
@@ -245,14 +242,8 @@ class LocalArgoCD:
     def _ready_or_dead(self, component: str) -> bool:
         if not self.proc(component).alive():
             log = self.proc(component).logfile
-            lines = (
-                [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-                if log.is_file()
-                else []
-            )
-            raise BioGitopsError(
-                f"Argo CD {component} exited: {lines[-1][:200] if lines else 'no log'}", f"see {log}"
-            )
+            lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()] if log.is_file() else []
+            raise BioGitopsError(f"Argo CD {component} exited: {lines[-1][:200] if lines else 'no log'}", f"see {log}")
         return self.ready(component)
 
     def stop(self) -> None:

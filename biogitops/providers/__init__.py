@@ -18,9 +18,7 @@ _REGISTRY: dict[str, type[Provider]] = {
 __all__ = ["ClusterStatus", "Provider", "ProviderError", "get_provider"]
 
 
-def get_provider(
-    settings: Settings, override: str | None = None, instance: str = "", port_offset: int = 0
-) -> Provider:
+def get_provider(settings: Settings, override: str | None = None, instance: str = "", port_offset: int = 0) -> Provider:
     """The provider named on the command line, else the one in the environment's settings."""
     name = override or settings.provider
     if name not in _REGISTRY:

@@ -104,9 +104,7 @@ class KindProvider(Provider):
         if shutil.which("docker") is None or not self.exists():
             return ClusterStatus(self.name, self.cluster_name, False, False, "no kind cluster")
         ready = self.kubeconfig().is_file() and Kubectl(self.kubeconfig()).reachable()
-        return ClusterStatus(
-            self.name, self.cluster_name, True, ready, "ready" if ready else "apiserver not ready"
-        )
+        return ClusterStatus(self.name, self.cluster_name, True, ready, "ready" if ready else "apiserver not ready")
 
     def create(self, progress=_quiet) -> ClusterStatus:
         self.check_engine()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -125,9 +126,7 @@ class KwokProvider(Provider):
     def _kwokctl(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         binary = tools.tools_bin() / "kwokctl"
         cmd = [str(binary), "--name", self.cluster_name, *args]
-        return subprocess.run(
-            cmd, env=self._env(), capture_output=True, text=True, timeout=timeout, check=False
-        )
+        return subprocess.run(cmd, env=self._env(), capture_output=True, text=True, timeout=timeout, check=False)
 
     def kubectl(self) -> Kubectl:
         return Kubectl(self.kubeconfig())
@@ -162,6 +161,7 @@ class KwokProvider(Provider):
         if current.ready:
             progress("reusing the running kwok cluster")
             self.ensure_nodes(progress)
+            self.ensure_storage(progress)
             return current
         if current.exists:
             raise ProviderError(
@@ -191,6 +191,7 @@ class KwokProvider(Provider):
             os.chmod(self.workdir, 0o700)
             wait_until(self.kubectl().reachable, 120, "the kube-apiserver to be ready", progress)
             self.ensure_nodes(progress)
+            self.ensure_storage(progress)
         except BaseException:
             progress("creation failed: stopping what was started")
             self.delete()
@@ -211,13 +212,25 @@ class KwokProvider(Provider):
                 n["metadata"]["name"]
                 for n in items
                 if any(
-                    c["type"] == "Ready" and c["status"] == "True"
-                    for c in n.get("status", {}).get("conditions", [])
+                    c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", [])
                 )
             }
             return {n["metadata"]["name"] for n in nodes} <= ready
 
         wait_until(all_ready, 120, f"{len(nodes)} kwok nodes to be Ready", progress)
+
+    def ensure_storage(self, progress=_quiet) -> None:
+        """A default StorageClass and the stand-in provisioner process (kwok has no storage)."""
+        from biogitops.providers import kwok_storage
+
+        self.kubectl().apply_text(yaml.safe_dump(kwok_storage.storage_class()))
+        proc = Managed("kwok-storage", self.state_dir / "storage")
+        if not proc.alive():
+            progress("starting the kwok volume provisioner")
+            proc.start(
+                [sys.executable, "-m", "biogitops.providers.kwok_storage", "--kubeconfig", str(self.kubeconfig())],
+                self._env(),
+            )
 
     def delete(self, progress=_quiet) -> None:
         """Stop everything started for this cluster (Argo CD, git daemon, control plane); remove its state."""

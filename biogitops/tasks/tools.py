@@ -29,8 +29,7 @@ def install(c, only=""):
             result = tools.install_one(pin, pins, update)
         console.print(f"{pin.name:<24} {pin.version:<8} {result.state:<10} {result.detail}")
     console.print(
-        f"{len(selected)} tool(s) ready in {time.monotonic() - started:.1f}s; "
-        f"put {tools.tools_bin()} first on PATH"
+        f"{len(selected)} tool(s) ready in {time.monotonic() - started:.1f}s; put {tools.tools_bin()} first on PATH"
     )
 
 
@@ -43,9 +42,7 @@ def list_(c):
     for pin in pins.tools.values():
         st = tools.status(pin)
         origin = pin.module + "@" + pin.go_module_version if pin.source == "go" else pin.render_url()
-        rows.append(
-            [pin.name, pin.version, f"{pin.source}: {origin}", st.state, str(st.path or "-"), st.detail]
-        )
+        rows.append([pin.name, pin.version, f"{pin.source}: {origin}", st.state, str(st.path or "-"), st.detail])
     table(
         f"pinned tools (go {pins.go_version}, cache {tools.tools_dir()})",
         ["tool", "version", "source", "status", "path", "note"],

@@ -47,16 +47,12 @@ class Cluster:
         return client.CustomObjectsApi(self.api)
 
     def application(self, name: str) -> dict:
-        return self.custom.get_namespaced_custom_object(
-            "argoproj.io", "v1alpha1", "argocd", "applications", name
-        )
+        return self.custom.get_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", name)
 
 
 @pytest.fixture(scope="session")
 def provider(request: pytest.FixtureRequest) -> Provider:
-    return get_provider(
-        load_settings(request.config.getoption("--env")), request.config.getoption("--provider")
-    )
+    return get_provider(load_settings(request.config.getoption("--env")), request.config.getoption("--provider"))
 
 
 @pytest.fixture(scope="session")
@@ -65,9 +61,7 @@ def cluster(provider: Provider) -> Iterator[Cluster]:
     provider.create(print)
     argocd.install(provider, print)
     kubeconfig = provider.kubeconfig()
-    api = config.new_client_from_config(
-        config_file=str(kubeconfig) if kubeconfig else None, context=provider.context
-    )
+    api = config.new_client_from_config(config_file=str(kubeconfig) if kubeconfig else None, context=provider.context)
     yield Cluster(provider, Kubectl(kubeconfig, provider.context), api)
     api.close()
 

@@ -52,10 +52,7 @@ def _wait_synced_healthy(cluster: Cluster, name: str, timeout: float = 240) -> d
     while time.monotonic() < deadline:
         app = cluster.application(name)
         status = app.get("status", {})
-        if (
-            status.get("sync", {}).get("status") == "Synced"
-            and status.get("health", {}).get("status") == "Healthy"
-        ):
+        if status.get("sync", {}).get("status") == "Synced" and status.get("health", {}).get("status") == "Healthy":
             return app
         time.sleep(2)
     status = app.get("status", {})
@@ -86,9 +83,7 @@ def test_harness_pods_run_on_kwok_nodes(cluster: Cluster) -> None:
     deadline = time.monotonic() + 120
     pods = []
     while time.monotonic() < deadline:
-        pods = cluster.core.list_namespaced_pod(
-            NAMESPACE, label_selector="app.kubernetes.io/name=hello"
-        ).items
+        pods = cluster.core.list_namespaced_pod(NAMESPACE, label_selector="app.kubernetes.io/name=hello").items
         if len(pods) == 2 and all(p.status.phase == "Running" for p in pods):
             break
         time.sleep(1)
@@ -106,11 +101,7 @@ def test_harness_pods_run_on_kwok_nodes(cluster: Cluster) -> None:
 def test_nodes_mirror_the_node_groups(cluster: Cluster) -> None:
     nodes = {n.metadata.name: n for n in cluster.core.list_node().items}
     for group in cluster.provider.settings.node_groups:
-        members = [
-            n
-            for n in nodes.values()
-            if (n.metadata.labels or {}).get("bio-gitops.io/node-group") == group.name
-        ]
+        members = [n for n in nodes.values() if (n.metadata.labels or {}).get("bio-gitops.io/node-group") == group.name]
         assert len(members) == group.count, group.name
         for node in members:
             taints = {(t.key, t.value, t.effect) for t in (node.spec.taints or [])}

@@ -19,9 +19,7 @@ FAKE_TOOL = "#!/bin/sh\necho 'demo version v{version} (built for tests)'\n"
 
 
 def _pins(tool: dict) -> object:
-    return parse_pins(
-        {"go": {"version": "1.27.3"}, "kubernetes": {"version": "1.36.3"}, "tools": {"demo": tool}}
-    )
+    return parse_pins({"go": {"version": "1.27.3"}, "kubernetes": {"version": "1.36.3"}, "tools": {"demo": tool}})
 
 
 def _tarball(version: str) -> bytes:

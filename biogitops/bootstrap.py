@@ -1,0 +1,241 @@
+"""`invoke bootstrap --env ENV`: from nothing (or anything) to a reconciled platform.
+
+Steps, in order; each is idempotent and waits for its result, so a re-run after an
+interruption at any point converges:
+  1. preflight          settings, lab files and charts valid; tools and container engine present
+  2. cluster            the provider's cluster (kind / kwok / existing)
+  3. argocd             Argo CD at the pinned version
+  4. default-project    `default` held empty and deny-everything; no Application may use it
+  5. bootstrap-project  the project that may only create AppProjects and ApplicationSets
+  6. projects           the projects ApplicationSet; waits until every AppProject exists
+  7. platform           platform, add-ons and labs ApplicationSets, applied wave by wave
+  8. wait               every first-party Application Synced and Healthy; upstream-chart
+                        Applications Synced and Healthy or reported "source unreachable"
+Nothing is applied before everything has been validated (step 1).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from biogitops import argocd, tools
+from biogitops.errors import BioGitopsError
+from biogitops.kube import Kubectl
+from biogitops.labs import Lab, load_labs
+from biogitops.pins import load_pins
+from biogitops.providers import Provider, get_provider
+from biogitops.render import Graph, bootstrap_values, expected_graph, is_upstream, render_bootstrap
+from biogitops.repo import source_for
+from biogitops.settings import load_settings
+
+STEPS = ("preflight", "cluster", "argocd", "default-project", "bootstrap-project", "projects", "platform", "wait")
+HEALTHY = "Synced/Healthy"
+UNREACHABLE = "source unreachable"
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+class BootstrapError(BioGitopsError):
+    """A bootstrap step failed; the message names the step."""
+
+
+@dataclass
+class Result:
+    provider: Provider
+    graph: Graph
+    states: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def app_state(app: dict[str, Any]) -> str:
+    """One word for an Application: Synced/Healthy, source unreachable, error: …, or sync/health."""
+    status = app.get("status") or {}
+    sync = (status.get("sync") or {}).get("status")
+    health = (status.get("health") or {}).get("status")
+    errors = [c for c in status.get("conditions") or [] if c.get("type", "").endswith("Error")]
+    if sync == "Synced" and health == "Healthy":
+        return HEALTHY
+    if errors and is_upstream(app):
+        return UNREACHABLE
+    if errors:
+        return f"error: {errors[0].get('message', '')[:160]}"
+    return f"{sync or '-'}/{health or '-'}"
+
+
+def settled(name: str, state: str, upstream: set[str]) -> bool:
+    return state == HEALTHY or (name in upstream and state == UNREACHABLE)
+
+
+class Bootstrap:
+    """One bootstrap run; `run()` executes the steps, `stop_after` ends early (resume tests)."""
+
+    def __init__(
+        self, env: str, provider: str | None = None, progress: Progress = _quiet, timeout: float = 900
+    ) -> None:
+        self.settings = load_settings(env)
+        self.provider = get_provider(self.settings, provider)
+        self.progress = progress
+        self.timeout = timeout
+        self.labs: list[Lab] = []
+        self.values: dict[str, Any] = {}
+        self.graph = Graph()
+        self.result = Result(self.provider, self.graph)
+
+    # ---------------------------------------------------------------- helpers
+    @property
+    def kubectl(self) -> Kubectl:
+        return argocd.kubectl_for(self.provider)
+
+    def apply(self, template: str) -> None:
+        self.kubectl.apply_text(yaml.safe_dump_all(render_bootstrap(self.values, template)))
+
+    def applications(self) -> dict[str, dict[str, Any]]:
+        items = self.kubectl.json("-n", "argocd", "get", "applications.argoproj.io")["items"]
+        return {a["metadata"]["name"]: a for a in items}
+
+    def wait_apps(self, names: list[str], what: str, timeout: float | None = None) -> dict[str, str]:
+        """Wait until each named Application is settled; raise naming the ones that are not."""
+        upstream = set(self.graph.upstream())
+        deadline = time.monotonic() + (timeout or self.timeout)
+        start = time.monotonic()
+        states: dict[str, str] = {}
+        while True:
+            live = self.applications()
+            states = {n: app_state(live[n]) if n in live else "missing" for n in names}
+            done = [n for n in names if settled(n, states[n], upstream)]
+            self.progress(f"{what}: {len(done)}/{len(names)} settled ({time.monotonic() - start:.0f}s)")
+            if len(done) == len(names):
+                return states
+            hard = [n for n in names if states[n].startswith("error:") and n not in upstream]
+            if time.monotonic() > deadline or (hard and time.monotonic() - start > 120):
+                bad = {n: s for n, s in states.items() if not settled(n, s, upstream)}
+                raise BootstrapError(
+                    f"step wait: {what}: not settled after {time.monotonic() - start:.0f}s: "
+                    + "; ".join(f"{n}={s}" for n, s in sorted(bad.items())),
+                    f"inspect with `invoke status --env {self.settings.env}` and the Argo CD logs",
+                )
+            time.sleep(2)
+
+    # ---------------------------------------------------------------- steps
+    def preflight(self) -> None:
+        self.labs = load_labs(self.settings.env)
+        pins = load_pins()
+        needed = ["kubectl", "helm", "kustomize"]
+        needed += {
+            "kwok": [
+                "kwokctl",
+                "kwok",
+                "etcd",
+                "kube-apiserver",
+                "kube-controller-manager",
+                "kube-scheduler",
+                "argocd",
+            ],
+            "kind": ["kind"],
+        }.get(self.provider.name, [])
+        missing = [n for n in needed if not (tools.tools_bin() / n).exists()]
+        if missing:
+            raise BootstrapError(
+                f"step preflight: tools missing: {', '.join(missing)}",
+                f"run `invoke tools.install --only {','.join(missing)}`",
+            )
+        if self.provider.name == "kind":
+            self.provider.check_engine()  # type: ignore[attr-defined]
+        # render everything once with a placeholder source: invalid data fails before any apply
+        probe = bootstrap_values(self.settings, pins, "https://example.invalid/repo.git", "HEAD")
+        expected_graph(self.settings, self.labs, render_bootstrap(probe), probe)
+
+    def cluster(self) -> None:
+        self.provider.create(self.progress)
+
+    def argocd(self) -> None:
+        argocd.install(self.provider, self.progress)
+        source = source_for(self.provider)
+        self.values = bootstrap_values(self.settings, load_pins(), source.url, source.revision)
+        self.graph = expected_graph(self.settings, self.labs, render_bootstrap(self.values), self.values)
+        self.result.graph = self.graph
+
+    def default_project(self) -> None:
+        self.apply("appproject-default.yaml")
+        users = [n for n, a in self.applications().items() if a["spec"].get("project") == "default"]
+        if users:
+            raise BootstrapError(
+                f"step default-project: Applications use the default project: {', '.join(users)}",
+                "move them to a real project; `default` allows nothing",
+            )
+
+    def bootstrap_project(self) -> None:
+        self.apply("appproject-bootstrap.yaml")
+
+    def projects(self) -> None:
+        self.apply("applicationset-projects.yaml")
+        names = sorted(n for n in self.graph.applications if n.startswith("project-"))
+        self.wait_apps(names, "project Applications")
+        expected = set(self.graph.projects)
+
+        def have() -> set[str]:
+            items = self.kubectl.json("-n", "argocd", "get", "appprojects.argoproj.io")["items"]
+            return {p["metadata"]["name"] for p in items}
+
+        deadline = time.monotonic() + 120
+        while not expected <= have():
+            if time.monotonic() > deadline:
+                raise BootstrapError(f"step projects: AppProjects missing: {', '.join(sorted(expected - have()))}")
+            time.sleep(1)
+
+    def platform(self) -> None:
+        layers = [
+            ("applicationset-platform.yaml", "platform"),
+            ("applicationset-addons.yaml", "addons"),
+            ("applicationset-labs.yaml", "labs"),
+        ]
+        for template, layer in layers:
+            objs = render_bootstrap(self.values, template)
+            if not objs:
+                continue
+            self.kubectl.apply_text(yaml.safe_dump_all(objs))
+            names = sorted(
+                n
+                for n, a in self.graph.applications.items()
+                if a["metadata"].get("labels", {}).get("bio-gitops.io/layer") == layer
+            )
+            self.wait_apps(names, f"{layer} Applications")
+
+    def wait(self) -> None:
+        names = sorted(self.graph.applications)
+        self.result.states = self.wait_apps(names, "all Applications")
+
+    # ---------------------------------------------------------------- driver
+    def run(self, stop_after: str | None = None) -> Result:
+        if stop_after and stop_after not in STEPS:
+            raise BootstrapError(f"unknown step {stop_after!r}", f"steps: {', '.join(STEPS)}")
+        for number, step in enumerate(STEPS, 1):
+            self.progress(f"step {number}/{len(STEPS)}: {step}")
+            start = time.monotonic()
+            try:
+                getattr(self, step.replace("-", "_"))()
+            except BootstrapError:
+                raise
+            except BioGitopsError as err:
+                raise BootstrapError(f"step {step}: {err.message}", err.hint) from None
+            self.result.timings[step] = round(time.monotonic() - start, 2)
+            if step == stop_after:
+                break
+        return self.result
+
+
+def live_states(env: str, provider: str | None = None) -> list[tuple[str, str, str]]:
+    """(name, project, state) of every Application in the cluster, for `invoke status`."""
+    prov = get_provider(load_settings(env), provider)
+    kubectl = argocd.kubectl_for(prov)
+    items = kubectl.json("-n", "argocd", "get", "applications.argoproj.io")["items"]
+    return sorted((a["metadata"]["name"], a["spec"].get("project", ""), app_state(a)) for a in items)

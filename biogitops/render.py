@@ -1,0 +1,157 @@
+"""Render the repository's manifests the way Argo CD will, to apply them and to know what to expect.
+
+values = bootstrap_values(settings, pins, source)
+objs = render_bootstrap(values)                  # AppProjects + ApplicationSets
+graph = expected_graph(settings, labs, objs, source)   # every AppProject and Application
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from biogitops import tools
+from biogitops.errors import BioGitopsError
+from biogitops.labs import Lab
+from biogitops.paths import REPO_ROOT
+from biogitops.pins import Pins
+from biogitops.settings import Settings
+
+ARGOCD = REPO_ROOT / "clusters" / "argocd"
+STATIC_PROJECTS = ["platform", "security", "observability", "workloads"]
+
+
+def helm_template(
+    chart: Path,
+    values: list[dict[str, Any]] | None = None,
+    value_files: list[Path] | None = None,
+    show_only: str | None = None,
+    release: str = "render",
+) -> list[dict[str, Any]]:
+    """`helm template` a local chart; returns the objects. Errors name the chart."""
+    cmd = [str(tools.which("helm")), "template", release, str(chart)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, vals in enumerate(values or []):
+            path = Path(tmp) / f"values-{i}.json"
+            path.write_text(json.dumps(vals))
+            cmd += ["-f", str(path)]
+        for vf in value_files or []:
+            cmd += ["-f", str(vf)]
+        if show_only:
+            cmd += ["--show-only", show_only]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BioGitopsError(f"helm template {chart.relative_to(REPO_ROOT)} failed: {last}")
+    return [o for o in yaml.safe_load_all(proc.stdout) if o]
+
+
+def bootstrap_values(settings: Settings, pins: Pins, repo_url: str, revision: str) -> dict[str, Any]:
+    addons = {name: bool(spec.get("enabled")) for name, spec in (settings.raw.get("addons") or {}).items()}
+    charts = {name: dict(spec) for name, spec in pins.charts.items()}
+    return {"env": settings.env, "repoURL": repo_url, "revision": revision, "addons": addons, "charts": charts}
+
+
+def render_bootstrap(values: dict[str, Any], template: str | None = None) -> list[dict[str, Any]]:
+    show = f"templates/{template}" if template else None
+    return helm_template(ARGOCD / "bootstrap", [values], show_only=show, release="bootstrap")
+
+
+@dataclass
+class Graph:
+    """What Argo CD should end up with, derived from the rendered manifests."""
+
+    projects: list[str] = field(default_factory=list)
+    applicationsets: list[str] = field(default_factory=list)
+    applications: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> Application-ish
+
+    def upstream(self) -> list[str]:
+        """Applications whose source is outside this repository (an upstream chart or URL)."""
+        return sorted(n for n, app in self.applications.items() if is_upstream(app))
+
+    def first_party(self) -> list[str]:
+        return sorted(n for n, app in self.applications.items() if not is_upstream(app))
+
+
+def is_upstream(app: dict[str, Any]) -> bool:
+    spec = app.get("spec", {})
+    sources = spec.get("sources") or [spec.get("source") or {}]
+    labels = app.get("metadata", {}).get("labels", {})
+    return any("chart" in s for s in sources) or labels.get("bio-gitops.io/source", "").startswith("upstream")
+
+
+def _expand(appset: dict[str, Any], elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Instantiate an ApplicationSet template for each generator element (the subset of Go
+    templating our ApplicationSets use: `{{ .a.b }}` lookups)."""
+    import re
+
+    def fill(node: Any, params: dict[str, Any]) -> Any:
+        if isinstance(node, str):
+
+            def lookup(match: re.Match) -> str:
+                value: Any = params
+                for key in match.group(1).split("."):
+                    value = value[key]
+                return str(value)
+
+            return re.sub(r"\{\{\s*\.([\w.]+)\s*\}\}", lookup, node)
+        if isinstance(node, list):
+            return [fill(x, params) for x in node]
+        if isinstance(node, dict):
+            return {k: fill(v, params) for k, v in node.items()}
+        return node
+
+    return [fill(appset["spec"]["template"], el) for el in elements]
+
+
+def _elements(appset: dict[str, Any], labs: list[Lab]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for gen in appset["spec"]["generators"]:
+        if "list" in gen:
+            out += gen["list"]["elements"]
+        elif "git" in gen:
+            for lab in labs:
+                rel = lab.path.relative_to(REPO_ROOT)
+                out.append(
+                    {
+                        **lab.data,
+                        "path": {"path": str(rel.parent), "filename": rel.name},
+                        "values": gen["git"].get("values", {}),
+                    }
+                )
+    return out
+
+
+def expected_graph(settings: Settings, labs: list[Lab], objects: list[dict[str, Any]], values: dict[str, Any]) -> Graph:
+    graph = Graph()
+    for obj in objects:
+        if obj["kind"] == "AppProject":
+            graph.projects.append(obj["metadata"]["name"])
+        if obj["kind"] != "ApplicationSet":
+            continue
+        graph.applicationsets.append(obj["metadata"]["name"])
+        for app in _expand(obj, _elements(obj, labs)):
+            graph.applications[app["metadata"]["name"]] = app
+    graph.projects += STATIC_PROJECTS + [f"lab-{lab.name}" for lab in labs]
+    for lab in labs:  # each lab's own Applications come from its lab-tenant release
+        lab_values = {
+            **lab.data,
+            "env": settings.env,
+            "repoURL": values["repoURL"],
+            "revision": values["revision"],
+            "galaxyChart": {"version": values["charts"]["galaxy"]["version"]},
+        }
+        for obj in helm_template(ARGOCD / "lab-tenant", [lab_values], release=f"lab-{lab.name}"):
+            if obj["kind"] == "Application":
+                graph.applications[obj["metadata"]["name"]] = obj
+    return graph
+
+
+def load_rendered(text: str) -> list[dict[str, Any]]:
+    return [o for o in yaml.safe_load_all(text) if o]

@@ -1,0 +1,84 @@
+"""Top-level tasks: `invoke bootstrap`, `invoke status`, `invoke graph`."""
+
+from __future__ import annotations
+
+from invoke import task
+
+from biogitops import bootstrap as bs
+from biogitops.argocd.local import NAMESPACE
+from biogitops.console import console, progress, table
+from biogitops.graph import mermaid
+from biogitops.labs import load_labs
+from biogitops.paths import REPO_ROOT
+from biogitops.pins import load_pins
+from biogitops.render import bootstrap_values, expected_graph, render_bootstrap
+from biogitops.settings import load_settings
+from biogitops.tasks.cluster import HELP
+from biogitops.tasks.common import friendly
+
+
+@task(
+    help={
+        **HELP,
+        "stop_after": f"stop after this step ({', '.join(bs.STEPS)})",
+        "timeout": "seconds to wait for Applications to settle",
+    }
+)
+@friendly
+def bootstrap(c, env="dev", provider=None, stop_after=None, timeout=900):
+    """Bring up the platform for ENV: cluster, Argo CD, projects, ApplicationSets; idempotent."""
+    with progress(f"bootstrap {env}") as update:
+        run = bs.Bootstrap(env, provider, update, timeout=float(timeout))
+        result = run.run(stop_after)
+    if stop_after and stop_after != "wait":
+        console.print(f"stopped after step {stop_after}; run again to continue")
+        return
+    upstream = set(result.graph.upstream())
+    rows = [
+        [
+            name,
+            result.graph.applications[name]["spec"].get("project", ""),
+            state,
+            "upstream" if name in upstream else "first-party",
+        ]
+        for name, state in sorted(result.states.items())
+    ]
+    table(f"bio-gitops {env} ({result.provider.name})", ["application", "project", "state", "source"], rows)
+    unreachable = [n for n, s in result.states.items() if s == bs.UNREACHABLE]
+    if unreachable:
+        console.print(
+            f"{len(unreachable)} upstream-chart Application(s) cannot reach their chart repository "
+            "from here; every first-party Application is Synced and Healthy."
+        )
+    console.print(f"steps: {', '.join(f'{k} {v:.0f}s' for k, v in result.timings.items())}")
+    console.print(f"Argo CD: `invoke argocd.ui --env {env}" + (f" --provider {provider}`" if provider else "`"))
+    console.print(
+        f"Grafana: kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80 "
+        f"(once kube-prometheus-stack is synced); Argo CD namespace: {NAMESPACE}"
+    )
+
+
+@task(help=HELP)
+@friendly
+def status(c, env="dev", provider=None):
+    """The Applications table of ENV's cluster, right now."""
+    rows = [list(r) for r in bs.live_states(env, provider)]
+    table(f"bio-gitops {env}", ["application", "project", "state"], rows)
+
+
+@task(help={"env": HELP["env"], "out": "file to write (default handbook/graph-<env>.md)"})
+@friendly
+def graph(c, env="dev", out=None):
+    """Write a Mermaid diagram of projects, ApplicationSets, Applications and namespaces."""
+    path = REPO_ROOT / (out or f"handbook/graph-{env}.md")
+    path.write_text(render_graph(env))
+    console.print(f"wrote {path.relative_to(REPO_ROOT)}")
+
+
+def render_graph(env: str) -> str:
+    settings = load_settings(env)
+    values = bootstrap_values(settings, load_pins(), f"<{env} repository>", settings.repo_revision)
+    if settings.repo_url != "local":
+        values["repoURL"] = settings.repo_url
+    labs = load_labs(env)
+    return mermaid(expected_graph(settings, labs, render_bootstrap(values), values), env)

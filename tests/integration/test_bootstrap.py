@@ -1,0 +1,192 @@
+"""`invoke bootstrap` on a real cluster with the real Argo CD: projects, Applications,
+tenant isolation, idempotency, resume, and labs coming and going."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import yaml
+
+from biogitops import bootstrap as bs
+from biogitops.paths import REPO_ROOT
+from biogitops.providers import Provider
+
+from .conftest import Cluster
+
+
+@pytest.fixture(scope="module")
+def result(cluster: Cluster, provider: Provider) -> bs.Result:
+    return bs.Bootstrap(provider.settings.env, provider.name, print).run()
+
+
+def _apps(cluster: Cluster) -> dict[str, dict]:
+    items = cluster.custom.list_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications")["items"]
+    return {a["metadata"]["name"]: a for a in items}
+
+
+def test_default_project_is_empty_and_unused(cluster: Cluster, result: bs.Result) -> None:
+    default = cluster.custom.get_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "appprojects", "default")
+    spec = default["spec"]
+    assert not spec.get("sourceRepos") and not spec.get("destinations")
+    assert {"group": "*", "kind": "*"} in spec["namespaceResourceBlacklist"]
+    assert {"group": "*", "kind": "*"} in spec["clusterResourceBlacklist"]
+    assert [n for n, a in _apps(cluster).items() if a["spec"]["project"] == "default"] == []
+
+
+def test_every_expected_project_exists_one_per_lab(cluster: Cluster, result: bs.Result) -> None:
+    live = cluster.custom.list_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "appprojects")["items"]
+    names = {p["metadata"]["name"] for p in live}
+    assert set(result.graph.projects) <= names
+    labs = sorted(p.stem for p in (REPO_ROOT / "clusters" / result.provider.settings.env / "labs").glob("*.yaml"))
+    assert {f"lab-{lab}" for lab in labs} <= names
+
+
+def test_every_expected_application_exists_and_first_party_are_healthy(cluster: Cluster, result: bs.Result) -> None:
+    live = _apps(cluster)
+    assert set(result.graph.applications) <= set(live)
+    states = {n: bs.app_state(live[n]) for n in result.graph.applications}
+    assert {n: states[n] for n in result.graph.first_party() if states[n] != bs.HEALTHY} == {}
+
+
+def test_exactly_the_upstream_applications_are_unreachable_offline(cluster: Cluster, result: bs.Result) -> None:
+    live = _apps(cluster)
+    unreachable = {n for n in result.graph.applications if bs.app_state(live[n]) == bs.UNREACHABLE}
+    upstream = set(result.graph.upstream())
+    assert upstream, "the graph should contain upstream-chart Applications"
+    # derived from the manifests: a first-party Application can never hide in this set
+    assert unreachable <= upstream
+    for name in upstream - unreachable:
+        assert bs.app_state(live[name]) == bs.HEALTHY, name
+
+
+def _probe_app(name: str, project: str, repo_url: str, path: str, namespace: str) -> dict:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd"},
+        "spec": {
+            "project": project,
+            "source": {"repoURL": repo_url, "targetRevision": "snapshot", "path": path},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
+            "syncPolicy": {"automated": {}},
+        },
+    }
+
+
+def _conditions(cluster: Cluster, name: str, timeout: float = 90) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app = cluster.application(name)
+        conds = (app.get("status") or {}).get("conditions") or []
+        op = ((app.get("status") or {}).get("operationState") or {}).get("message", "")
+        if conds or "not permitted" in op:
+            return conds + ([{"type": "OperationError", "message": op}] if op else [])
+        time.sleep(2)
+    return []
+
+
+@pytest.fixture
+def probe(cluster: Cluster) -> Iterator[list[str]]:
+    created: list[str] = []
+    yield created
+    for name in created:
+        cluster.kubectl.run("-n", "argocd", "delete", "application", name, "--ignore-not-found", "--wait=false")
+
+
+def test_lab_cannot_target_another_labs_namespace(cluster: Cluster, result: bs.Result, probe) -> None:
+    repo = result.graph.applications["cluster-base"]["spec"]["source"]["repoURL"]
+    app = _probe_app("itest-cross-lab", "lab-genomics", repo, "applications/spark-operator/lab", "lab-proteomics")
+    cluster.kubectl.apply_text(yaml.safe_dump(app))
+    probe.append("itest-cross-lab")
+    conds = _conditions(cluster, "itest-cross-lab")
+    assert any(c["type"] == "InvalidSpecError" and "lab-proteomics" in c["message"] for c in conds), conds
+
+
+def test_lab_cannot_create_a_clusterrole(cluster: Cluster, result: bs.Result, probe) -> None:
+    repo = result.graph.applications["cluster-base"]["spec"]["source"]["repoURL"]
+    app = _probe_app("itest-clusterrole", "lab-genomics", repo, "tests/fixtures/forbidden-clusterrole", "lab-genomics")
+    cluster.kubectl.apply_text(yaml.safe_dump(app))
+    probe.append("itest-clusterrole")
+    conds = _conditions(cluster, "itest-clusterrole")
+    assert any("ClusterRole" in c["message"] and "not permitted" in c["message"] for c in conds), conds
+    assert not cluster.kubectl.ok("get", "clusterrole", "itest-lab-escalation")
+
+
+def _managed_versions(cluster: Cluster, result: bs.Result) -> dict[str, str]:
+    versions = {}
+    for kind in ("appprojects.argoproj.io",):
+        for obj in cluster.kubectl.json("-n", "argocd", "get", kind)["items"]:
+            versions[f"{kind}/{obj['metadata']['name']}"] = obj["metadata"]["resourceVersion"]
+    for name, app in _apps(cluster).items():
+        if name not in result.graph.applications:
+            continue
+        for res in (app.get("status") or {}).get("resources") or []:
+            if res["kind"] == "Application":
+                continue
+            args = ["get", f"{res['kind']}.{res.get('group') or ''}".rstrip("."), res["name"]]
+            if res.get("namespace"):
+                args = ["-n", res["namespace"], *args]
+            obj = cluster.kubectl.json(*args)
+            versions[f"{res['kind']}/{res.get('namespace', '')}/{res['name']}"] = obj["metadata"]["resourceVersion"]
+    return versions
+
+
+def test_second_bootstrap_changes_nothing(cluster: Cluster, provider: Provider, result: bs.Result) -> None:
+    before = _managed_versions(cluster, result)
+    assert len(before) > 20
+    bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    assert _managed_versions(cluster, result) == before
+
+
+@pytest.mark.parametrize("step", bs.STEPS[:-1])
+def test_bootstrap_interrupted_after_a_step_then_rerun_converges(
+    provider: Provider, result: bs.Result, step: str
+) -> None:
+    bs.Bootstrap(provider.settings.env, provider.name, print).run(stop_after=step)
+    again = bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    assert all(bs.settled(n, s, set(again.graph.upstream())) for n, s in again.states.items())
+
+
+def test_adding_then_removing_a_lab_creates_then_prunes_it(
+    cluster: Cluster, provider: Provider, result: bs.Result
+) -> None:
+    lab_file = REPO_ROOT / "clusters" / provider.settings.env / "labs" / "itest.yaml"
+    lab_file.write_text(
+        yaml.safe_dump(
+            {
+                "name": "itest",
+                "owners": "itest-admins",
+                "members": "itest",
+                "quota": {"cpu": "2", "memory": "4Gi", "storage": "10Gi"},
+                "apps": {"nextflow": {"workdir": "1Gi"}},
+            }
+        )
+    )
+    try:
+        added = bs.Bootstrap(provider.settings.env, provider.name, print).run()
+        assert "lab-itest" in added.graph.projects
+        assert added.states["lab-itest"] == bs.HEALTHY
+        assert added.states["lab-itest-nextflow"] == bs.HEALTHY
+        assert cluster.kubectl.ok("get", "namespace", "lab-itest")
+        assert cluster.kubectl.ok("-n", "lab-itest", "get", "resourcequota", "lab-quota")
+    finally:
+        lab_file.unlink()
+    bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and (
+        cluster.kubectl.ok("get", "namespace", "lab-itest") or "lab-itest-nextflow" in _apps(cluster)
+    ):
+        time.sleep(2)
+    assert not cluster.kubectl.ok("get", "namespace", "lab-itest")
+    assert "lab-itest" not in _apps(cluster)
+    assert not cluster.kubectl.ok("-n", "argocd", "get", "appproject", "lab-itest")
+
+
+def test_lab_project_allows_only_its_namespace_and_no_cluster_kinds(cluster: Cluster, result: bs.Result) -> None:
+    proj = cluster.custom.get_namespaced_custom_object(
+        "argoproj.io", "v1alpha1", "argocd", "appprojects", "lab-genomics"
+    )
+    assert [d["namespace"] for d in proj["spec"]["destinations"]] == ["lab-genomics"]
+    assert not proj["spec"].get("clusterResourceWhitelist")
