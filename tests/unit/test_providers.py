@@ -88,7 +88,7 @@ def test_kwok_missing_binary_names_the_install_command(dev, cache: Path) -> None
 def test_kwok_refuses_a_busy_port(dev, cache: Path, monkeypatch) -> None:
     import socket
 
-    prov = get_provider(dev, "kwok")
+    prov = get_provider(dev, "kwok", instance="unit", port_offset=500)  # clear of a running dev cluster
     monkeypatch.setattr(prov, "_binaries", lambda: {})
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
