@@ -26,6 +26,12 @@ def unit(session: nox.Session) -> None:
 
 
 @nox.session
+def render(session: nox.Session) -> None:
+    """Every overlay and chart rendered per environment, validated strictly against offline schemas."""
+    sessions.render(session)
+
+
+@nox.session
 def integration(session: nox.Session) -> None:
     """Bootstrap a real cluster and test it: `nox -s integration -- --provider kwok` (default kind)."""
     sessions.integration(session)

@@ -37,18 +37,19 @@ def helm_template(
     """`helm template` a local chart; returns the objects. Errors name the chart."""
     cmd = [str(tools.which("helm")), "template", release, str(chart)]
     with tempfile.TemporaryDirectory() as tmp:
+        for vf in value_files or []:  # files first; explicit values override them, as Argo CD's parameters do
+            cmd += ["-f", str(vf)]
         for i, vals in enumerate(values or []):
             path = Path(tmp) / f"values-{i}.json"
             path.write_text(json.dumps(vals))
             cmd += ["-f", str(path)]
-        for vf in value_files or []:
-            cmd += ["-f", str(vf)]
         if show_only:
             cmd += ["--show-only", show_only]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise BioGitopsError(f"helm template {chart.relative_to(REPO_ROOT)} failed: {last}")
+        lines = [ln for ln in proc.stderr.strip().splitlines() if "--debug" not in ln] or ["no output"]
+        error = next((ln for ln in lines if ln.startswith("Error")), lines[-1])
+        raise BioGitopsError(f"helm template {chart.relative_to(REPO_ROOT)} failed: {error}")
     return [o for o in yaml.safe_load_all(proc.stdout) if o]
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from biogitops import tools
 from biogitops.paths import REPO_ROOT
 
-DEFAULT = ["lint", "unit"]
+DEFAULT = ["lint", "unit", "render"]
 
 WORKFLOW_DIRS = [".github/workflows", "ci/actions"]
 
@@ -102,6 +102,14 @@ def integration(session: Any) -> None:
         *args,
         env=env,
     )
+
+
+def render(session: Any) -> None:
+    """Render every overlay and chart per environment; validate strictly; test the validator."""
+    env = _env(session, sorted({"helm", "kustomize", "kubeconform", *KWOK_TOOLS}))
+    session.chdir(REPO_ROOT)
+    session.run("python", "-m", "biogitops.validate", env=env)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/render", *session.posargs, env=env)
 
 
 def bench(session: Any) -> None:
