@@ -30,7 +30,7 @@ TOOL_SCHEMA: dict[str, Any] = {
         "module": {"type": "string", "minLength": 1},
         "module_version": _VERSION,
         "package": {"type": "string", "minLength": 1},
-        "local_replace_version": _VERSION,
+        "local_replace_version": {"type": "string", "pattern": r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$"},
         "ldflags": {"type": "string"},
         "version_args": {"type": "array", "items": {"type": "string"}},
         "url": {"type": "string", "pattern": "^https?://"},

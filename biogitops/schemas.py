@@ -13,6 +13,7 @@ being "v1". `python -m biogitops.schemas` (or `nox -s render`) fills the cache.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -49,7 +50,11 @@ CRD_MODULES = [
 
 
 def schema_dir() -> Path:
-    return cache_dir() / "schemas" / f"kubernetes-{load_pins().kubernetes_version}"
+    """Keyed by every version that shapes the schemas, so a pin change regenerates them."""
+    pins = load_pins()
+    key = json.dumps([pins.kubernetes_version, pins.tool("argocd").version, CRD_MODULES], sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    return cache_dir() / "schemas" / f"kubernetes-{pins.kubernetes_version}-{digest}"
 
 
 def location(directory: Path | None = None) -> str:

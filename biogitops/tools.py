@@ -226,7 +226,7 @@ def wrapper_go_mod(pin: ToolPin, upstream: dict, go_version: str) -> str:
         left = old["Path"] + (f" {old['Version']}" if old.get("Version") else "")
         if new["Path"].startswith(("./", "../")):
             version = "v" + pin.local_replace_version if pin.local_replace_version else required.get(old["Path"])
-            if not version or version.startswith("v0.0.0"):
+            if not version or version == "v0.0.0":  # a placeholder require, not a real version
                 if old["Path"] not in required:
                     continue
                 raise ToolError(
