@@ -1,0 +1,43 @@
+"""How bootstrap reads an Application's state, and which ones may be 'source unreachable'."""
+
+from __future__ import annotations
+
+import pytest
+
+from biogitops.bootstrap import HEALTHY, UNREACHABLE, app_state, settled
+
+FIRST_PARTY = {"metadata": {"labels": {}}, "spec": {"source": {"repoURL": "file:///r", "path": "x"}}}
+UPSTREAM = {"metadata": {"labels": {}}, "spec": {"sources": [{"repoURL": "https://charts", "chart": "c"}]}}
+ERROR = {"conditions": [{"type": "ComparisonError", "message": "failed to fetch chart: dial tcp: no such host"}]}
+
+
+@pytest.mark.parametrize(
+    ("app", "status", "state"),
+    [
+        pytest.param(
+            FIRST_PARTY, {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}, HEALTHY, id="healthy"
+        ),
+        pytest.param(UPSTREAM, ERROR, UNREACHABLE, id="upstream-chart-unreachable"),
+        pytest.param(
+            FIRST_PARTY,
+            ERROR,
+            "error: failed to fetch chart: dial tcp: no such host",
+            id="first-party-error-is-never-unreachable",
+        ),
+        pytest.param(
+            FIRST_PARTY,
+            {"sync": {"status": "OutOfSync"}, "health": {"status": "Progressing"}},
+            "OutOfSync/Progressing",
+            id="progressing",
+        ),
+        pytest.param(FIRST_PARTY, {}, "-/-", id="no-status-yet"),
+    ],
+)
+def test_app_state(app: dict, status: dict, state: str) -> None:
+    assert app_state({**app, "status": status}) == state
+
+
+def test_only_upstream_names_may_settle_unreachable() -> None:
+    assert settled("gatekeeper", UNREACHABLE, {"gatekeeper"})
+    assert not settled("cluster-base", UNREACHABLE, {"gatekeeper"})
+    assert settled("cluster-base", HEALTHY, set())
