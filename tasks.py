@@ -2,11 +2,12 @@
 
 from invoke import Collection
 
-from biogitops.tasks import argocd, ci, cluster, lab, platform, tools
+from biogitops.tasks import argocd, ci, cluster, lab, pipeline, platform, tools
 
 ns = Collection(platform.bootstrap, platform.status, platform.graph)
 ns.add_collection(Collection.from_module(tools), name="tools")
 ns.add_collection(Collection.from_module(cluster), name="cluster")
 ns.add_collection(Collection.from_module(argocd), name="argocd")
 ns.add_collection(Collection.from_module(lab), name="lab")
+ns.add_collection(Collection.from_module(pipeline), name="pipeline")
 ns.add_collection(Collection.from_module(ci), name="ci")

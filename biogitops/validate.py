@@ -80,7 +80,7 @@ def targets(env: str) -> dict[str, list[dict]]:
     for app, chart in APP_CHARTS.items():
         env_values = chart / f"values.{env}.yaml"
         if not env_values.is_file():
-            raise BioGitopsError(f"{chart.relative_to(REPO_ROOT)}: no values.{env}.yaml", "add one per environment")
+            raise BioGitopsError(f"{chart}: no values.{env}.yaml", "every app chart needs one file per environment")
         out[f"{env}/{app}"] = helm_template(
             chart, [{"lab": "example"}], value_files=[chart / "values.yaml", env_values]
         )
