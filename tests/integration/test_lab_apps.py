@@ -1,0 +1,100 @@
+"""Lab workloads on the real API server: a Nextflow launcher Job and a SparkApplication are
+accepted in the lab's namespace and counted by its quota, and refused in another lab's."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import yaml
+
+from biogitops import bootstrap as bs
+from biogitops import pipeline
+from biogitops.paths import REPO_ROOT
+from biogitops.providers import Provider
+from biogitops.render import helm_template
+from biogitops.schemas import CRD_MODULES
+from biogitops.upstream import module_dir
+
+from .conftest import Cluster
+
+SPARK_LAB = REPO_ROOT / "applications" / "spark-operator" / "lab"
+
+
+@pytest.fixture(scope="module")
+def labs_ready(cluster: Cluster, provider: Provider) -> bs.Result:
+    result = bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    # the SparkApplication CRD normally arrives with the crds Application (upstream URLs);
+    # here it comes from the same pinned release in the Go module cache
+    module, version, paths = next(m for m in CRD_MODULES if "spark-operator" in m[0])
+    cluster.kubectl.apply_file(module_dir(module, version) / paths[0])
+    cluster.kubectl.run("wait", "--for=condition=Established", "crd/sparkapplications.sparkoperator.k8s.io")
+    return result
+
+
+def _as_member(cluster: Cluster, group: str, *args: str, stdin: str | None = None, check: bool = True) -> str:
+    return cluster.kubectl.run("--as", f"{group}-user", "--as-group", group, *args, stdin=stdin, check=check)
+
+
+def _used(cluster: Cluster, namespace: str, resource: str) -> str:
+    quota = cluster.kubectl.json("-n", namespace, "get", "resourcequota", "lab-quota")
+    return quota.get("status", {}).get("used", {}).get(resource, "0")
+
+
+def _wait_used(cluster: Cluster, namespace: str, resource: str, want: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    used = _used(cluster, namespace, resource)
+    while used != want and time.monotonic() < deadline:
+        time.sleep(1)
+        used = _used(cluster, namespace, resource)
+    return used
+
+
+@pytest.fixture
+def cleanup(cluster: Cluster) -> Iterator[list[tuple[str, str, str]]]:
+    made: list[tuple[str, str, str]] = []
+    yield made
+    for ns, kind, name in made:
+        cluster.kubectl.run("-n", ns, "delete", kind, name, "--ignore-not-found", "--wait=false", check=False)
+
+
+def test_launcher_job_is_accepted_and_counted(cluster: Cluster, labs_ready: bs.Result, cleanup) -> None:
+    job = pipeline.launcher_job("dev", "genomics", "nf-core/demo", "1.0.1", "test", "itest-nf-launcher")
+    before_cpu = _used(cluster, "lab-genomics", "requests.cpu")
+    _as_member(cluster, "genomics", "-n", "lab-genomics", "create", "-f", "-", stdin=yaml.safe_dump(job))
+    cleanup.append(("lab-genomics", "job", "itest-nf-launcher"))
+    assert _wait_used(cluster, "lab-genomics", "count/jobs.batch", "1") == "1"
+    # its pod (scheduled on a kwok node) is charged against the lab's CPU quota
+    deadline = time.monotonic() + 60
+    while _used(cluster, "lab-genomics", "requests.cpu") == before_cpu and time.monotonic() < deadline:
+        time.sleep(1)
+    assert _used(cluster, "lab-genomics", "requests.cpu") != before_cpu
+
+
+def test_spark_application_is_accepted_and_counted(cluster: Cluster, labs_ready: bs.Result, cleanup) -> None:
+    [app] = [
+        o
+        for o in helm_template(SPARK_LAB, [{"lab": "genomics", "sparkPi": {"enabled": True}}])
+        if o["kind"] == "SparkApplication"
+    ]
+    _as_member(cluster, "genomics", "-n", "lab-genomics", "create", "-f", "-", stdin=yaml.safe_dump(app))
+    cleanup.append(("lab-genomics", "sparkapplication", app["metadata"]["name"]))
+    used = _wait_used(cluster, "lab-genomics", "count/sparkapplications.sparkoperator.k8s.io", "1")
+    assert used == "1"
+
+
+def test_lab_cannot_create_workloads_in_another_labs_namespace(cluster: Cluster, labs_ready: bs.Result) -> None:
+    job = pipeline.launcher_job("dev", "genomics", "nf-core/demo", "1.0.1", "test", "itest-intruder")
+    out = _as_member(
+        cluster, "genomics", "-n", "lab-proteomics", "create", "-f", "-", stdin=yaml.safe_dump(job), check=False
+    )
+    assert not cluster.kubectl.ok("-n", "lab-proteomics", "get", "job", "itest-intruder")
+    [app] = [
+        o
+        for o in helm_template(SPARK_LAB, [{"lab": "genomics", "sparkPi": {"enabled": True}}])
+        if o["kind"] == "SparkApplication"
+    ]
+    _as_member(cluster, "genomics", "-n", "lab-proteomics", "create", "-f", "-", stdin=yaml.safe_dump(app), check=False)
+    assert not cluster.kubectl.ok("-n", "lab-proteomics", "get", "sparkapplication", app["metadata"]["name"])
+    assert out == ""  # kubectl printed nothing on stdout: the create was forbidden
