@@ -16,6 +16,7 @@ Nothing is applied before everything has been validated (step 1).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,13 @@ from biogitops.settings import load_settings
 STEPS = ("preflight", "cluster", "argocd", "default-project", "bootstrap-project", "projects", "platform", "wait")
 HEALTHY = "Synced/Healthy"
 UNREACHABLE = "source unreachable"
+# what a failed fetch of a chart or remote resource says (DNS, TCP, TLS, HTTP)
+_NETWORK = re.compile(
+    r"no such host|dial tcp|lookup |connection refused|i/o timeout|timed out|"
+    r"failed to fetch|unable to resolve|could not resolve|network is unreachable|"
+    r"(Get|HEAD) \"https?://|x509|tls:",
+    re.IGNORECASE,
+)
 
 Progress = Callable[[str], None]
 
@@ -64,7 +72,7 @@ def app_state(app: dict[str, Any]) -> str:
     errors = [c for c in status.get("conditions") or [] if c.get("type", "").endswith("Error")]
     if sync == "Synced" and health == "Healthy":
         return HEALTHY
-    if errors and is_upstream(app):
+    if errors and is_upstream(app) and all(_NETWORK.search(c.get("message", "")) for c in errors):
         return UNREACHABLE
     if errors:
         return f"error: {errors[0].get('message', '')[:160]}"

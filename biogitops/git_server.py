@@ -52,5 +52,5 @@ def serve(provider: Provider, bare: Path) -> str:
         if port_open(PORT, address):
             raise BioGitopsError(f"port {address}:{PORT} is already in use", "stop the other git daemon")
         proc.start(daemon_argv(bare, address), env={"PATH": "/usr/bin:/bin"})
-        wait_for_port(PORT, 15, "git daemon", proc.logfile) if address == "127.0.0.1" else None
+        wait_for_port(PORT, 15, "git daemon", proc.logfile, host=address)
     return f"git://{address}:{PORT}/{bare.name}"

@@ -108,6 +108,10 @@ def parse_lab(path: Path) -> Lab:
     name = data["name"]
     if name in RESERVED or name.startswith(("kube-", "lab-")):
         raise ConfigError(f"{path}: name: {name!r} is reserved for the platform", "choose another lab name")
+    if name.endswith(tuple(f"-{app}" for app in APPS)):  # lab-<x>-<app> names a lab's Application
+        raise ConfigError(
+            f"{path}: name: {name!r} ends like an app name", "choose a name not ending in -" + "/-".join(APPS)
+        )
     if path.stem != name:
         raise ConfigError(f"{path}: name: is {name!r} but the file is {path.name}", f"rename it to {name}.yaml")
     return Lab(name=name, path=path, data=data)

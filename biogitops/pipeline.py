@@ -42,15 +42,32 @@ def launcher_job(env: str, lab: str, pipeline: str, revision: str, profile: str,
         raise ConfigError(f"{labs[lab].path}: apps: nextflow is not enabled for lab {lab}")
     if not _PIPELINE.match(pipeline):
         raise ConfigError(f"--pipeline {pipeline!r} is not owner/name or an https URL")
-    values = {"lab": lab, "launcher": {"enabled": True, "name": name, "pipeline": pipeline,
-                                       "revision": check_revision(revision), "profile": profile}}
+    values = {
+        "lab": lab,
+        "launcher": {
+            "enabled": True,
+            "name": name,
+            "pipeline": pipeline,
+            "revision": check_revision(revision),
+            "profile": profile,
+        },
+    }
     files = [CHART / "values.yaml", CHART / f"values.{env}.yaml"]
     [job] = helm_template(CHART, [values], value_files=files, show_only="templates/launcher-job.yaml")
     return job
 
 
-def run(env: str, lab: str, pipeline: str, revision: str, profile: str = "test", provider: str | None = None,
-        follow: bool = True, timeout: float = 3600, progress=print) -> str:
+def run(
+    env: str,
+    lab: str,
+    pipeline: str,
+    revision: str,
+    profile: str = "test",
+    provider: str | None = None,
+    follow: bool = True,
+    timeout: float = 3600,
+    progress=print,
+) -> str:
     """Create the launcher Job and (optionally) wait for it; returns its final state."""
     slug = re.sub(r"[^a-z0-9]+", "-", pipeline.lower().split("/")[-1]).strip("-")[:30]
     name = f"nf-{slug}-{time.strftime('%Y%m%d%H%M%S')}"
@@ -70,5 +87,6 @@ def run(env: str, lab: str, pipeline: str, revision: str, profile: str = "test",
             raise BioGitopsError(f"pipeline run {name} failed", f"kubectl -n lab-{lab} logs job/{name}")
         progress(f"{name}: active={status.get('active', 0)}")
         time.sleep(5)
-    raise BioGitopsError(f"pipeline run {name} still running after {timeout:.0f}s",
-                         f"kubectl -n lab-{lab} get job {name}")
+    raise BioGitopsError(
+        f"pipeline run {name} still running after {timeout:.0f}s", f"kubectl -n lab-{lab} get job {name}"
+    )

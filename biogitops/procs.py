@@ -40,11 +40,11 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def wait_for_port(port: int, timeout: float, what: str, log: Path | None = None) -> None:
-    """Wait until `port` accepts connections, else raise with the last log line."""
+def wait_for_port(port: int, timeout: float, what: str, log: Path | None = None, host: str = "127.0.0.1") -> None:
+    """Wait until host:port accepts connections, else raise with the last log line."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if port_open(port):
+        if port_open(port, host):
             return
         time.sleep(0.3)
     tail = ""

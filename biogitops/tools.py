@@ -106,13 +106,49 @@ def env_with_tools(env: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+_VERIFIED: dict[tuple[str, str], Path] = {}
+
+
 def which(name: str, pins: Pins | None = None) -> Path:
-    """Path of the pinned tool `name`; ToolError with the install command when it is missing."""
+    """Path of the pinned tool `name`, checked to be at the pinned version.
+
+    ToolError with the install command when it is missing or at another version.
+    """
     pin = (pins or load_pins()).tool(name)
+    key = (str(tools_bin()), name)
+    if key in _VERIFIED:
+        return _VERIFIED[key]
     link = tools_bin() / name
-    if link.exists():
-        return link
-    raise ToolError(f"{name} {pin.version} is not installed", f"run `invoke tools.install --only {name}`")
+    if not link.exists():
+        raise ToolError(f"{name} {pin.version} is not installed", f"run `invoke tools.install --only {name}`")
+    cached = installed_binary(pin)
+    if cached is None or link.resolve() != cached.resolve():
+        found = read_version(link, pin)
+        if found != pin.version:
+            raise ToolError(
+                f"{name} in the tool cache reports {found or 'unknown'}, pinned is {pin.version}",
+                f"run `invoke tools.install --only {name}`",
+            )
+    _VERIFIED[key] = link
+    return link
+
+
+def require(names: Iterable[str], pins: Pins | None = None) -> dict[str, Path]:
+    """Every named tool at its pinned version, or one ToolError naming all that are not."""
+    pins = pins or load_pins()
+    found: dict[str, Path] = {}
+    bad: list[str] = []
+    for name in names:
+        try:
+            found[name] = which(name, pins)
+        except ToolError:
+            bad.append(name)
+    if bad:
+        raise ToolError(
+            f"not in the tool cache at the pinned version: {', '.join(bad)}",
+            f"run `invoke tools.install --only {','.join(bad)}`",
+        )
+    return found
 
 
 # ---------------------------------------------------------------- status
@@ -129,14 +165,14 @@ class ToolStatus:
 def status(pin: ToolPin, probe_path: bool = True) -> ToolStatus:
     """Where `pin` is available: our cache, a matching binary on PATH, or nowhere."""
     binary = installed_binary(pin)
-    if binary is not None:
-        link = tools_bin() / pin.name
-        if link.is_symlink() and Path(os.readlink(link)) != binary:
-            return ToolStatus(pin, "path", Path(os.readlink(link)), "linked from PATH")
-        return ToolStatus(pin, "installed", binary)
     link = tools_bin() / pin.name
+    if binary is not None and (not link.is_symlink() or Path(os.readlink(link)) == binary):
+        return ToolStatus(pin, "installed", binary)
     if link.is_symlink() and link.exists():
-        return ToolStatus(pin, "path", Path(os.readlink(link)), "linked from PATH")
+        version = read_version(link, pin)
+        if version == pin.version:
+            return ToolStatus(pin, "path", Path(os.readlink(link)), "linked from PATH")
+        return ToolStatus(pin, "wrong-version", Path(os.readlink(link)), f"reports {version or 'unknown'}")
     if probe_path and (found := on_path(pin.name)) is not None:
         version = read_version(found, pin)
         if version == pin.version:
@@ -199,8 +235,13 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 def _run(cmd: list[str], env: dict[str, str], cwd: Path, what: str) -> str:
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise ToolError(f"{what} failed: {tail[0]}", "check network access to the Go module proxy")
+        try:  # `go mod download -json` reports its error inside the JSON
+            reason = json.loads(proc.stdout).get("Error") or ""
+        except ValueError:
+            reason = ""
+        if not reason:
+            reason = ((proc.stderr or proc.stdout).strip().splitlines() or ["no output"])[-1]
+        raise ToolError(f"{what} failed: {reason[-300:]}", "check network access to the Go module proxy")
     return proc.stdout
 
 
@@ -257,7 +298,7 @@ def go_build(pin: ToolPin, pins: Pins, out: Path, progress: Progress = _quiet) -
             )
         )
         if info.get("Error"):
-            raise ToolError(f"{pin.name}: {info['Error']}", "check the module and version in pins.yaml")
+            raise ToolError(f"{pin.name}: {info['Error'][-300:]}", "check the module and version in pins.yaml")
         upstream = json.loads(_run([str(go), "mod", "edit", "-json", info["GoMod"]], env, work, "go mod edit"))
         go_version = (upstream.get("Go") or pins.go_version).strip()
         (work / "go.mod").write_text(wrapper_go_mod(pin, upstream, go_version))

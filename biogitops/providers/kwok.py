@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from biogitops import tools
+from biogitops.errors import ToolError
 from biogitops.kube import Kubectl, wait_until
 from biogitops.procs import Managed, port_open
 from biogitops.providers.base import ClusterStatus, Provider, ProviderError, node_manifest
@@ -84,20 +85,10 @@ class KwokProvider(Provider):
         return env
 
     def _binaries(self) -> dict[str, Path]:
-        found: dict[str, Path] = {}
-        missing = []
-        for name in BINARIES:
-            link = tools.tools_bin() / name
-            if link.exists():
-                found[name] = link.resolve()
-            else:
-                missing.append(name)
-        if missing:
-            raise ProviderError(
-                f"kwok provider: {', '.join(missing)} missing from the tool cache {tools.tools_bin()}",
-                f"run `invoke tools.install --only {','.join(missing)}`",
-            )
-        return found
+        try:
+            return {name: path.resolve() for name, path in tools.require(BINARIES).items()}
+        except ToolError as err:
+            raise ProviderError(f"kwok provider: {err.message}", err.hint) from None
 
     def kwokctl_config(self, binaries: dict[str, Path]) -> dict:
         """The KwokctlConfiguration: binary runtime, pinned local binaries, loopback ports."""

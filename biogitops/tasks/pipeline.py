@@ -9,11 +9,19 @@ from biogitops.console import console
 from biogitops.tasks.common import friendly
 
 
-@task(help={"env": "environment", "lab": "lab name (namespace lab-LAB)", "pipeline": "owner/name or https URL",
-            "revision": "release tag or commit (not a branch)", "profile": "Nextflow profile(s) besides k8s",
-            "provider": "kind | kwok | existing", "follow": "wait until the run ends (default true)"})
+@task(
+    help={
+        "env": "environment",
+        "lab": "lab name (namespace lab-LAB)",
+        "pipeline": "owner/name or https URL",
+        "revision": "release tag or commit (not a branch)",
+        "profile": "Nextflow profile(s) besides k8s",
+        "provider": "kind | kwok | existing",
+        "follow": "wait until the run ends (default true)",
+    }
+)
 @friendly
-def run(c, lab, pipeline_, revision, env="dev", profile="test", provider=None, follow=True):  # noqa: ARG001
+def run(c, lab, pipeline_, revision, env="dev", profile="test", provider=None, follow=True):
     """Start `nextflow run PIPELINE -r REVISION` in the lab's namespace and follow it."""
     state = pipeline.run(env, lab, pipeline_, revision, profile, provider, follow)
     console.print(f"pipeline {pipeline_}@{revision} in lab-{lab}: {state}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from invoke import task
 
 from biogitops import bootstrap as bs
@@ -70,9 +72,9 @@ def status(c, env="dev", provider=None):
 @friendly
 def graph(c, env="dev", out=None):
     """Write a Mermaid diagram of projects, ApplicationSets, Applications and namespaces."""
-    path = REPO_ROOT / (out or f"handbook/graph-{env}.md")
+    path = Path(out) if out else REPO_ROOT / f"handbook/graph-{env}.md"
     path.write_text(render_graph(env))
-    console.print(f"wrote {path.relative_to(REPO_ROOT)}")
+    console.print(f"wrote {path}")
 
 
 def render_graph(env: str) -> str:

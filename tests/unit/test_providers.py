@@ -81,7 +81,9 @@ def test_kwokctl_config_uses_local_binaries_and_loopback(dev, cache: Path) -> No
 
 
 def test_kwok_missing_binary_names_the_install_command(dev, cache: Path) -> None:
-    with pytest.raises(ProviderError, match=r"missing from the tool cache.*invoke tools.install --only kwokctl"):
+    with pytest.raises(
+        ProviderError, match=r"not in the tool cache at the pinned version.*invoke tools.install --only kwokctl"
+    ):
         get_provider(dev, "kwok").preflight()
 
 
