@@ -24,3 +24,7 @@ class ToolError(BioGitopsError):
 
 class ConfigError(BioGitopsError):
     """A data file in the repository (pins, settings, lab) is invalid."""
+
+
+class Fatal(BioGitopsError):
+    """A failure that waiting will not fix (a process exited): stop polling at once."""

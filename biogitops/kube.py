@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from biogitops import tools
-from biogitops.errors import BioGitopsError
+from biogitops.errors import BioGitopsError, Fatal
 
 FIELD_MANAGER = "bio-gitops"
 
@@ -83,6 +83,8 @@ def wait_until(
             result = check()
             if result:
                 return result
+        except Fatal:
+            raise
         except BioGitopsError as err:
             last_error = f" (last error: {err.line()})"
         if progress:

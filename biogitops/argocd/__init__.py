@@ -43,6 +43,12 @@ def install(provider: Provider, progress=_quiet) -> None:
         kubectl.run("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
     progress("applying Argo CD configuration (clusters/argocd/config)")
     kubectl.run("apply", "--server-side", "--field-manager=bio-gitops", "--force-conflicts", "-k", str(CONFIG_DIR))
+    # argocd-secret must exist before the server starts; the server fills in its keys
+    # (server.secretkey, the admin password), so it never lives in git
+    if not kubectl.ok("-n", NAMESPACE, "get", "secret", "argocd-secret"):
+        kubectl.run("-n", NAMESPACE, "create", "secret", "generic", "argocd-secret")
+        kubectl.run("-n", NAMESPACE, "label", "secret", "argocd-secret", "app.kubernetes.io/name=argocd-secret",
+                    "app.kubernetes.io/part-of=argocd")
     if provider.argocd_mode == "local":
         local(provider).start(kubectl, progress)
         return

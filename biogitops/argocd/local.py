@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from biogitops import tools
-from biogitops.errors import BioGitopsError
+from biogitops.errors import BioGitopsError, Fatal
 from biogitops.kube import Kubectl, wait_until
 from biogitops.procs import Managed, port_open, wait_for_port
 
@@ -113,6 +113,8 @@ class LocalArgoCD:
                 "--port",
                 str(self.port("repo-server")),
                 "--disable-tls",
+                "--client-ca-path",
+                "",
                 "--metrics-address",
                 "127.0.0.1",
                 "--metrics-port",
@@ -205,7 +207,7 @@ class LocalArgoCD:
         if component == "application-controller":
             return _http_ok(f"http://127.0.0.1:{self.port('controller-metrics')}/metrics")
         if component == "applicationset-controller":
-            return _http_ok(f"http://127.0.0.1:{self.port('appset-probe')}/healthz")
+            return _http_ok(f"http://127.0.0.1:{self.port('appset-metrics')}/metrics")
         return _http_ok(f"http://127.0.0.1:{self.port('server')}/healthz")
 
     def status(self) -> dict[str, str]:
@@ -243,7 +245,7 @@ class LocalArgoCD:
         if not self.proc(component).alive():
             log = self.proc(component).logfile
             lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()] if log.is_file() else []
-            raise BioGitopsError(f"Argo CD {component} exited: {lines[-1][:200] if lines else 'no log'}", f"see {log}")
+            raise Fatal(f"Argo CD {component} exited: {lines[-1][:200] if lines else 'no log'}", f"see {log}")
         return self.ready(component)
 
     def stop(self) -> None:
