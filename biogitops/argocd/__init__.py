@@ -47,8 +47,15 @@ def install(provider: Provider, progress=_quiet) -> None:
     # (server.secretkey, the admin password), so it never lives in git
     if not kubectl.ok("-n", NAMESPACE, "get", "secret", "argocd-secret"):
         kubectl.run("-n", NAMESPACE, "create", "secret", "generic", "argocd-secret")
-        kubectl.run("-n", NAMESPACE, "label", "secret", "argocd-secret", "app.kubernetes.io/name=argocd-secret",
-                    "app.kubernetes.io/part-of=argocd")
+        kubectl.run(
+            "-n",
+            NAMESPACE,
+            "label",
+            "secret",
+            "argocd-secret",
+            "app.kubernetes.io/name=argocd-secret",
+            "app.kubernetes.io/part-of=argocd",
+        )
     if provider.argocd_mode == "local":
         local(provider).start(kubectl, progress)
         return

@@ -70,6 +70,7 @@ def git_repo_from(source: Path, bare: Path) -> str:
     """Publish a directory as a one-commit bare git repository; returns its file:// URL."""
     work = bare.with_suffix(".work")
     subprocess.run(["rm", "-rf", str(work), str(bare)], check=True)
+    bare.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cp", "-r", str(source), str(work)], check=True)
     git = ["git", "-c", "user.name=bio-gitops", "-c", "user.email=ci@bio-gitops.invalid", "-C", str(work)]
     subprocess.run([*git, "init", "-q", "-b", "main"], check=True)

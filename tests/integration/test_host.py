@@ -55,6 +55,14 @@ def kwok(cluster: Cluster):
     return cluster
 
 
+PIDFILE = {  # process -> the pid file that names it (kwokctl's, or ours for Argo CD)
+    "argocd-server": "server",
+    "argocd-repo-server": "repo-server",
+    "argocd-application-controller": "application-controller",
+    "argocd-applicationset-controller": "applicationset-controller",
+    "redis-server": "redis",
+}
+
 EXPECTED_FLAGS = {
     "kube-apiserver": [
         "--bind-address=127.0.0.1",
@@ -75,9 +83,12 @@ EXPECTED_FLAGS = {
 @pytest.mark.parametrize("process", sorted(EXPECTED_FLAGS))
 def test_process_runs_with_expected_flags(host, kwok: Cluster, process: str) -> None:
     base = kwok.provider.base_port
-    procs = [p for p in host.process.filter() if process in _args(host, p.pid).split(" ")[0]]
-    assert procs, f"{process} is not running"
-    args = _args(host, procs[0].pid)
+    pids = {name: pid for pid, name in _pids_under(kwok).items()}
+    pid = pids.get(PIDFILE.get(process, process))
+    assert pid is not None, f"no pid file for {process}"
+    assert host.process.get(pid=pid), f"{process} (pid {pid}) is not running"
+    args = _args(host, pid)
+    assert process in args.split(" ")[0], f"pid {pid} is not {process}: {args[:80]}"
     for flag in EXPECTED_FLAGS[process]:
         assert flag.format(etcd=base + PORTS["etcd"]) in args, f"{process}: {flag} not in {args}"
 
