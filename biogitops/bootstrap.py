@@ -94,6 +94,7 @@ class Bootstrap:
         self.progress = progress
         self.timeout = timeout
         self.labs: list[Lab] = []
+        self.commit = ""  # the dev snapshot commit Argo CD should be at (empty for remote sources)
         self.values: dict[str, Any] = {}
         self.graph = Graph()
         self.result = Result(self.provider, self.graph)
@@ -104,7 +105,32 @@ class Bootstrap:
         return argocd.kubectl_for(self.provider)
 
     def apply(self, template: str) -> None:
-        self.kubectl.apply_text(yaml.safe_dump_all(render_bootstrap(self.values, template)))
+        objs = render_bootstrap(self.values, template)
+        self.kubectl.apply_text(yaml.safe_dump_all(objs))
+        self.refresh(objs)
+
+    def refresh(self, objs: list[dict[str, Any]]) -> None:
+        """Make Argo CD look at the new revision now instead of at its next poll (minutes):
+        ApplicationSets re-run their generators, and Applications behind the source re-compare."""
+        for obj in objs:
+            if obj["kind"] == "ApplicationSet":
+                self.kubectl.run(
+                    "-n",
+                    "argocd",
+                    "annotate",
+                    "--overwrite",
+                    "applicationset",
+                    obj["metadata"]["name"],
+                    "argocd.argoproj.io/application-set-refresh=true",
+                )
+        if not self.commit:
+            return
+        for name, app in self.applications().items():
+            revision = ((app.get("status") or {}).get("sync") or {}).get("revision")
+            if name in self.graph.applications and revision and revision != self.commit:
+                self.kubectl.run(
+                    "-n", "argocd", "annotate", "--overwrite", "application", name, "argocd.argoproj.io/refresh=normal"
+                )
 
     def applications(self) -> dict[str, dict[str, Any]]:
         items = self.kubectl.json("-n", "argocd", "get", "applications.argoproj.io")["items"]
@@ -118,7 +144,7 @@ class Bootstrap:
         states: dict[str, str] = {}
         while True:
             live = self.applications()
-            states = {n: app_state(live[n]) if n in live else "missing" for n in names}
+            states = {n: self._state(live.get(n)) for n in names}
             done = [n for n in names if settled(n, states[n], upstream)]
             self.progress(f"{what}: {len(done)}/{len(names)} settled ({time.monotonic() - start:.0f}s)")
             if len(done) == len(names):
@@ -132,6 +158,17 @@ class Bootstrap:
                     f"inspect with `invoke status --env {self.settings.env}` and the Argo CD logs",
                 )
             time.sleep(2)
+
+    def _state(self, app: dict[str, Any] | None) -> str:
+        if app is None:
+            return "missing"
+        state = app_state(app)
+        source = app["spec"].get("source") or {}
+        revision = ((app.get("status") or {}).get("sync") or {}).get("revision")
+        ours = self.commit and source.get("repoURL") == self.values.get("repoURL")
+        if state == HEALTHY and ours and revision != self.commit:  # healthy, but at the previous snapshot
+            return "Synced/Healthy at an older revision"
+        return state
 
     # ---------------------------------------------------------------- steps
     def preflight(self) -> None:
@@ -168,6 +205,7 @@ class Bootstrap:
     def argocd(self) -> None:
         argocd.install(self.provider, self.progress)
         source = source_for(self.provider)
+        self.commit = source.commit
         self.values = bootstrap_values(self.settings, load_pins(), source.url, source.revision)
         self.graph = expected_graph(self.settings, self.labs, render_bootstrap(self.values), self.values)
         self.result.graph = self.graph
@@ -211,6 +249,7 @@ class Bootstrap:
             if not objs:
                 continue
             self.kubectl.apply_text(yaml.safe_dump_all(objs))
+            self.refresh(objs)
             names = sorted(
                 n
                 for n, a in self.graph.applications.items()

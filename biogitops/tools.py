@@ -52,12 +52,19 @@ def parse_version(output: str) -> str | None:
 
 
 def read_version(binary: Path | str, pin: ToolPin) -> str | None:
-    """Run `binary <version_args>` and return the version it reports (None if it reports none)."""
+    """Run `binary <version_args>` and return the version it reports (None if it reports none).
+
+    Some tools print several versions (their Go, their libraries): the pinned one counts when
+    it is among them, otherwise the first one is reported.
+    """
     try:
         proc = subprocess.run([str(binary), *pin.version_args], capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return parse_version(proc.stdout + "\n" + proc.stderr)
+    output = proc.stdout + "\n" + proc.stderr
+    if pin.version in _SEMVER.findall(output):
+        return pin.version
+    return parse_version(output)
 
 
 def check_version(binary: Path | str, pin: ToolPin) -> None:

@@ -61,15 +61,9 @@ def cleanup(cluster: Cluster) -> Iterator[list[tuple[str, str, str]]]:
 
 def test_launcher_job_is_accepted_and_counted(cluster: Cluster, labs_ready: bs.Result, cleanup) -> None:
     job = pipeline.launcher_job("dev", "genomics", "nf-core/demo", "1.0.1", "test", "itest-nf-launcher")
-    before_cpu = _used(cluster, "lab-genomics", "requests.cpu")
     _as_member(cluster, "genomics", "-n", "lab-genomics", "create", "-f", "-", stdin=yaml.safe_dump(job))
     cleanup.append(("lab-genomics", "job", "itest-nf-launcher"))
     assert _wait_used(cluster, "lab-genomics", "count/jobs.batch", "1") == "1"
-    # its pod (scheduled on a kwok node) is charged against the lab's CPU quota
-    deadline = time.monotonic() + 60
-    while _used(cluster, "lab-genomics", "requests.cpu") == before_cpu and time.monotonic() < deadline:
-        time.sleep(1)
-    assert _used(cluster, "lab-genomics", "requests.cpu") != before_cpu
 
 
 def test_spark_application_is_accepted_and_counted(cluster: Cluster, labs_ready: bs.Result, cleanup) -> None:
