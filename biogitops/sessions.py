@@ -6,6 +6,7 @@ nox -s lint unit    # just these
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -48,17 +49,35 @@ def shell_scripts() -> list[Path]:
     return sorted(scripts)
 
 
+# first-party charts, with the values their Applications always set
+CHARTS = {
+    "applications/nextflow": ["lab=example"],
+    "applications/spark-operator/lab": ["lab=example"],
+    "clusters/argocd/bootstrap": ["repoURL=https://git.example.invalid/r.git", "charts.galaxy.version=1.0.0"],
+    "clusters/argocd/projects": ["name=platform", "repoURL=https://git.example.invalid/r.git"],
+    "clusters/argocd/lab-tenant": [
+        "name=example",
+        "owners=a",
+        "members=b",
+        "repoURL=https://git.example.invalid/r.git",
+    ],
+}
+
+
 def lint(session: Any) -> None:
-    env = _env(session, ["actionlint"])
+    env = _env(session, ["actionlint", "helm"])
     session.chdir(REPO_ROOT)
-    session.run("yamllint", "--strict", "-c", ".yamllint.yaml", ".", env=env)
-    session.run("ruff", "check", ".", env=env)
-    session.run("ruff", "format", "--check", ".", env=env)
+    session.run(sys.executable, "-m", "yamllint", "--strict", "-c", ".yamllint.yaml", ".", env=env)
+    session.run(sys.executable, "-m", "ruff", "check", ".", env=env)
+    session.run(sys.executable, "-m", "ruff", "format", "--check", ".", env=env)
     workflows = _files("*.yml", WORKFLOW_DIRS)
-    session.run("actionlint", "-color", *workflows, env=env)
+    session.run(str(tools.which("actionlint")), "-color", *workflows, env=env)
     for script in shell_scripts():
         session.run("bash", "-n", str(script), env=env, silent=True)
     session.log(f"bash -n: {len(shell_scripts())} shell script(s) parse")
+    for chart, values in CHARTS.items():
+        sets = [arg for v in values for arg in ("--set", v)]
+        session.run(str(tools.which("helm")), "lint", "--strict", chart, *sets, env=env)
 
 
 KWOK_TOOLS = [
@@ -92,6 +111,8 @@ def integration(session: Any) -> None:
     if "--provider" not in " ".join(args):
         args = ["--provider", provider, *args]
     session.run(
+        sys.executable,
+        "-m",
         "pytest",
         "-q",
         "-p",
@@ -108,17 +129,19 @@ def render(session: Any) -> None:
     """Render every overlay and chart per environment; validate strictly; test the validator."""
     env = _env(session, sorted({"helm", "kustomize", "kubeconform", *KWOK_TOOLS}))
     session.chdir(REPO_ROOT)
-    session.run("python", "-m", "biogitops.validate", env=env)
-    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/render", *session.posargs, env=env)
+    session.run(sys.executable, "-m", "biogitops.validate", env=env)
+    session.run(
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/render", *session.posargs, env=env
+    )
 
 
 def bench(session: Any) -> None:
     """Timings written as JSON (out/bench.json); see biogitops/bench.py."""
     env = _env(session, sorted(set(KWOK_TOOLS + ARGOCD_TOOLS)))
     session.chdir(REPO_ROOT)
-    session.run("python", "-m", "biogitops.bench", *session.posargs, env=env)
+    session.run(sys.executable, "-m", "biogitops.bench", *session.posargs, env=env)
 
 
 def unit(session: Any) -> None:
     session.chdir(REPO_ROOT)
-    session.run("pytest", "-q", "tests/unit", *session.posargs, env=tools.env_with_tools())
+    session.run(sys.executable, "-m", "pytest", "-q", "tests/unit", *session.posargs, env=tools.env_with_tools())
