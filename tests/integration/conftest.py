@@ -57,7 +57,15 @@ def provider(request: pytest.FixtureRequest) -> Provider:
 
 @pytest.fixture(scope="session")
 def cluster(provider: Provider) -> Iterator[Cluster]:
-    """Create or reuse the cluster, install Argo CD, and hand out clients."""
+    """Create or reuse the cluster, install Argo CD, and hand out clients.
+
+    State left by a previous session whose processes are gone (a reboot, a new CI run) is
+    cleared first: the harness owns its cluster. `invoke cluster.create` refuses such state.
+    """
+    status = provider.status()
+    if status.exists and not status.ready and provider.name == "kwok":
+        print(f"clearing stale kwok cluster state ({status.detail})")
+        provider.delete(print)
     provider.create(print)
     argocd.install(provider, print)
     kubeconfig = provider.kubeconfig()
