@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -232,6 +233,10 @@ class KwokProvider(Provider):
             progress("stopping the kwok control plane")
             self._kwokctl("delete", "cluster", "--kubeconfig", str(self.merged_kubeconfig))
         self._kill_leftovers()
+        # processes can hold their sockets for a moment after the kill: wait until all are closed
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(port_open(self.port(c)) for c in PORTS):
+            time.sleep(0.2)
         if self.state_dir.exists():
             shutil.rmtree(self.state_dir)
 
