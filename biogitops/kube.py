@@ -62,6 +62,15 @@ class Kubectl:
     def apply_file(self, path: Path, server_side: bool = True) -> str:
         return self.apply_text(path.read_text(), server_side=server_side)
 
+    def wait_crd(self, name: str, timeout: float = 60) -> None:
+        """Wait until a CRD is Established (`kubectl wait` fails while .status is still empty)."""
+
+        def established() -> bool:
+            conds = self.json("get", "crd", name).get("status", {}).get("conditions") or []
+            return any(c["type"] == "Established" and c["status"] == "True" for c in conds)
+
+        wait_until(established, timeout, f"CRD {name} to be established")
+
     def reachable(self) -> bool:
         return self.ok("get", "--raw", "/readyz", "--request-timeout=5s")
 

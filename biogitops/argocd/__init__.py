@@ -40,7 +40,7 @@ def install(provider: Provider, progress=_quiet) -> None:
         kubectl.apply_file(crd)
     for crd in argocd_crds():
         name = yaml.safe_load(crd.read_text())["metadata"]["name"]
-        kubectl.run("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+        kubectl.wait_crd(name)
     progress("applying Argo CD configuration (clusters/argocd/config)")
     kubectl.run("apply", "--server-side", "--field-manager=bio-gitops", "--force-conflicts", "-k", str(CONFIG_DIR))
     # argocd-secret must exist before the server starts; the server fills in its keys

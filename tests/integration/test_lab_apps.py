@@ -29,7 +29,7 @@ def labs_ready(cluster: Cluster, provider: Provider) -> bs.Result:
     # here it comes from the same pinned release in the Go module cache
     module, version, paths = next(m for m in CRD_MODULES if "spark-operator" in m[0])
     cluster.kubectl.apply_file(module_dir(module, version) / paths[0])
-    cluster.kubectl.run("wait", "--for=condition=Established", "crd/sparkapplications.sparkoperator.k8s.io")
+    cluster.kubectl.wait_crd("sparkapplications.sparkoperator.k8s.io")
     return result
 
 
