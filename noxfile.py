@@ -39,5 +39,5 @@ def integration(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Timings as JSON in out/bench.json: kwok cluster creation, Argo CD ready."""
+    """Timings as JSON in out/bench.json: kwok startup, bootstrap to healthy, N labs (`-- --labs 100`)."""
     sessions.bench(session)

@@ -11,6 +11,7 @@ import yaml
 
 from biogitops import bootstrap as bs
 from biogitops import pipeline
+from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
 from biogitops.providers import Provider
 from biogitops.render import helm_template
@@ -72,7 +73,17 @@ def test_spark_application_is_accepted_and_counted(cluster: Cluster, labs_ready:
         for o in helm_template(SPARK_LAB, [{"lab": "genomics", "sparkPi": {"enabled": True}}])
         if o["kind"] == "SparkApplication"
     ]
-    _as_member(cluster, "genomics", "-n", "lab-genomics", "create", "-f", "-", stdin=yaml.safe_dump(app))
+    # right after the CRD appears, the quota controller has not yet counted the new resource
+    # and admission refuses with "status unknown for quota": that settles within seconds
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            _as_member(cluster, "genomics", "-n", "lab-genomics", "create", "-f", "-", stdin=yaml.safe_dump(app))
+            break
+        except BioGitopsError as err:
+            if "status unknown for quota" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(2)
     cleanup.append(("lab-genomics", "sparkapplication", app["metadata"]["name"]))
     used = _wait_used(cluster, "lab-genomics", "count/sparkapplications.sparkoperator.k8s.io", "1")
     assert used == "1"
