@@ -30,6 +30,7 @@ from biogitops.kube import Kubectl
 from biogitops.labs import Lab, load_labs
 from biogitops.pins import load_pins
 from biogitops.providers import Provider, get_provider
+from biogitops.providers.kwok import BINARIES as KWOK_BINARIES
 from biogitops.render import Graph, bootstrap_values, expected_graph, is_upstream, render_bootstrap
 from biogitops.repo import source_for
 from biogitops.settings import load_settings
@@ -176,15 +177,7 @@ class Bootstrap:
         pins = load_pins()
         needed = ["kubectl", "helm", "kustomize"]
         needed += {
-            "kwok": [
-                "kwokctl",
-                "kwok",
-                "etcd",
-                "kube-apiserver",
-                "kube-controller-manager",
-                "kube-scheduler",
-                "argocd",
-            ],
+            "kwok": [*KWOK_BINARIES, "argocd"],
             "kind": ["kind"],
         }.get(self.provider.name, [])
         missing = [n for n in needed if not (tools.tools_bin() / n).exists()]

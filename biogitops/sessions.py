@@ -12,6 +12,7 @@ from typing import Any
 
 from biogitops import tools
 from biogitops.paths import REPO_ROOT
+from biogitops.providers.kwok import BINARIES as KWOK_BINARIES
 
 DEFAULT = ["lint", "unit", "render"]
 
@@ -80,15 +81,7 @@ def lint(session: Any) -> None:
         session.run(str(tools.which("helm")), "lint", "--strict", chart, *sets, env=env)
 
 
-KWOK_TOOLS = [
-    "kwokctl",
-    "kwok",
-    "etcd",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-    "kubectl",
-]
+KWOK_TOOLS = list(KWOK_BINARIES)
 ARGOCD_TOOLS = ["argocd", "helm", "kustomize"]
 
 
