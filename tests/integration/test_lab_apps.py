@@ -15,8 +15,6 @@ from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
 from biogitops.providers import Provider
 from biogitops.render import helm_template
-from biogitops.schemas import CRD_MODULES
-from biogitops.upstream import module_dir
 
 from .conftest import Cluster
 
@@ -25,13 +23,9 @@ SPARK_LAB = REPO_ROOT / "applications" / "spark-operator" / "lab"
 
 @pytest.fixture(scope="module")
 def labs_ready(cluster: Cluster, provider: Provider) -> bs.Result:
-    result = bs.Bootstrap(provider.settings.env, provider.name, print).run()
-    # the SparkApplication CRD normally arrives with the crds Application (upstream URLs);
-    # here it comes from the same pinned release in the Go module cache
-    module, version, paths = next(m for m in CRD_MODULES if "spark-operator" in m[0])
-    cluster.kubectl.apply_file(module_dir(module, version) / paths[0])
-    cluster.kubectl.wait_crd("sparkapplications.sparkoperator.k8s.io")
-    return result
+    # the SparkApplication CRD was installed with the cluster (conftest), before any lab quota
+    assert cluster.kubectl.ok("get", "crd", "sparkapplications.sparkoperator.k8s.io")
+    return bs.Bootstrap(provider.settings.env, provider.name, print).run()
 
 
 def _as_member(cluster: Cluster, group: str, *args: str, stdin: str | None = None, check: bool = True) -> str:
