@@ -18,8 +18,6 @@ def _id(kind: str, name: str) -> str:
 
 def mermaid(graph: Graph, env: str) -> str:
     lines = ["flowchart LR"]
-    appsets = {a["metadata"]["name"]: a for a in []}  # placeholder for symmetry
-    del appsets
     for name in sorted(set(graph.applicationsets)):
         lines.append(f'  {_id("as", name)}{{{{"ApplicationSet {name}"}}}}')
     for name in sorted(set(graph.projects)):
