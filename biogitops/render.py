@@ -152,7 +152,3 @@ def expected_graph(settings: Settings, labs: list[Lab], objects: list[dict[str, 
             if obj["kind"] == "Application":
                 graph.applications[obj["metadata"]["name"]] = obj
     return graph
-
-
-def load_rendered(text: str) -> list[dict[str, Any]]:
-    return [o for o in yaml.safe_load_all(text) if o]

@@ -12,7 +12,7 @@ import yaml
 
 from biogitops.argocd.incluster import manifests as incluster_manifests
 from biogitops.argocd.local import NAMESPACE, LocalArgoCD
-from biogitops.kube import Kubectl, wait_until
+from biogitops.kube import Kubectl
 from biogitops.paths import REPO_ROOT
 from biogitops.providers import Provider
 from biogitops.upstream import argocd_crds
@@ -72,19 +72,3 @@ def install(provider: Provider, progress=_quiet) -> None:
         "--timeout=300s",
         timeout=320,
     )
-
-
-def ready(provider: Provider) -> bool:
-    if provider.argocd_mode == "local":
-        return all(s == "ready" for s in local(provider).status().values())
-    kubectl = kubectl_for(provider)
-    return kubectl.ok("-n", NAMESPACE, "rollout", "status", "deployment/argocd-server", "--timeout=5s")
-
-
-def uninstall_local(provider: Provider) -> None:
-    if provider.argocd_mode == "local":
-        local(provider).stop()
-
-
-def wait_ready(provider: Provider, timeout: float = 180, progress=_quiet) -> None:
-    wait_until(lambda: ready(provider), timeout, "Argo CD to be ready", progress)
