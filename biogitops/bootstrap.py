@@ -27,7 +27,7 @@ import yaml
 from biogitops import argocd, tools
 from biogitops.errors import BioGitopsError
 from biogitops.kube import Kubectl
-from biogitops.labs import Lab, load_labs
+from biogitops.labs import Lab, check_apps, load_labs
 from biogitops.pins import load_pins
 from biogitops.providers import Provider, get_provider
 from biogitops.providers.kwok import BINARIES as KWOK_BINARIES
@@ -174,6 +174,7 @@ class Bootstrap:
     # ---------------------------------------------------------------- steps
     def preflight(self) -> None:
         self.labs = load_labs(self.settings.env)
+        check_apps(self.labs, self.settings)
         pins = load_pins()
         needed = ["kubectl", "helm", "kustomize"]
         needed += {

@@ -17,9 +17,9 @@ import yaml
 
 from biogitops.errors import ConfigError
 from biogitops.schema import load_yaml, validate
-from biogitops.settings import CLUSTERS_DIR
+from biogitops.settings import CLUSTERS_DIR, LAB_APPS, Settings
 
-APPS = ("nextflow", "galaxy", "spark")
+APPS = LAB_APPS
 # Names a lab may not take: they are, or look like, platform namespaces.
 RESERVED = {
     "argocd",
@@ -128,6 +128,17 @@ def load_labs(env: str, root: Path = CLUSTERS_DIR) -> list[Lab]:
             )
         seen[lab.namespace] = lab.path
     return labs
+
+
+def check_apps(labs: list[Lab], settings: Settings) -> None:
+    """A lab may enable only the apps its environment offers (`apps:` in settings.yaml)."""
+    for lab in labs:
+        for app in lab.apps:
+            if app not in settings.apps:
+                raise ConfigError(
+                    f"{lab.path}: apps.{app}: not offered in {settings.env}",
+                    f"remove it, or set apps.{app}.enabled: true in clusters/{settings.env}/settings.yaml",
+                )
 
 
 def scaffold(name: str, env: str, root: Path = CLUSTERS_DIR) -> Path:

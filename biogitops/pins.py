@@ -72,6 +72,8 @@ PINS_SCHEMA: dict[str, Any] = {
                     "repoURL": {"type": "string", "pattern": "^(https://|oci://)"},
                     "chart": {"type": "string"},
                     "version": _VERSION,
+                    # sha256 of the chart archive, as the repository's index.yaml lists it
+                    "digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                 },
             },
         },

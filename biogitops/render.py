@@ -56,7 +56,25 @@ def helm_template(
 def bootstrap_values(settings: Settings, pins: Pins, repo_url: str, revision: str) -> dict[str, Any]:
     addons = {name: bool(spec.get("enabled")) for name, spec in (settings.raw.get("addons") or {}).items()}
     charts = {name: dict(spec) for name, spec in pins.charts.items()}
-    return {"env": settings.env, "repoURL": repo_url, "revision": revision, "addons": addons, "charts": charts}
+    return {
+        "env": settings.env,
+        "repoURL": repo_url,
+        "revision": revision,
+        "addons": addons,
+        "charts": charts,
+        "offeredApps": ",".join(settings.apps),
+    }
+
+
+def tenant_values(env: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters the `labs` ApplicationSet gives each lab's lab-tenant release."""
+    return {
+        "env": env,
+        "repoURL": values["repoURL"],
+        "revision": values["revision"],
+        "galaxyChart": {"version": values["charts"]["galaxy"]["version"]},
+        "offeredApps": values["offeredApps"],
+    }
 
 
 def render_bootstrap(values: dict[str, Any], template: str | None = None) -> list[dict[str, Any]]:
@@ -89,7 +107,7 @@ def is_upstream(app: dict[str, Any]) -> bool:
 
 def _expand(appset: dict[str, Any], elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Instantiate an ApplicationSet template for each generator element (the subset of Go
-    templating our ApplicationSets use: `{{ .a.b }}` lookups)."""
+    templating our ApplicationSets use: `{{ .a.b }}` lookups), templatePatch included."""
     import re
 
     def fill(node: Any, params: dict[str, Any]) -> Any:
@@ -108,7 +126,18 @@ def _expand(appset: dict[str, Any], elements: list[dict[str, Any]]) -> list[dict
             return {k: fill(v, params) for k, v in node.items()}
         return node
 
-    return [fill(appset["spec"]["template"], el) for el in elements]
+    def merge(base: Any, patch: Any) -> Any:  # a strategic merge for our patches: maps merge, lists replace
+        if isinstance(base, dict) and isinstance(patch, dict):
+            return {**base, **{k: merge(base.get(k), v) for k, v in patch.items()}}
+        return patch
+
+    apps = []
+    for el in elements:
+        app = fill(appset["spec"]["template"], el)
+        if patch := appset["spec"].get("templatePatch"):
+            app = merge(app, yaml.safe_load(fill(patch, el)))
+        apps.append(app)
+    return apps
 
 
 def _elements(appset: dict[str, Any], labs: list[Lab]) -> list[dict[str, Any]]:
@@ -141,13 +170,7 @@ def expected_graph(settings: Settings, labs: list[Lab], objects: list[dict[str, 
             graph.applications[app["metadata"]["name"]] = app
     graph.projects += STATIC_PROJECTS + [f"lab-{lab.name}" for lab in labs]
     for lab in labs:  # each lab's own Applications come from its lab-tenant release
-        lab_values = {
-            **lab.data,
-            "env": settings.env,
-            "repoURL": values["repoURL"],
-            "revision": values["revision"],
-            "galaxyChart": {"version": values["charts"]["galaxy"]["version"]},
-        }
+        lab_values = {**lab.data, **tenant_values(settings.env, values)}
         for obj in helm_template(ARGOCD / "lab-tenant", [lab_values], release=f"lab-{lab.name}"):
             if obj["kind"] == "Application":
                 graph.applications[obj["metadata"]["name"]] = obj

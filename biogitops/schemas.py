@@ -3,7 +3,8 @@
   - Kubernetes kinds: from the OpenAPI v2 document of the pinned kube-apiserver, served by a
     throw-away kwok control plane (bio-gitops-dev-schemas), once per Kubernetes version.
   - CRDs: from the CRD manifests of the pinned upstream modules in the Go module cache
-    (Argo CD, Gatekeeper, Sealed Secrets, prometheus-operator, Spark operator).
+    (Argo CD, Gatekeeper, Sealed Secrets, prometheus-operator, Spark operator, CloudNativePG,
+    RabbitMQ cluster operator).
 Strict means: every object with declared properties refuses unknown ones.
 
 Layout (kubeconform -schema-location): <dir>/<group>/<kind>_<version>.json, the core group
@@ -24,6 +25,8 @@ import yaml
 from biogitops.paths import cache_dir
 from biogitops.pins import load_pins
 from biogitops.upstream import argocd_crds, module_dir
+
+FORMAT = 2  # bump when the generated schemas change shape, so caches regenerate
 
 # upstream CRDs used by this repository's manifests, at the versions of pins.yaml
 CRD_MODULES = [
@@ -46,13 +49,17 @@ CRD_MODULES = [
         "v2.5.2",
         ["charts/spark-operator-chart/crds/sparkoperator.k8s.io_sparkapplications.yaml"],
     ),
+    # the operators galaxy-deps 1.1.1 runs (cloudnative-pg 1.25.0, rabbitmq cluster-operator 1.14.0);
+    # that chart installs these CRDs itself, so they are here only to validate Galaxy's objects
+    ("github.com/cloudnative-pg/cloudnative-pg", "v1.25.0", ["config/crd/bases/postgresql.cnpg.io_clusters.yaml"]),
+    ("github.com/rabbitmq/cluster-operator", "v1.14.0", ["config/crd/bases/rabbitmq.com_rabbitmqclusters.yaml"]),
 ]
 
 
 def schema_dir() -> Path:
     """Keyed by every version that shapes the schemas, so a pin change regenerates them."""
     pins = load_pins()
-    key = json.dumps([pins.kubernetes_version, pins.tool("argocd").version, CRD_MODULES], sort_keys=True)
+    key = json.dumps([FORMAT, pins.kubernetes_version, pins.tool("argocd").version, CRD_MODULES], sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     return cache_dir() / "schemas" / f"kubernetes-{pins.kubernetes_version}-{digest}"
 
@@ -67,14 +74,19 @@ def _strict(node: Any) -> Any:
         return [_strict(n) for n in node]
     if not isinstance(node, dict):
         return node
-    out = {k: _strict(v) for k, v in node.items()}
-    if out.get("format") == "int-or-string" or out.get("x-kubernetes-int-or-string"):
+    # a `properties` map names fields, it is not a schema itself (JSONSchemaProps has fields
+    # called anyOf, format, x-kubernetes-int-or-string, ...)
+    out = {
+        k: {name: _strict(sub) for name, sub in v.items()} if k == "properties" and isinstance(v, dict) else _strict(v)
+        for k, v in node.items()
+    }
+    if out.get("format") == "int-or-string" or out.get("x-kubernetes-int-or-string") is True:
         for key in ("type", "format"):
             out.pop(key, None)
         out["anyOf"] = [{"type": "string"}, {"type": "integer"}]
-    if out.get("nullable") and isinstance(out.get("type"), str):
+    if out.get("nullable") is True and isinstance(out.get("type"), str):
         out["type"] = [out["type"], "null"]
-    preserve = out.get("x-kubernetes-preserve-unknown-fields")
+    preserve = out.get("x-kubernetes-preserve-unknown-fields") is True
     if "properties" in out and "additionalProperties" not in out and not preserve:
         out["additionalProperties"] = False
     return out

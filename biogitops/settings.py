@@ -17,6 +17,15 @@ from biogitops.schema import load_yaml, validate
 
 CLUSTERS_DIR = REPO_ROOT / "clusters"
 PROVIDERS = ("kind", "kwok", "existing")
+LAB_APPS = ("nextflow", "galaxy", "spark")
+# a lab app needs a cluster-wide add-on of the same environment
+APP_ADDONS = {"galaxy": "galaxyDeps", "spark": "sparkOperator"}
+# where each app's per-environment values live
+APP_VALUES = {
+    "nextflow": "applications/nextflow/values.{env}.yaml",
+    "galaxy": "applications/galaxy/values.{env}.yaml",
+    "spark": "applications/spark-operator/lab/values.{env}.yaml",
+}
 
 _QUANTITY = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?$"}
 _LABELS = {
@@ -106,7 +115,13 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                 "sealedSecrets": {**_ADDON, "additionalProperties": False},
                 "monitoring": {**_ADDON, "additionalProperties": False},
                 "sparkOperator": {**_ADDON, "additionalProperties": False},
+                "galaxyDeps": {**_ADDON, "additionalProperties": False},
             },
+        },
+        "apps": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {app: {**_ADDON, "additionalProperties": False} for app in LAB_APPS},
         },
     },
 }
@@ -137,6 +152,11 @@ class Settings:
     raw: dict[str, Any]
 
     @property
+    def apps(self) -> list[str]:
+        """The lab apps this environment offers (`apps:` in settings.yaml)."""
+        return [app for app in LAB_APPS if ((self.raw.get("apps") or {}).get(app) or {}).get("enabled")]
+
+    @property
     def env_dir(self) -> Path:
         return self.path.parent
 
@@ -160,6 +180,7 @@ def load_settings(env: str, root: Path = CLUSTERS_DIR) -> Settings:
         raise ConfigError(f"{path}: environment: is {data['environment']!r} but the folder is {env!r}")
     if data["provider"] == "existing" and not (data.get("existing") or {}).get("context"):
         raise ConfigError(f"{path}: existing.context: required when provider is existing")
+    _check_apps(path, data, env)
     kind_cfg = (data.get("kind") or {}).get("config")
     groups = [
         NodeGroup(
@@ -183,3 +204,20 @@ def load_settings(env: str, root: Path = CLUSTERS_DIR) -> Settings:
         context=(data.get("existing") or {}).get("context"),
         raw=data,
     )
+
+
+def _check_apps(path: Path, data: dict[str, Any], env: str) -> None:
+    """An offered app needs its add-on and a values file for this environment."""
+    addons = data.get("addons") or {}
+    for app, spec in (data.get("apps") or {}).items():
+        if not spec["enabled"]:
+            continue
+        addon = APP_ADDONS.get(app)
+        if addon and not (addons.get(addon) or {}).get("enabled"):
+            raise ConfigError(f"{path}: apps.{app}: needs addons.{addon}.enabled: true", f"enable {addon} or disable {app}")
+        values = REPO_ROOT / APP_VALUES[app].format(env=env)
+        if not values.is_file():
+            raise ConfigError(
+                f"{path}: apps.{app}: {values.relative_to(REPO_ROOT)} does not exist",
+                f"create it (copy values.dev.yaml) or disable {app} for {env}",
+            )

@@ -15,19 +15,39 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from biogitops import schemas, tools
+from biogitops import charts, schemas, tools
 from biogitops.errors import BioGitopsError
-from biogitops.labs import load_labs
+from biogitops.labs import check_apps, load_labs
 from biogitops.paths import REPO_ROOT
-from biogitops.pins import load_pins
-from biogitops.render import ARGOCD, STATIC_PROJECTS, bootstrap_values, helm_template, render_bootstrap
+from biogitops.pins import Pins, load_pins
+from biogitops.render import ARGOCD, STATIC_PROJECTS, bootstrap_values, helm_template, render_bootstrap, tenant_values
 from biogitops.settings import known_envs, load_settings
 
 OUT = REPO_ROOT / "out" / "render"
-APP_CHARTS = {"nextflow": REPO_ROOT / "applications" / "nextflow"}
+APPS = REPO_ROOT / "applications"
+# First-party charts of a lab's Applications: chart, value files after its values.yaml (as the
+# lab-tenant chart passes them), and values that switch on the optional parts so they are checked.
+APP_CHARTS: dict[str, tuple[Path, list[str], dict]] = {
+    "nextflow": (
+        APPS / "nextflow",
+        ["applications/nextflow/values.{env}.yaml"],
+        {"lab": "example", "launcher": {"enabled": True, "revision": "1.0.0"}},
+    ),
+    "spark-lab": (
+        APPS / "spark-operator" / "lab",
+        ["applications/spark-operator/lab/values.{env}.yaml"],
+        {"lab": "example", "sparkPi": {"enabled": True}},
+    ),
+    "galaxy-extras": (
+        APPS / "galaxy" / "extras",
+        ["applications/galaxy/values.yaml", "applications/galaxy/values.{env}.yaml"],
+        {},
+    ),
+}
 PLACEHOLDER_REPO = "https://git.example.invalid/bio-gitops.git"
 
 
@@ -58,6 +78,7 @@ def targets(env: str) -> dict[str, list[dict]]:
     """Every first-party render target of one environment: name -> objects."""
     settings = load_settings(env)
     labs = load_labs(env)
+    check_apps(labs, settings)
     pins = load_pins()
     values = bootstrap_values(settings, pins, PLACEHOLDER_REPO, settings.repo_revision)
     out: dict[str, list[dict]] = {
@@ -70,47 +91,76 @@ def targets(env: str) -> dict[str, list[dict]]:
         out[f"{env}/project-lab-{lab.name}"] = helm_template(
             ARGOCD / "projects", [{"kind": "lab", "repoURL": PLACEHOLDER_REPO}], value_files=[lab.path]
         )
-        tenant = {
-            "env": env,
-            "repoURL": PLACEHOLDER_REPO,
-            "revision": settings.repo_revision,
-            "galaxyChart": {"version": pins.charts["galaxy"]["version"]},
-        }
-        out[f"{env}/lab-tenant-{lab.name}"] = helm_template(ARGOCD / "lab-tenant", [tenant], value_files=[lab.path])
-    for app, chart in APP_CHARTS.items():
-        env_values = chart / f"values.{env}.yaml"
-        if not env_values.is_file():
-            raise BioGitopsError(f"{chart}: no values.{env}.yaml", "every app chart needs one file per environment")
-        out[f"{env}/{app}"] = helm_template(
-            chart, [{"lab": "example"}], value_files=[chart / "values.yaml", env_values]
+        out[f"{env}/lab-tenant-{lab.name}"] = helm_template(
+            ARGOCD / "lab-tenant", [tenant_values(env, values)], value_files=[lab.path]
         )
-    out[f"{env}/spark-lab"] = helm_template(REPO_ROOT / "applications/spark-operator/lab", [{"lab": "example"}])
+    for name, (chart, files, extra) in APP_CHARTS.items():
+        value_files = [chart / "values.yaml"] + [REPO_ROOT / f.format(env=env) for f in files]
+        for vf in value_files:
+            if not vf.is_file():
+                raise BioGitopsError(f"{vf}: missing", f"every app chart needs values for each environment ({env})")
+        out[f"{env}/{name}"] = helm_template(chart, [extra], value_files=value_files)
     return out
 
 
-def upstream_targets(report: Report) -> dict[str, list[dict]]:
-    """Upstream charts and remote CRDs: rendered when reachable, otherwise skipped with the reason."""
+def drop_nulls(node: Any) -> Any:
+    """Remove null map values, as the API server does when it decodes an object: upstream
+    templates often leave `key:` empty (`annotations:` with nothing under it)."""
+    if isinstance(node, dict):
+        return {k: drop_nulls(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [drop_nulls(v) for v in node]
+    return node
+
+
+def upstream_value_files(name: str, env: str) -> list[Path]:
+    """Our values for an upstream chart, as its Application passes them (bootstrap chart values)."""
+    spec = yaml.safe_load((ARGOCD / "bootstrap" / "values.yaml").read_text())["charts"].get(name) or {}
+    if not spec.get("values"):
+        return []
+    base = REPO_ROOT / spec["values"]
+    env_file = base.with_name(f"values.{env}.yaml")
+    return [base] + ([env_file] if env_file.is_file() else [])
+
+
+def upstream_source(name: str, pins: Pins) -> tuple[list[str], str]:
+    """How `helm template` reaches a pinned chart: (arguments, "") or ([], why it cannot)."""
+    chart = pins.charts[name]
+    archive = charts.cached(name, pins)
+    if archive:
+        return [str(archive)], ""
+    why = reachable(chart["repoURL"].rstrip("/") + "/index.yaml")
+    if why:
+        return [], f"chart repository unreachable ({why}) and no verified archive in {charts.charts_dir()}"
+    return [chart["chart"], "--repo", chart["repoURL"], "--version", chart["version"]], ""
+
+
+def render_upstream(name: str, env: str, source: list[str], namespace: str | None = None) -> list[dict]:
+    """One upstream chart with our values for `env`, nulls dropped as the API server would."""
+    pins_version = load_pins().charts[name]["version"]
+    namespace = namespace or ("lab-example" if name == "galaxy" else name)
+    cmd = [str(tools.which("helm")), "template", name, *source, "--namespace", namespace]
+    for vf in upstream_value_files(name, env):
+        cmd += ["-f", str(vf)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BioGitopsError(f"helm template {name} {pins_version} ({env} values) failed: {proc.stderr.strip()[-200:]}")
+    return [drop_nulls(o) for o in yaml.safe_load_all(proc.stdout) if o]
+
+
+def upstream_targets(report: Report, envs: list[str]) -> dict[str, list[dict]]:
+    """Upstream charts with our values for each environment, and the remote CRDs: rendered from
+    the chart cache (`invoke charts.import`) or the repository when reachable, else skipped
+    with the reason."""
     out: dict[str, list[dict]] = {}
-    for name, chart in load_pins().charts.items():
-        index = chart["repoURL"].rstrip("/") + "/index.yaml"
-        why = reachable(index)
+    pins = load_pins()
+    for name, chart in pins.charts.items():
+        source, why = upstream_source(name, pins)
         if why:
-            report.skipped[f"chart {name} {chart['version']}"] = f"chart repository unreachable ({why})"
+            report.skipped[f"chart {name} {chart['version']}"] = why
             continue
-        cmd = [
-            str(tools.which("helm")),
-            "template",
-            name,
-            chart["chart"],
-            "--repo",
-            chart["repoURL"],
-            "--version",
-            chart["version"],
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise BioGitopsError(f"helm template {name} {chart['version']} failed: {proc.stderr.strip()[-200:]}")
-        out[f"upstream/{name}"] = [o for o in yaml.safe_load_all(proc.stdout) if o]
+        for env in envs:
+            out[f"{env}/upstream-{name}"] = render_upstream(name, env, source)
     crds = REPO_ROOT / "clusters" / "base" / "crds"
     urls = yaml.safe_load((crds / "kustomization.yaml").read_text())["resources"]
     why = reachable(urls[0])
@@ -144,7 +194,7 @@ def run(out: Path = OUT, envs: list[str] | None = None) -> Report:
     rendered: dict[str, list[dict]] = {}
     for env in envs or known_envs():
         rendered.update(targets(env))
-    rendered.update(upstream_targets(report))
+    rendered.update(upstream_targets(report, envs or known_envs()))
     files = []
     for name, objs in rendered.items():
         path = out / f"{name}.yaml"

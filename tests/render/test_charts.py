@@ -142,6 +142,7 @@ def test_launcher_runs_nextflow_run_with_the_pinned_revision() -> None:
 def test_environment_without_a_values_file_is_refused(tmp_path: Path, monkeypatch) -> None:
     chart = tmp_path / "nextflow"
     chart.mkdir()
-    monkeypatch.setitem(validate.APP_CHARTS, "nextflow", chart)
-    with pytest.raises(BioGitopsError, match="no values.dev.yaml"):
+    (chart / "values.yaml").write_text("lab: x\n")
+    monkeypatch.setitem(validate.APP_CHARTS, "nextflow", (chart, [str(chart / "values.{env}.yaml")], {}))
+    with pytest.raises(BioGitopsError, match=r"nextflow/values.dev.yaml: missing"):
         validate.targets("dev")

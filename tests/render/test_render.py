@@ -31,6 +31,24 @@ GOOD_PROJECT = {
     "metadata": {"name": "p", "namespace": "argocd"},
     "spec": {"sourceRepos": ["https://example.invalid/r.git"], "destinations": [{"namespace": "x", "server": "s"}]},
 }
+GOOD_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "foos.example.com"},
+    "spec": {
+        "group": "example.com",
+        "names": {"kind": "Foo", "plural": "foos"},
+        "scope": "Namespaced",
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {"openAPIV3Schema": {"type": "object", "anyOf": [{"required": ["spec"]}]}},
+            }
+        ],
+    },
+}
 
 
 def _broken(obj: dict, path: list, value: object) -> dict:
@@ -47,7 +65,9 @@ def schema_dir() -> Path:
     return schemas.ensure()
 
 
-@pytest.mark.parametrize("obj", [GOOD_DEPLOYMENT, GOOD_PROJECT], ids=["deployment", "appproject"])
+@pytest.mark.parametrize(
+    "obj", [GOOD_DEPLOYMENT, GOOD_PROJECT, GOOD_CRD], ids=["deployment", "appproject", "crd-whose-schema-has-anyof"]
+)
 def test_valid_objects_pass(tmp_path: Path, schema_dir: Path, obj: dict) -> None:
     path = tmp_path / "ok.yaml"
     path.write_text(yaml.safe_dump(obj))
