@@ -54,7 +54,11 @@ def import_archive(path: Path, pins: Pins | None = None) -> tuple[str, Path]:
         raise ConfigError(f"{path}: no such file")
     meta = _chart_yaml(path)
     name = next(
-        (n for n, c in pins.charts.items() if c["chart"] == meta.get("name") and c["version"] == str(meta.get("version"))),
+        (
+            n
+            for n, c in pins.charts.items()
+            if c["chart"] == meta.get("name") and c["version"] == str(meta.get("version"))
+        ),
         None,
     )
     if name is None:

@@ -209,15 +209,18 @@ def load_settings(env: str, root: Path = CLUSTERS_DIR) -> Settings:
 def _check_apps(path: Path, data: dict[str, Any], env: str) -> None:
     """An offered app needs its add-on and a values file for this environment."""
     addons = data.get("addons") or {}
-    for app, spec in (data.get("apps") or {}).items():
-        if not spec["enabled"]:
+    apps = data.get("apps") or {}
+    for app in LAB_APPS:
+        if not (apps.get(app) or {}).get("enabled"):
             continue
         addon = APP_ADDONS.get(app)
         if addon and not (addons.get(addon) or {}).get("enabled"):
-            raise ConfigError(f"{path}: apps.{app}: needs addons.{addon}.enabled: true", f"enable {addon} or disable {app}")
+            raise ConfigError(
+                f"{path}: apps.{app}: needs addons.{addon}.enabled: true", f"enable {addon} or disable {app}"
+            )
         values = REPO_ROOT / APP_VALUES[app].format(env=env)
         if not values.is_file():
             raise ConfigError(
                 f"{path}: apps.{app}: {values.relative_to(REPO_ROOT)} does not exist",
-                f"create it (copy values.dev.yaml) or disable {app} for {env}",
+                f"create it from values.dev.yaml, or disable {app} for {env}",
             )

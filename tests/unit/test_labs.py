@@ -6,9 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from biogitops.errors import ConfigError
-from biogitops.labs import load_labs, parse_lab, scaffold
+from biogitops.labs import check_apps, load_labs, parse_lab, scaffold
+from biogitops.settings import load_settings
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "labs"
 INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))
@@ -58,3 +60,18 @@ def test_scaffold_refuses_bad_names_and_leaves_nothing(tmp_path: Path, name: str
     with pytest.raises(ConfigError):
         scaffold(name, "dev", root=tmp_path)
     assert list((tmp_path / "dev" / "labs").glob("*")) == []
+
+
+def test_lab_enabling_an_app_its_environment_does_not_offer_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "dev").mkdir()
+    settings = yaml.safe_load((Path(__file__).parents[2] / "clusters/dev/settings.yaml").read_text())
+    settings["apps"]["galaxy"]["enabled"] = False
+    (tmp_path / "dev" / "settings.yaml").write_text(yaml.safe_dump(settings))
+    labs = load_labs("dev")  # proteomics enables galaxy
+    with pytest.raises(ConfigError) as err:
+        check_apps(labs, load_settings("dev", root=tmp_path))
+    assert str(err.value).startswith(f"{labs_path('proteomics')}: apps.galaxy: not offered in dev")
+
+
+def labs_path(name: str) -> Path:
+    return Path(__file__).parents[2] / "clusters" / "dev" / "labs" / f"{name}.yaml"

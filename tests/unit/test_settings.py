@@ -67,6 +67,18 @@ def _with(**changes) -> dict:
             id="bad-enforcement",
         ),
         pytest.param(_with(colour="blue"), "<top>", id="unknown-key"),
+        pytest.param(_with(apps__jupyter={"enabled": True}), "apps", id="unknown-app"),
+        pytest.param(_with(apps__galaxy={"enabled": "yes"}), "apps.galaxy.enabled", id="app-enabled-not-bool"),
+        pytest.param(
+            _with(addons__galaxyDeps={"enabled": False}),
+            "apps.galaxy: needs addons.galaxyDeps",
+            id="galaxy-without-deps",
+        ),
+        pytest.param(
+            _with(addons__sparkOperator={"enabled": False}),
+            "apps.spark: needs addons.sparkOperator",
+            id="spark-without-operator",
+        ),
     ],
 )
 def test_invalid_settings_name_file_and_field(tmp_path: Path, data: dict, field: str) -> None:
@@ -93,3 +105,15 @@ def test_existing_provider_needs_a_context(tmp_path: Path) -> None:
     _write(tmp_path, "dev", _with(provider="existing"))
     with pytest.raises(ConfigError, match="existing.context: required"):
         load_settings("dev", root=tmp_path)
+
+
+def test_offered_app_without_values_for_the_environment_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, "qa", _with(environment="qa"))
+    with pytest.raises(ConfigError) as err:
+        load_settings("qa", root=tmp_path)
+    assert str(err.value).startswith(f"{path}: apps.nextflow: applications/nextflow/values.qa.yaml does not exist")
+
+
+def test_offered_apps_follow_the_settings(tmp_path: Path) -> None:
+    _write(tmp_path, "dev", _with(apps__galaxy={"enabled": False}))
+    assert load_settings("dev", root=tmp_path).apps == ["nextflow", "spark"]

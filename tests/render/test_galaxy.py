@@ -1,0 +1,160 @@
+"""Galaxy on this platform: the upstream chart with our values fits a lab (its project's kinds,
+its quota), and our extras chart adds budgets and scraping. The upstream chart is rendered from
+the verified chart cache (`invoke charts.import`) or its repository; without either these tests
+skip and say so."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from biogitops import validate
+from biogitops.labs import load_labs
+from biogitops.paths import REPO_ROOT
+from biogitops.pins import load_pins
+from biogitops.render import helm_template
+
+GALAXY = REPO_ROOT / "applications" / "galaxy"
+ENVS = ["dev", "staging", "prod"]
+LAB_KINDS = {
+    (k["group"], k["kind"])
+    for k in yaml.safe_load((REPO_ROOT / "clusters/argocd/projects/values.yaml").read_text())["labKinds"]
+}
+# helm hooks Argo CD maps to sync phases; any other hook (helm test) is never applied
+ARGO_RUNS_HOOKS = {"pre-install", "pre-upgrade", "post-install", "post-upgrade"}
+
+
+@pytest.fixture(scope="module")
+def galaxy_source() -> list[str]:
+    source, why = validate.upstream_source("galaxy", load_pins())
+    if why:
+        pytest.skip(f"galaxy {load_pins().charts['galaxy']['version']}: {why}")
+    return source
+
+
+def _extras(env: str) -> list[dict]:
+    files = [GALAXY / "extras" / "values.yaml", GALAXY / "values.yaml", GALAXY / f"values.{env}.yaml"]
+    return helm_template(GALAXY / "extras", value_files=files, release="galaxy-extras")
+
+
+def _applied(objs: list[dict]) -> list[dict]:
+    """What Argo CD would apply: everything but helm hooks it does not run."""
+    out = []
+    for obj in objs:
+        hook = (obj["metadata"].get("annotations") or {}).get("helm.sh/hook")
+        if hook and not set(hook.split(",")) & ARGO_RUNS_HOOKS:
+            continue
+        out.append(obj)
+    return out
+
+
+def _quantity(value: str | int) -> float:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "m": 1e-3}
+    text = str(value)
+    for suffix, factor in units.items():
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor
+    return float(text)
+
+
+def _footprint(objs: list[dict]) -> dict[str, float]:
+    """What the running release counts against a ResourceQuota (steady state: Deployments at
+    their replicas, the Postgres and RabbitMQ the operators start, every PVC)."""
+    total = {"requests.cpu": 0.0, "requests.memory": 0.0, "limits.memory": 0.0, "requests.storage": 0.0}
+
+    def add(resources: dict, times: int = 1) -> None:
+        for kind in ("requests", "limits"):
+            for res, value in (resources.get(kind) or {}).items():
+                key = f"{kind}.{res}"
+                if key in total:
+                    total[key] += times * _quantity(value)
+
+    for obj in objs:
+        kind, spec = obj["kind"], obj.get("spec", {})
+        if kind == "Deployment":
+            for container in spec["template"]["spec"]["containers"]:
+                add(container["resources"], spec.get("replicas", 1))
+        elif kind == "Cluster":  # CloudNativePG
+            add(spec["resources"], spec.get("instances", 1))
+            total["requests.storage"] += spec.get("instances", 1) * _quantity(spec["storage"]["size"])
+        elif kind == "RabbitmqCluster":
+            add(spec["resources"], spec.get("replicas", 1))
+            total["requests.storage"] += _quantity(spec["persistence"]["storage"])
+        elif kind == "PersistentVolumeClaim":
+            total["requests.storage"] += _quantity(spec["resources"]["requests"]["storage"])
+    return total
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_galaxy_creates_only_kinds_a_lab_project_permits(env: str, galaxy_source: list[str]) -> None:
+    objs = _applied(validate.render_upstream("galaxy", env, galaxy_source)) + _extras(env)
+    kinds = {(o["apiVersion"].rpartition("/")[0], o["kind"]) for o in objs}
+    assert kinds - LAB_KINDS == set(), "add them to labKinds, or turn them off in applications/galaxy/values.yaml"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_galaxy_container_sets_memory_requests_and_limits(env: str, galaxy_source: list[str]) -> None:
+    missing = []
+    for obj in validate.render_upstream("galaxy", env, galaxy_source):
+        if obj["kind"] == "Deployment":
+            for c in obj["spec"]["template"]["spec"]["containers"]:
+                res = c.get("resources") or {}
+                if "memory" not in (res.get("requests") or {}) or "memory" not in (res.get("limits") or {}):
+                    missing.append(f"{obj['metadata']['name']}/{c['name']}")
+    assert missing == []
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_galaxy_fits_the_quota_of_every_lab_that_enables_it(env: str, galaxy_source: list[str]) -> None:
+    labs = [lab for lab in load_labs(env) if "galaxy" in lab.apps]
+    if not labs:
+        pytest.skip(f"no lab in {env} enables galaxy")
+    use = _footprint(validate.render_upstream("galaxy", env, galaxy_source))
+    for lab in labs:
+        quota = lab.data["quota"]
+        hard = {
+            "requests.cpu": _quantity(quota["cpu"]),
+            "requests.memory": _quantity(quota["memory"]),
+            "limits.memory": _quantity(quota["memory"]),
+            "requests.storage": _quantity(quota["storage"]),
+        }
+        over = {k: (use[k], hard[k]) for k in hard if use[k] > hard[k]}
+        assert over == {}, f"{lab.path}: galaxy needs more than the quota: {over}"
+
+
+@pytest.mark.parametrize(("env", "budgets"), [("dev", 0), ("staging", 2), ("prod", 2)])
+def test_disruption_budgets_only_where_web_handlers_are_replicated(env: str, budgets: int) -> None:
+    pdbs = [o for o in _extras(env) if o["kind"] == "PodDisruptionBudget"]
+    assert len(pdbs) == budgets
+    assert all(p["spec"]["maxUnavailable"] == 1 for p in pdbs)
+
+
+def test_service_monitors_carry_the_prometheus_release_label() -> None:
+    release = yaml.safe_load((REPO_ROOT / "observability/prometheus/values.yaml").read_text())
+    assert release["prometheus"]["prometheusSpec"]["serviceMonitorSelectorNilUsesHelmValues"] is True
+    monitors = [o for o in _extras("dev") if o["kind"] == "ServiceMonitor"]
+    assert {m["metadata"]["name"] for m in monitors} == {"galaxy-postgres", "galaxy-rabbitmq"}
+    assert all(m["metadata"]["labels"]["release"] == "kube-prometheus-stack" for m in monitors)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_extras_select_what_the_upstream_chart_and_its_operators_label(env: str, galaxy_source: list[str]) -> None:
+    upstream = validate.render_upstream("galaxy", env, galaxy_source)
+    [pg] = [o for o in upstream if o["kind"] == "Cluster"]
+    [mq] = [o for o in upstream if o["kind"] == "RabbitmqCluster"]
+    extras = {(o["kind"], o["metadata"]["name"]): o for o in _extras(env)}
+    assert extras[("Service", "galaxy-postgres-metrics")]["spec"]["selector"] == {
+        "cnpg.io/cluster": pg["metadata"]["name"]
+    }
+    # the RabbitMQ operator names its client Service after the RabbitmqCluster
+    selector = extras[("ServiceMonitor", "galaxy-rabbitmq")]["spec"]["selector"]["matchLabels"]
+    assert selector["app.kubernetes.io/name"] == mq["metadata"]["name"]
+    web = {o["metadata"]["name"]: o for o in upstream if o["kind"] == "Deployment"}
+    for pdb in (o for o in extras.values() if o["kind"] == "PodDisruptionBudget"):
+        component = pdb["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"]
+        matches = [
+            n
+            for n, d in web.items()
+            if d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component") == component
+        ]
+        assert matches, f"{pdb['metadata']['name']} selects no Deployment"
