@@ -53,10 +53,12 @@ class Kubectl:
     def json(self, *args: str) -> Any:
         return json.loads(self.run(*args, "-o", "json"))
 
-    def apply_text(self, text: str, server_side: bool = True) -> str:
+    def apply_text(self, text: str, server_side: bool = True, subresource: str = "") -> str:
         args = ["apply", "-f", "-"]
         if server_side:
             args += ["--server-side", f"--field-manager={FIELD_MANAGER}", "--force-conflicts"]
+        if subresource:
+            args += [f"--subresource={subresource}"]
         return self.run(*args, stdin=text)
 
     def apply_file(self, path: Path, server_side: bool = True) -> str:

@@ -197,6 +197,9 @@ class KwokProvider(Provider):
             return
         kubectl = self.kubectl()
         kubectl.apply_text(yaml.safe_dump_all(nodes), server_side=True)
+        # status is a subresource: on a reused cluster, capacity changes in settings.yaml
+        # reach the nodes only through it
+        kubectl.apply_text(yaml.safe_dump_all(nodes), server_side=True, subresource="status")
 
         def all_ready() -> bool:
             items = kubectl.json("get", "nodes")["items"]
