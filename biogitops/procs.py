@@ -1,7 +1,7 @@
 """Local background processes with pid files and logs (kwok's Argo CD, Redis, git daemon).
 
 proc = Managed("redis", state_dir)
-proc.start(["redis-server", "--port", "36410"], env)   # detached, logs in state_dir/logs/redis.log
+proc.start(["redis-server", "--port", "26410"], env)   # detached, logs in state_dir/logs/redis.log
 proc.alive(); proc.stop()
 """
 

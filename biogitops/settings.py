@@ -200,7 +200,7 @@ def load_settings(env: str, root: Path = CLUSTERS_DIR) -> Settings:
         repo_revision=data["repo"]["revision"],
         node_groups=groups,
         kind_config=(path.parent / kind_cfg) if kind_cfg else None,
-        kwok_base_port=(data.get("kwok") or {}).get("basePort", 36400),
+        kwok_base_port=(data.get("kwok") or {}).get("basePort", 26400),
         context=(data.get("existing") or {}).get("context"),
         raw=data,
     )

@@ -37,6 +37,7 @@ BINARIES = [
 ]
 
 # Offsets from kwok.basePort. Argo CD's ports (argocd/local.py) start at +10.
+LAST_PORT_OFFSET = 18  # local Argo CD's ports run from +10 to +18 (argocd/local.py)
 PORTS = {
     "kube-apiserver": 0,
     "etcd": 1,
@@ -49,6 +50,15 @@ PORTS = {
 
 def _quiet(_: str) -> None:
     pass
+
+
+def ephemeral_ports(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> tuple[int, int] | None:
+    """The kernel's range of local ports for outgoing connections, if it can be read."""
+    try:
+        low, high = path.read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return None
 
 
 class KwokProvider(Provider):
@@ -139,6 +149,14 @@ class KwokProvider(Provider):
         return ClusterStatus(self.name, self.cluster_name, True, ready and not down, detail, components)
 
     def preflight(self) -> dict[str, Path]:
+        ephemeral = ephemeral_ports()
+        first, last = self.base_port, self.base_port + LAST_PORT_OFFSET
+        if ephemeral and first <= ephemeral[1] and last >= ephemeral[0]:
+            raise ProviderError(
+                f"kwok.basePort: ports {first}-{last} fall in the kernel's ephemeral range "
+                f"{ephemeral[0]}-{ephemeral[1]}, where any outgoing connection may hold them",
+                f"set kwok.basePort in {self.settings.path} so that they stay below {ephemeral[0]}",
+            )
         binaries = self._binaries()
         busy = [f"{c} port {self.port(c)}" for c in PORTS if port_open(self.port(c))]
         if busy:

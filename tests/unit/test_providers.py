@@ -9,7 +9,7 @@ import yaml
 
 from biogitops.errors import ConfigError
 from biogitops.pins import load_pins
-from biogitops.providers import ProviderError, get_provider
+from biogitops.providers import ProviderError, get_provider, kwok
 from biogitops.providers.base import node_manifest
 from biogitops.providers.kind import KindProvider, kind_workers
 from biogitops.providers.kwok import PORTS, KwokProvider
@@ -123,3 +123,25 @@ def test_bench_instance_does_not_collide_with_dev(dev) -> None:
     assert main.cluster_name != bench.cluster_name
     assert main.state_dir != bench.state_dir
     assert main.port("kube-apiserver") != bench.port("kube-apiserver")
+
+
+@pytest.mark.parametrize(
+    ("offset", "refused"),
+    [pytest.param(0, False, id="dev-ports-below-the-range"), pytest.param(6360, True, id="ports-cross-into-the-range")],
+)
+def test_kwok_refuses_ports_in_the_ephemeral_range(dev, monkeypatch, offset: int, refused: bool) -> None:
+    prov = get_provider(dev, "kwok", instance="unit", port_offset=offset)
+    monkeypatch.setattr(kwok, "ephemeral_ports", lambda: (32768, 60999))
+    monkeypatch.setattr(prov, "_binaries", lambda: {})
+    monkeypatch.setattr(kwok, "port_open", lambda port: False)
+    if refused:
+        with pytest.raises(ProviderError, match=r"kwok.basePort: ports 32760-32778 fall in the kernel's ephemeral"):
+            prov.preflight()
+    else:
+        assert prov.preflight() == {}
+
+
+def test_ephemeral_range_is_read_from_the_kernel_file(tmp_path: Path) -> None:
+    (tmp_path / "range").write_text("32768\t60999\n")
+    assert kwok.ephemeral_ports(tmp_path / "range") == (32768, 60999)
+    assert kwok.ephemeral_ports(tmp_path / "missing") is None
