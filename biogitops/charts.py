@@ -9,7 +9,6 @@ values where the chart repository cannot be reached (an archive brought in by ha
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tarfile
 from pathlib import Path
@@ -19,6 +18,7 @@ import yaml
 from biogitops.errors import ConfigError
 from biogitops.paths import cache_dir
 from biogitops.pins import Pins, load_pins
+from biogitops.tools import sha256_file
 
 
 def charts_dir() -> Path:
@@ -31,11 +31,7 @@ def archive_path(name: str, pins: Pins | None = None) -> Path:
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 def _chart_yaml(path: Path) -> dict:
