@@ -30,10 +30,6 @@ def archive_path(name: str, pins: Pins | None = None) -> Path:
     return charts_dir() / f"{chart['chart']}-{chart['version']}.tgz"
 
 
-def sha256(path: Path) -> str:
-    return sha256_file(path)
-
-
 def _chart_yaml(path: Path) -> dict:
     try:
         with tarfile.open(path, "r:gz") as tar:
@@ -65,7 +61,7 @@ def import_archive(path: Path, pins: Pins | None = None) -> tuple[str, Path]:
     pinned = pins.charts[name].get("digest")
     if not pinned:
         raise ConfigError(f"pins.yaml: charts.{name}.digest: not set, so {path.name} cannot be verified")
-    actual = sha256(path)
+    actual = sha256_file(path)
     if actual != pinned:
         raise ConfigError(f"{path}: sha256 {actual} is not the pinned charts.{name}.digest {pinned}")
     dest = archive_path(name, pins)
@@ -81,6 +77,6 @@ def cached(name: str, pins: Pins | None = None) -> Path | None:
     pins = pins or load_pins()
     path = archive_path(name, pins)
     pinned = pins.charts[name].get("digest")
-    if pinned and path.is_file() and sha256(path) == pinned:
+    if pinned and path.is_file() and sha256_file(path) == pinned:
         return path
     return None

@@ -19,7 +19,6 @@ from biogitops.errors import ConfigError
 from biogitops.schema import load_yaml, validate
 from biogitops.settings import CLUSTERS_DIR, LAB_APPS, Settings
 
-APPS = LAB_APPS
 # Names a lab may not take: they are, or look like, platform namespaces.
 RESERVED = {
     "argocd",
@@ -63,7 +62,7 @@ LAB_SCHEMA: dict[str, Any] = {
         },
         "apps": {
             "type": "object",
-            "propertyNames": {"enum": list(APPS)},
+            "propertyNames": {"enum": list(LAB_APPS)},
             "additionalProperties": False,
             "properties": {
                 "nextflow": {
@@ -108,9 +107,9 @@ def parse_lab(path: Path) -> Lab:
     name = data["name"]
     if name in RESERVED or name.startswith(("kube-", "lab-")):
         raise ConfigError(f"{path}: name: {name!r} is reserved for the platform", "choose another lab name")
-    if name.endswith(tuple(f"-{app}" for app in APPS)):  # lab-<x>-<app> names a lab's Application
+    if name.endswith(tuple(f"-{app}" for app in LAB_APPS)):  # lab-<x>-<app> names a lab's Application
         raise ConfigError(
-            f"{path}: name: {name!r} ends like an app name", "choose a name not ending in -" + "/-".join(APPS)
+            f"{path}: name: {name!r} ends like an app name", "choose a name not ending in -" + "/-".join(LAB_APPS)
         )
     if path.stem != name:
         raise ConfigError(f"{path}: name: is {name!r} but the file is {path.name}", f"rename it to {name}.yaml")

@@ -98,6 +98,16 @@ class Graph:
         return sorted(n for n, app in self.applications.items() if not is_upstream(app))
 
 
+# helm hooks Argo CD maps to sync phases; it never applies any other hook (helm test)
+ARGO_RUN_HOOKS = {"pre-install", "pre-upgrade", "post-install", "post-upgrade"}
+
+
+def argo_applies(obj: dict[str, Any]) -> bool:
+    """Whether Argo CD applies this rendered object: not when it is a helm hook it does not run."""
+    hook = (obj["metadata"].get("annotations") or {}).get("helm.sh/hook")
+    return not hook or bool(set(hook.split(",")) & ARGO_RUN_HOOKS)
+
+
 def is_upstream(app: dict[str, Any]) -> bool:
     spec = app.get("spec", {})
     sources = spec.get("sources") or [spec.get("source") or {}]

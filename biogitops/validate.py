@@ -25,7 +25,7 @@ from biogitops.labs import check_apps, load_labs
 from biogitops.paths import REPO_ROOT
 from biogitops.pins import Pins, load_pins
 from biogitops.render import ARGOCD, STATIC_PROJECTS, bootstrap_values, helm_template, render_bootstrap, tenant_values
-from biogitops.settings import known_envs, load_settings
+from biogitops.settings import APP_VALUES, known_envs, load_settings
 
 OUT = REPO_ROOT / "out" / "render"
 APPS = REPO_ROOT / "applications"
@@ -34,19 +34,15 @@ APPS = REPO_ROOT / "applications"
 APP_CHARTS: dict[str, tuple[Path, list[str], dict]] = {
     "nextflow": (
         APPS / "nextflow",
-        ["applications/nextflow/values.{env}.yaml"],
+        [APP_VALUES["nextflow"]],
         {"lab": "example", "launcher": {"enabled": True, "revision": "1.0.0"}},
     ),
     "spark-lab": (
         APPS / "spark-operator" / "lab",
-        ["applications/spark-operator/lab/values.{env}.yaml"],
+        [APP_VALUES["spark"]],
         {"lab": "example", "sparkPi": {"enabled": True}},
     ),
-    "galaxy-extras": (
-        APPS / "galaxy" / "extras",
-        ["applications/galaxy/values.yaml", "applications/galaxy/values.{env}.yaml"],
-        {},
-    ),
+    "galaxy-extras": (APPS / "galaxy" / "extras", ["applications/galaxy/values.yaml", APP_VALUES["galaxy"]], {}),
 }
 PLACEHOLDER_REPO = "https://git.example.invalid/bio-gitops.git"
 
@@ -94,13 +90,19 @@ def targets(env: str) -> dict[str, list[dict]]:
         out[f"{env}/lab-tenant-{lab.name}"] = helm_template(
             ARGOCD / "lab-tenant", [tenant_values(env, values)], value_files=[lab.path]
         )
-    for name, (chart, files, extra) in APP_CHARTS.items():
-        value_files = [chart / "values.yaml"] + [REPO_ROOT / f.format(env=env) for f in files]
-        for vf in value_files:
-            if not vf.is_file():
-                raise BioGitopsError(f"{vf}: missing", f"every app chart needs values for each environment ({env})")
-        out[f"{env}/{name}"] = helm_template(chart, [extra], value_files=value_files)
+    for name in APP_CHARTS:
+        out[f"{env}/{name}"] = render_app_chart(name, env)
     return out
+
+
+def render_app_chart(name: str, env: str) -> list[dict]:
+    """One first-party app chart (APP_CHARTS) with the value files its Application passes for `env`."""
+    chart, files, extra = APP_CHARTS[name]
+    value_files = [chart / "values.yaml"] + [REPO_ROOT / f.format(env=env) for f in files]
+    for vf in value_files:
+        if not vf.is_file():
+            raise BioGitopsError(f"{vf}: missing", f"every app chart needs values for each environment ({env})")
+    return helm_template(chart, [extra], value_files=value_files)
 
 
 def drop_nulls(node: Any) -> Any:
@@ -113,9 +115,14 @@ def drop_nulls(node: Any) -> Any:
     return node
 
 
+def _chart_spec(name: str) -> dict[str, Any]:
+    """Where an upstream chart goes and which values it takes (the bootstrap chart's `charts`)."""
+    return yaml.safe_load((ARGOCD / "bootstrap" / "values.yaml").read_text())["charts"].get(name) or {}
+
+
 def upstream_value_files(name: str, env: str) -> list[Path]:
     """Our values for an upstream chart, as its Application passes them (bootstrap chart values)."""
-    spec = yaml.safe_load((ARGOCD / "bootstrap" / "values.yaml").read_text())["charts"].get(name) or {}
+    spec = _chart_spec(name)
     if not spec.get("values"):
         return []
     base = REPO_ROOT / spec["values"]
@@ -138,7 +145,8 @@ def upstream_source(name: str, pins: Pins) -> tuple[list[str], str]:
 def render_upstream(name: str, env: str, source: list[str], namespace: str | None = None) -> list[dict]:
     """One upstream chart with our values for `env`, nulls dropped as the API server would."""
     pins_version = load_pins().charts[name]["version"]
-    namespace = namespace or ("lab-example" if name == "galaxy" else name)
+    # an add-on's own namespace; a lab app (galaxy) goes to a lab's
+    namespace = namespace or _chart_spec(name).get("namespace", "lab-example")
     cmd = [str(tools.which("helm")), "template", name, *source, "--namespace", namespace]
     for vf in upstream_value_files(name, env):
         cmd += ["-f", str(vf)]
@@ -192,9 +200,10 @@ def run(out: Path = OUT, envs: list[str] | None = None) -> Report:
         for old in out.glob("**/*.yaml"):
             old.unlink()
     rendered: dict[str, list[dict]] = {}
-    for env in envs or known_envs():
+    envs = envs or known_envs()
+    for env in envs:
         rendered.update(targets(env))
-    rendered.update(upstream_targets(report, envs or known_envs()))
+    rendered.update(upstream_targets(report, envs))
     files = []
     for name, objs in rendered.items():
         path = out / f"{name}.yaml"

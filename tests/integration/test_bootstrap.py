@@ -95,21 +95,25 @@ def probe(cluster: Cluster) -> Iterator[list[str]]:
         cluster.kubectl.run("-n", "argocd", "delete", "application", name, "--ignore-not-found", "--wait=false")
 
 
-def test_lab_cannot_target_another_labs_namespace(cluster: Cluster, result: bs.Result, probe) -> None:
+def _submit_probe(cluster: Cluster, result: bs.Result, probe: list[str], name: str, path: str, namespace: str) -> list:
+    """Create an Application in project lab-genomics from this repository; its conditions."""
     repo = result.graph.applications["cluster-base"]["spec"]["source"]["repoURL"]
-    app = _probe_app("itest-cross-lab", "lab-genomics", repo, "applications/spark-operator/lab", "lab-proteomics")
-    cluster.kubectl.apply_text(yaml.safe_dump(app))
-    probe.append("itest-cross-lab")
-    conds = _conditions(cluster, "itest-cross-lab")
+    cluster.kubectl.apply_text(yaml.safe_dump(_probe_app(name, "lab-genomics", repo, path, namespace)))
+    probe.append(name)
+    return _conditions(cluster, name)
+
+
+def test_lab_cannot_target_another_labs_namespace(cluster: Cluster, result: bs.Result, probe) -> None:
+    conds = _submit_probe(
+        cluster, result, probe, "itest-cross-lab", "applications/spark-operator/lab", "lab-proteomics"
+    )
     assert any(c["type"] == "InvalidSpecError" and "lab-proteomics" in c["message"] for c in conds), conds
 
 
 def test_lab_cannot_create_a_clusterrole(cluster: Cluster, result: bs.Result, probe) -> None:
-    repo = result.graph.applications["cluster-base"]["spec"]["source"]["repoURL"]
-    app = _probe_app("itest-clusterrole", "lab-genomics", repo, "tests/fixtures/forbidden-clusterrole", "lab-genomics")
-    cluster.kubectl.apply_text(yaml.safe_dump(app))
-    probe.append("itest-clusterrole")
-    conds = _conditions(cluster, "itest-clusterrole")
+    conds = _submit_probe(
+        cluster, result, probe, "itest-clusterrole", "tests/fixtures/forbidden-clusterrole", "lab-genomics"
+    )
     assert any("ClusterRole" in c["message"] and "not permitted" in c["message"] for c in conds), conds
     assert not cluster.kubectl.ok("get", "clusterrole", "itest-lab-escalation")
 

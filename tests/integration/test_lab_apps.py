@@ -16,7 +16,7 @@ from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
 from biogitops.pins import load_pins
 from biogitops.providers import Provider
-from biogitops.render import helm_template
+from biogitops.render import argo_applies, helm_template
 from biogitops.schemas import CRD_MODULES
 from biogitops.upstream import module_dir
 
@@ -201,11 +201,8 @@ def galaxy_objects() -> list[dict]:
     if why:
         pytest.skip(f"galaxy {load_pins().charts['galaxy']['version']}: {why}")
     objs = validate.render_upstream("galaxy", "dev", source, namespace="lab-proteomics")
-    extras = REPO_ROOT / "applications" / "galaxy"
-    files = [extras / "extras" / "values.yaml", extras / "values.yaml", extras / "values.dev.yaml"]
-    objs += helm_template(extras / "extras", value_files=files, release="galaxy-extras")
-    # what Argo CD applies: helm test hooks are never run
-    return [o for o in objs if (o["metadata"].get("annotations") or {}).get("helm.sh/hook") != "test"]
+    objs += validate.render_app_chart("galaxy-extras", "dev")
+    return [o for o in objs if argo_applies(o)]
 
 
 def test_galaxy_release_runs_in_a_galaxy_lab_within_its_quota(

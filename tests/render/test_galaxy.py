@@ -12,16 +12,13 @@ from biogitops import validate
 from biogitops.labs import load_labs
 from biogitops.paths import REPO_ROOT
 from biogitops.pins import load_pins
-from biogitops.render import helm_template
+from biogitops.render import argo_applies
 
-GALAXY = REPO_ROOT / "applications" / "galaxy"
 ENVS = ["dev", "staging", "prod"]
 LAB_KINDS = {
     (k["group"], k["kind"])
     for k in yaml.safe_load((REPO_ROOT / "clusters/argocd/projects/values.yaml").read_text())["labKinds"]
 }
-# helm hooks Argo CD maps to sync phases; any other hook (helm test) is never applied
-ARGO_RUNS_HOOKS = {"pre-install", "pre-upgrade", "post-install", "post-upgrade"}
 
 
 @pytest.fixture(scope="module")
@@ -33,19 +30,7 @@ def galaxy_source() -> list[str]:
 
 
 def _extras(env: str) -> list[dict]:
-    files = [GALAXY / "extras" / "values.yaml", GALAXY / "values.yaml", GALAXY / f"values.{env}.yaml"]
-    return helm_template(GALAXY / "extras", value_files=files, release="galaxy-extras")
-
-
-def _applied(objs: list[dict]) -> list[dict]:
-    """What Argo CD would apply: everything but helm hooks it does not run."""
-    out = []
-    for obj in objs:
-        hook = (obj["metadata"].get("annotations") or {}).get("helm.sh/hook")
-        if hook and not set(hook.split(",")) & ARGO_RUNS_HOOKS:
-            continue
-        out.append(obj)
-    return out
+    return validate.render_app_chart("galaxy-extras", env)
 
 
 def _quantity(value: str | int) -> float:
@@ -87,7 +72,7 @@ def _footprint(objs: list[dict]) -> dict[str, float]:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_galaxy_creates_only_kinds_a_lab_project_permits(env: str, galaxy_source: list[str]) -> None:
-    objs = _applied(validate.render_upstream("galaxy", env, galaxy_source)) + _extras(env)
+    objs = [o for o in validate.render_upstream("galaxy", env, galaxy_source) if argo_applies(o)] + _extras(env)
     kinds = {(o["apiVersion"].rpartition("/")[0], o["kind"]) for o in objs}
     assert kinds - LAB_KINDS == set(), "add them to labKinds, or turn them off in applications/galaxy/values.yaml"
 

@@ -11,6 +11,7 @@ import pytest
 from biogitops import charts
 from biogitops.errors import ConfigError
 from biogitops.pins import Pins, load_pins
+from biogitops.tools import sha256_file
 
 
 def _archive(path: Path, name: str = "demo", version: str = "1.0.0") -> Path:
@@ -36,7 +37,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_archive_at_the_pinned_digest_is_cached(tmp_path: Path) -> None:
     archive = _archive(tmp_path / "demo-1.0.0.tgz")
-    pins = _pins(digest=charts.sha256(archive))
+    pins = _pins(digest=sha256_file(archive))
     name, dest = charts.import_archive(archive, pins)
     assert name == "demo"
     assert charts.cached("demo", pins) == dest
@@ -70,7 +71,7 @@ def test_a_file_that_is_not_a_chart_is_refused(tmp_path: Path) -> None:
 
 def test_cached_archive_changed_on_disk_is_ignored(tmp_path: Path) -> None:
     archive = _archive(tmp_path / "demo-1.0.0.tgz")
-    pins = _pins(digest=charts.sha256(archive))
+    pins = _pins(digest=sha256_file(archive))
     _, dest = charts.import_archive(archive, pins)
     dest.write_bytes(dest.read_bytes() + b"x")
     assert charts.cached("demo", pins) is None

@@ -145,3 +145,9 @@ def test_ephemeral_range_is_read_from_the_kernel_file(tmp_path: Path) -> None:
     (tmp_path / "range").write_text("32768\t60999\n")
     assert kwok.ephemeral_ports(tmp_path / "range") == (32768, 60999)
     assert kwok.ephemeral_ports(tmp_path / "missing") is None
+
+
+def test_kwok_knows_where_local_argocds_ports_end() -> None:
+    from biogitops.argocd.local import PORTS as ARGOCD_PORTS
+
+    assert max(ARGOCD_PORTS.values()) == kwok.LAST_PORT_OFFSET
