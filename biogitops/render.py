@@ -24,7 +24,15 @@ from biogitops.pins import Pins
 from biogitops.settings import Settings
 
 ARGOCD = REPO_ROOT / "clusters" / "argocd"
-STATIC_PROJECTS = ["platform", "security", "observability", "workloads"]
+# what bootstrap renders before it knows the cluster (preflight, render tests, `invoke graph`)
+PLACEHOLDER_API_SERVER = {"ips": "192.0.2.1", "ports": "443,6443"}
+# the only fields of a lab file that reach the charts (the ApplicationSets pick the same)
+LAB_FIELDS = ("name", "owners", "members", "quota", "apps")
+
+
+def static_projects() -> list[str]:
+    """The static AppProjects, as the bootstrap chart lists them."""
+    return list(yaml.safe_load((ARGOCD / "bootstrap" / "values.yaml").read_text())["staticProjects"])
 
 
 def helm_template(
@@ -53,7 +61,10 @@ def helm_template(
     return [o for o in yaml.safe_load_all(proc.stdout) if o]
 
 
-def bootstrap_values(settings: Settings, pins: Pins, repo_url: str, revision: str) -> dict[str, Any]:
+def bootstrap_values(
+    settings: Settings, pins: Pins, repo_url: str, revision: str, api_server: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The bootstrap chart's values: from the settings, pins.yaml and (once known) the cluster."""
     addons = {name: bool(spec.get("enabled")) for name, spec in (settings.raw.get("addons") or {}).items()}
     charts = {name: dict(spec) for name, spec in pins.charts.items()}
     return {
@@ -63,23 +74,62 @@ def bootstrap_values(settings: Settings, pins: Pins, repo_url: str, revision: st
         "addons": addons,
         "charts": charts,
         "offeredApps": ",".join(settings.apps),
+        "apiServer": dict(api_server or PLACEHOLDER_API_SERVER),
+        "sso": dict(settings.raw.get("sso") or {}),
     }
 
 
-def tenant_values(env: str, values: dict[str, Any]) -> dict[str, Any]:
-    """The parameters the `labs` ApplicationSet gives each lab's lab-tenant release."""
+def lab_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """What of a lab file reaches the charts: its own fields, nothing the platform decides."""
+    return {k: data[k] for k in LAB_FIELDS if k in data}
+
+
+def tenant_values(env: str, values: dict[str, Any], lab: Lab) -> dict[str, Any]:
+    """The values the `labs` ApplicationSet gives one lab's lab-tenant release."""
+    galaxy = values["charts"]["galaxy"]
     return {
+        "lab": lab_fields(lab.data),
         "env": env,
         "repoURL": values["repoURL"],
         "revision": values["revision"],
-        "galaxyChart": {"version": values["charts"]["galaxy"]["version"]},
+        "galaxyChart": {"version": galaxy["version"], "repoURL": galaxy["repoURL"]},
         "offeredApps": values["offeredApps"],
+        "apiServer": values["apiServer"],
+        "labFile": lab.path.name,
     }
 
 
+def project_values(values: dict[str, Any], static: str = "", lab: Lab | None = None) -> dict[str, Any]:
+    """The values the `projects` ApplicationSet gives one project's release (a static one or a lab's)."""
+    repos = {name: chart["repoURL"] for name, chart in values["charts"].items()}
+    out: dict[str, Any] = {"name": static, "kind": "static", "repoURL": values["repoURL"], "chartRepos": repos}
+    if lab:
+        fields = lab_fields(lab.data)
+        out.update(name=lab.name, kind="lab", lab={k: v for k, v in fields.items() if k != "quota"})
+    return out
+
+
+def argocd_config(settings: Settings) -> list[dict[str, Any]]:
+    """Argo CD's configuration for one environment (clusters/argocd/config), as the root Application renders it."""
+    chart = ARGOCD / "config"
+    files = [chart / "values.yaml", chart / f"values.{settings.env}.yaml"]
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        raise BioGitopsError(f"{missing[0].relative_to(REPO_ROOT)}: missing", "every environment needs Argo CD values")
+    sso = settings.raw.get("sso") or {}
+    return helm_template(chart, [{"sso": sso}], value_files=files, release="argocd-config")
+
+
 def render_bootstrap(values: dict[str, Any], template: str | None = None) -> list[dict[str, Any]]:
+    """The bootstrap chart as the root Application renders it (without the root itself)."""
     show = f"templates/{template}" if template else None
     return helm_template(ARGOCD / "bootstrap", [values], show_only=show, release="bootstrap")
+
+
+def root_application(values: dict[str, Any]) -> dict[str, Any]:
+    """The root Application that bootstrap applies: Argo CD syncs everything else from it."""
+    [root] = render_bootstrap({**values, "renderRoot": True}, "application-root.yaml")
+    return root
 
 
 @dataclass
@@ -129,6 +179,11 @@ def _expand(appset: dict[str, Any], elements: list[dict[str, Any]]) -> list[dict
                     value = value[key]
                 return str(value)
 
+            def pick(match: re.Match) -> str:  # `{{ pick . "a" "b" | toJson }}`
+                keys = re.findall(r'"(\w+)"', match.group(1))
+                return json.dumps({k: params[k] for k in keys if k in params})
+
+            node = re.sub(r"\{\{\s*pick \.((?:\s+\"\w+\")+)\s*\|\s*toJson\s*\}\}", pick, node)
             return re.sub(r"\{\{\s*\.([\w.]+)\s*\}\}", lookup, node)
         if isinstance(node, list):
             return [fill(x, params) for x in node]
@@ -173,14 +228,16 @@ def expected_graph(settings: Settings, labs: list[Lab], objects: list[dict[str, 
     for obj in objects:
         if obj["kind"] == "AppProject":
             graph.projects.append(obj["metadata"]["name"])
+        if obj["kind"] == "Application":  # the root
+            graph.applications[obj["metadata"]["name"]] = obj
         if obj["kind"] != "ApplicationSet":
             continue
         graph.applicationsets.append(obj["metadata"]["name"])
         for app in _expand(obj, _elements(obj, labs)):
             graph.applications[app["metadata"]["name"]] = app
-    graph.projects += STATIC_PROJECTS + [f"lab-{lab.name}" for lab in labs]
+    graph.projects += static_projects() + [f"lab-{lab.name}" for lab in labs]
     for lab in labs:  # each lab's own Applications come from its lab-tenant release
-        lab_values = {**lab.data, **tenant_values(settings.env, values)}
+        lab_values = tenant_values(settings.env, values, lab)
         for obj in helm_template(ARGOCD / "lab-tenant", [lab_values], release=f"lab-{lab.name}"):
             if obj["kind"] == "Application":
                 graph.applications[obj["metadata"]["name"]] = obj
