@@ -48,8 +48,18 @@ _GROUP = {"type": "string", "minLength": 1, "maxLength": 128}
 # above this a lab's storage quota is a typo, not a request (clusters/argocd/lab-tenant has the same)
 STORAGE_CEILING = "100Ti"
 _UNITS = {
-    "": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "m": Decimal("0.001"),
+    "": 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "m": Decimal("0.001"),
 }
 
 

@@ -18,7 +18,6 @@ from biogitops.render import argocd_config
 from biogitops.upstream import argocd_crds
 
 
-
 def _quiet(_: str) -> None:
     pass
 
@@ -43,7 +42,12 @@ def install(provider: Provider, progress=_quiet) -> None:
     progress(f"applying Argo CD configuration (clusters/argocd/config, {provider.settings.env})")
     config = argocd_config(provider.settings)
     kubectl.run(
-        "apply", "--server-side", "--field-manager=bio-gitops", "--force-conflicts", "-f", "-",
+        "apply",
+        "--server-side",
+        "--field-manager=bio-gitops",
+        "--force-conflicts",
+        "-f",
+        "-",
         stdin=yaml.safe_dump_all(config),
     )
     # argocd-secret must exist before the server starts; the server fills in its keys

@@ -4,7 +4,6 @@ tenant isolation, idempotency, resume, and labs coming and going."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 import yaml
@@ -62,7 +61,9 @@ def _repo(result: bs.Result) -> str:
 
 
 def test_lab_cannot_target_another_labs_namespace(cluster: Cluster, result: bs.Result, probe) -> None:
-    conds = submit_probe(cluster, _repo(result), probe, "itest-cross-lab", "applications/spark-operator/lab", "lab-proteomics")
+    conds = submit_probe(
+        cluster, _repo(result), probe, "itest-cross-lab", "applications/spark-operator/lab", "lab-proteomics"
+    )
     assert any(c["type"] == "InvalidSpecError" and "lab-proteomics" in c["message"] for c in conds), conds
 
 
@@ -76,7 +77,7 @@ def test_lab_cannot_create_a_clusterrole(cluster: Cluster, result: bs.Result, pr
 
 def _managed_versions(cluster: Cluster, result: bs.Result) -> dict[str, str]:
     versions = {}
-    for kind in ("appprojects.argoproj.io",):
+    for kind in ("appprojects.argoproj.io", "applicationsets.argoproj.io"):
         for obj in cluster.kubectl.json("-n", "argocd", "get", kind)["items"]:
             versions[f"{kind}/{obj['metadata']['name']}"] = obj["metadata"]["resourceVersion"]
     for name, app in _apps(cluster).items():

@@ -44,7 +44,12 @@ def _publish_without_preflight(cluster: Cluster, provider: Provider) -> None:
     source_for(provider)
     for appset in ("projects", "labs"):
         cluster.kubectl.run(
-            "-n", "argocd", "annotate", "--overwrite", "applicationset", appset,
+            "-n",
+            "argocd",
+            "annotate",
+            "--overwrite",
+            "applicationset",
+            appset,
             "argocd.argoproj.io/application-set-refresh=true",
         )
 
@@ -78,7 +83,9 @@ def hostile_files(cluster: Cluster, provider: Provider, result: bs.Result) -> It
 def test_lab_file_with_platform_keys_pushed_without_preflight_widens_nothing(
     cluster: Cluster, hostile_files: tuple[Path, Path]
 ) -> None:
-    _wait(lambda: cluster.kubectl.ok("-n", "lab-widen", "get", "limitrange", "lab-defaults"), 240, "lab-widen's tenancy")
+    _wait(
+        lambda: cluster.kubectl.ok("-n", "lab-widen", "get", "limitrange", "lab-defaults"), 240, "lab-widen's tenancy"
+    )
     project = cluster.kubectl.json("-n", "argocd", "get", "appproject", "lab-widen")["spec"]
     assert project["namespaceResourceWhitelist"] == PLATFORM_KINDS
     assert not project.get("clusterResourceWhitelist")
@@ -121,7 +128,9 @@ def test_lab_application_cannot_change_what_bounds_the_lab(
     assert kind in text or "denied" in text or "forbidden" in text, refused
     [path] = sorted((REPO_ROOT / "tests" / "fixtures" / "lab-escalation" / fixture).glob("*.yaml"))
     obj = yaml.safe_load(path.read_text())
-    plural = {"AppProject": "appprojects.argoproj.io", "Application": "applications.argoproj.io"}.get(kind, kind.lower())
+    plural = {"AppProject": "appprojects.argoproj.io", "Application": "applications.argoproj.io"}.get(
+        kind, kind.lower()
+    )
     for namespace in ("lab-genomics", "argocd"):
         assert not cluster.kubectl.ok("-n", namespace, "get", plural, obj["metadata"]["name"])
 
@@ -140,8 +149,14 @@ def test_deleted_default_project_comes_back_restricted(cluster: Cluster, result:
 
 def test_edited_default_project_is_put_back(cluster: Cluster, result: bs.Result) -> None:
     cluster.kubectl.run(
-        "-n", "argocd", "patch", "appproject", "default", "--type=merge",
-        "-p", '{"spec": {"sourceRepos": ["*"], "destinations": [{"server": "*", "namespace": "*"}]}}',
+        "-n",
+        "argocd",
+        "patch",
+        "appproject",
+        "default",
+        "--type=merge",
+        "-p",
+        '{"spec": {"sourceRepos": ["*"], "destinations": [{"server": "*", "namespace": "*"}]}}',
     )
 
     def restricted() -> bool:

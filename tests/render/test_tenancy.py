@@ -4,6 +4,7 @@ configuration differs per environment. The live proofs are in tests/integration.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -91,14 +92,14 @@ def test_hostile_lab_renders_with_the_platforms_limits_and_kinds() -> None:
 
 # the same refusals preflight makes (tests/unit/test_labs.py), made by the chart Argo CD renders
 CHART_REFUSES = {
-    "memory-millibytes": "quota.memory: \"16m\" is not a byte quantity",
+    "memory-millibytes": 'quota.memory: "16m" is not a byte quantity',
     "cpu-zero": "quota.cpu: must be more than 0",
     "storage-over-ceiling": "quota.storage: 200Ti is over the platform's ceiling of 100Ti",
     "workdir-over-storage": "apps.nextflow.workdir: 2Ti is larger than quota.storage (500Gi)",
-    "owners-system-group": "owners: \"system:masters\" is not an OIDC group of the lab",
-    "members-whitespace": "members: \"lab members\" is not an OIDC group of the lab",
+    "owners-system-group": 'owners: "system:masters" is not an OIDC group of the lab',
+    "members-whitespace": 'members: "lab members" is not an OIDC group of the lab',
     "unknown-app": "apps.jupyter: not offered in dev",
-    "file-name-mismatch": "name: is \"other\" but the file is file-name-mismatch.yaml",
+    "file-name-mismatch": 'name: is "other" but the file is file-name-mismatch.yaml',
 }
 
 
@@ -313,8 +314,6 @@ def _table(heading: str, first_column: str) -> list[list[str]]:
 
 
 def _ticked(cell: str) -> set[str]:
-    import re
-
     return set(re.findall(r"`([^`]+)`", cell))
 
 
@@ -325,8 +324,10 @@ def _kind_names(kinds: list[dict[str, str]]) -> set[str]:
 def test_handbook_projects_table_matches_the_charts() -> None:
     projects = _projects()
     values = yaml.safe_load((ARGOCD / "projects" / "values.yaml").read_text())
-    operator = {"cluster": _kind_names(values["operatorClusterKinds"]),
-                "namespaced": _kind_names(values["operatorNamespacedKinds"])}
+    operator = {
+        "cluster": _kind_names(values["operatorClusterKinds"]),
+        "namespaced": _kind_names(values["operatorNamespacedKinds"]),
+    }
     rows = {r[0].strip("`"): r for r in _table("### AppProjects", "project")}
     assert set(rows) - {"lab-<lab>"} == set(projects)
     for name, (_, _, destinations, cluster, namespaced) in rows.items():
@@ -334,8 +335,10 @@ def test_handbook_projects_table_matches_the_charts() -> None:
             continue
         spec = projects[name]["spec"]
         assert _ticked(destinations) == {d["namespace"] for d in spec["destinations"]}, name
-        for cell, field, scope in ((cluster, "clusterResourceWhitelist", "cluster"),
-                                   (namespaced, "namespaceResourceWhitelist", "namespaced")):
+        for cell, field, scope in (
+            (cluster, "clusterResourceWhitelist", "cluster"),
+            (namespaced, "namespaceResourceWhitelist", "namespaced"),
+        ):
             documented = _ticked(cell) | (operator[scope] if "operator set" in cell else set())
             assert documented == _kind_names(spec[field]), f"{name} {field}"
 

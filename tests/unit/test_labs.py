@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from biogitops.errors import ConfigError
-import subprocess
-
 from biogitops.labs import check_apps, load_labs, load_labs_at, parse_lab, scaffold
 from biogitops.settings import load_settings
 
