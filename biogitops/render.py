@@ -41,8 +41,11 @@ def helm_template(
     value_files: list[Path] | None = None,
     show_only: str | None = None,
     release: str = "render",
+    set_values: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """`helm template` a local chart; returns the objects. Errors name the chart."""
+    """`helm template` a local chart; returns the objects. Errors name the chart.
+
+    `set_values` are `--set k=v` pairs, typed the way helm types them (as Argo CD's parameters)."""
     cmd = [str(tools.which("helm")), "template", release, str(chart)]
     with tempfile.TemporaryDirectory() as tmp:
         for vf in value_files or []:  # files first; explicit values override them, as Argo CD's parameters do
@@ -51,6 +54,8 @@ def helm_template(
             path = Path(tmp) / f"values-{i}.json"
             path.write_text(json.dumps(vals))
             cmd += ["-f", str(path)]
+        for pair in set_values or []:
+            cmd += ["--set", pair]
         if show_only:
             cmd += ["--show-only", show_only]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -118,6 +123,17 @@ def argocd_config(settings: Settings) -> list[dict[str, Any]]:
         raise BioGitopsError(f"{missing[0].relative_to(REPO_ROOT)}: missing", "every environment needs Argo CD values")
     sso = settings.raw.get("sso") or {}
     return helm_template(chart, [{"sso": sso}], value_files=files, release="argocd-config")
+
+
+def render_helm_source(source: dict[str, Any], release: str) -> list[dict[str, Any]]:
+    """A first-party path source of an Application, rendered as Argo CD's repo-server does:
+    its value files, then `valuesObject`, then its parameters as `--set`."""
+    helm = source.get("helm") or {}
+    chart = REPO_ROOT / source["path"]
+    files = [chart / f for f in helm.get("valueFiles") or []]
+    values = [helm["valuesObject"]] if helm.get("valuesObject") else []
+    pairs = [f"{p['name']}={p['value'].replace(',', chr(92) + ',')}" for p in helm.get("parameters") or []]
+    return helm_template(chart, values, value_files=files, release=release, set_values=pairs)
 
 
 def render_bootstrap(values: dict[str, Any], template: str | None = None) -> list[dict[str, Any]]:
@@ -236,9 +252,9 @@ def expected_graph(settings: Settings, labs: list[Lab], objects: list[dict[str, 
         for app in _expand(obj, _elements(obj, labs)):
             graph.applications[app["metadata"]["name"]] = app
     graph.projects += static_projects() + [f"lab-{lab.name}" for lab in labs]
-    for lab in labs:  # each lab's own Applications come from its lab-tenant release
-        lab_values = tenant_values(settings.env, values, lab)
-        for obj in helm_template(ARGOCD / "lab-tenant", [lab_values], release=f"lab-{lab.name}"):
+    for lab in labs:  # each lab's own Applications come from its lab-tenant release, as Argo CD renders it
+        tenancy = graph.applications[f"lab-{lab.name}"]
+        for obj in render_helm_source(tenancy["spec"]["source"], f"lab-{lab.name}"):
             if obj["kind"] == "Application":
                 graph.applications[obj["metadata"]["name"]] = obj
     return graph

@@ -24,6 +24,7 @@ from biogitops.render import (
     helm_template,
     project_values,
     render_bootstrap,
+    render_helm_source,
     root_application,
     static_projects,
     tenant_values,
@@ -351,3 +352,13 @@ def test_handbook_deletion_table_matches_the_files() -> None:
             file = REPO_ROOT / path if "/" in path else base / path
             base = file.parent
             assert wanted in file.read_text(), f"{obj}: {file} does not say {wanted}"
+
+
+def test_lab_tenancy_renders_from_the_parameters_argo_cd_passes() -> None:
+    # a single API server port arrives through `--set` as a number, not a string
+    values = {**_values(), "apiServer": {"ips": "10.1.2.3", "ports": "6443"}}
+    app = _generated("labs", _raw_lab(REPO_ROOT / "clusters" / "dev" / "labs" / "genomics.yaml"), values)
+    objs = render_helm_source(app["spec"]["source"], "lab-genomics")
+    [policy] = [o for o in objs if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "allow-apiserver"]
+    assert policy["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 6443}]
+    assert {o["metadata"]["namespace"] for o in objs if o["kind"] != "Namespace"} == {"lab-genomics", "argocd"}

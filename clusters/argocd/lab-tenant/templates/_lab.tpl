@@ -60,7 +60,7 @@ lab files that preflight never saw, so a bad one fails here instead of reaching 
 
 {{/* Egress to the API server's own endpoints only: a pod that labels itself gains nothing else. */}}
 {{- define "lab-tenant.apiserver-egress" -}}
-{{- $ips := compact (splitList "," .Values.apiServer.ips) -}}
+{{- $ips := compact (splitList "," (toString .Values.apiServer.ips)) -}}
 {{- if not $ips }}{{ fail "values: apiServer.ips is required (set by bootstrap from the kubernetes EndpointSlice)" }}{{ end -}}
 egress:
   - to:
@@ -68,7 +68,7 @@ egress:
       - ipBlock: {cidr: {{ printf "%s/%s" . (ternary "128" "32" (contains ":" .)) }}}
       {{- end }}
     ports:
-      {{- range compact (splitList "," .Values.apiServer.ports) }}
+      {{- range compact (splitList "," (toString .Values.apiServer.ports)) }}
       - {protocol: TCP, port: {{ int . }}}
       {{- end }}
 {{- end -}}
