@@ -39,17 +39,13 @@ def install(provider: Provider, progress=_quiet) -> None:
     for crd in argocd_crds():
         name = yaml.safe_load(crd.read_text())["metadata"]["name"]
         kubectl.wait_crd(name)
-    progress(f"applying Argo CD configuration (clusters/argocd/config, {provider.settings.env})")
+    progress(f"applying Argo CD configuration (clusters/argocd/config, {provider.settings.env}) where missing")
     config = argocd_config(provider.settings)
-    kubectl.run(
-        "apply",
-        "--server-side",
-        "--field-manager=bio-gitops",
-        "--force-conflicts",
-        "-f",
-        "-",
-        stdin=yaml.safe_dump_all(config),
-    )
+    # the root Application owns these once it exists: applied again, they would change hands
+    # (and resourceVersion) on every run. Argo CD needs them before it starts.
+    missing = [o for o in config if not kubectl.ok("get", o["kind"].lower(), o["metadata"]["name"], "-n", NAMESPACE)]
+    if missing:
+        kubectl.apply_text(yaml.safe_dump_all(missing))
     # argocd-secret must exist before the server starts; the server fills in its keys
     # (server.secretkey, the admin password), so it never lives in git
     if not kubectl.ok("-n", NAMESPACE, "get", "secret", "argocd-secret"):
