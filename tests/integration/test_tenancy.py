@@ -86,13 +86,14 @@ def test_lab_file_with_platform_keys_pushed_without_preflight_widens_nothing(
     _wait(
         lambda: cluster.kubectl.ok("-n", "lab-widen", "get", "limitrange", "lab-defaults"), 240, "lab-widen's tenancy"
     )
+    limits = cluster.kubectl.json("-n", "lab-widen", "get", "limitrange", "lab-defaults")["spec"]["limits"][0]
+    assert limits["max"]["memory"] == PLATFORM_LIMITS["max"]["memory"]
+    _wait(lambda: cluster.kubectl.ok("-n", "argocd", "get", "appproject", "lab-widen"), 120, "lab-widen's AppProject")
     project = cluster.kubectl.json("-n", "argocd", "get", "appproject", "lab-widen")["spec"]
     assert project["namespaceResourceWhitelist"] == PLATFORM_KINDS
     assert not project.get("clusterResourceWhitelist")
     assert [d["namespace"] for d in project["destinations"]] == ["lab-widen"]
     assert not [r for r in project["sourceRepos"] if "evil" in r]
-    limits = cluster.kubectl.json("-n", "lab-widen", "get", "limitrange", "lab-defaults")["spec"]["limits"][0]
-    assert limits["max"]["memory"] == PLATFORM_LIMITS["max"]["memory"]
     assert apps(cluster)["lab-widen"]["spec"]["project"] == "tenants"
 
 
