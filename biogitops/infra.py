@@ -302,3 +302,35 @@ def kubeconfig(env: str, path: Path | None = None) -> tuple[str, Path]:
     kubectl.run("config", "set-context", context, f"--cluster={context}", f"--user={context}")
     kubectl.run("config", "use-context", context)
     return context, path
+
+
+MODULES_DIR = REPO_ROOT / "infrastructure" / "modules"
+
+
+def validate_all(progress: Progress = _quiet, tofu: Path | None = None) -> list[str]:
+    """`tofu init -backend=false`, `validate`, and `test` where tests/ exists, in every module and env.
+
+    Needs the providers and registry modules to download (CI: ci/actions/terraform-validate.yml);
+    returns what ran, one line per directory.
+    """
+    binary = str(tofu or tools.which("tofu"))
+    done = []
+    dirs = [d for d in sorted(MODULES_DIR.iterdir()) if any(d.glob("*.tf"))] + [env_dir(e) for e in known_envs()]
+    for directory in dirs:
+        where = _show(directory)
+        tf = Terraform(working_dir=str(directory), terraform_bin_path=binary)
+        steps = [("init", {"backend": False, "input": False}), ("validate", {})]
+        if (directory / "tests").is_dir():
+            steps.append(("test", {}))
+        for command, options in steps:
+            progress(f"tofu {command} in {where}")
+            code, out, err = tf.cmd(command, no_color=IsFlagged, **options)
+            if code != 0:
+                hint = (
+                    "providers and modules download from their registries; offline, CI runs this"
+                    if command == "init"
+                    else ""
+                )
+                raise InfraError(f"tofu {command} failed in {where}: {summarize((err or '') + (out or ''))}", hint)
+        done.append(f"{where}: {', '.join(c for c, _ in steps)}")
+    return done

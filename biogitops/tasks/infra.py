@@ -53,6 +53,14 @@ def kubeconfig(c, env="dev"):
 
 @task
 @friendly
+def validate(c):
+    """tofu init (no backend), validate and test in every module and env; needs provider downloads (CI)."""
+    for line in infra.validate_all(console.print):
+        console.print(f"ok {line}")
+
+
+@task
+@friendly
 def docs(c):
     """Regenerate the inputs/outputs tables of every infrastructure/modules/*/README.md."""
     written = terraform_docs.write()
