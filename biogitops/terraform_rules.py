@@ -258,6 +258,19 @@ def node_group_labels(tree: Tree) -> Iterator[Finding]:
                 yield Finding(path, "node-group-labels", message)
 
 
+def _created_kinds(config: Config) -> set[str]:
+    """Node kinds an environment creates: literal `kind`s, or the keys of the local map a for_each walks."""
+    local_maps = {name: value for _, block in config.locals() for name, value in block.items()}
+    kinds: set[str] = set()
+    for _, _, body in _calls(config, NODE_GROUP_SOURCE):
+        kind, each = body.get("kind"), unwrap(body.get("for_each", ""))
+        if kind == "${each.key}" and each.startswith("local.") and isinstance(local_maps.get(each[6:]), dict):
+            kinds |= set(local_maps[each[6:]])
+        else:
+            kinds.add(str(kind))
+    return kinds
+
+
 def env_node_groups(tree: Tree) -> Iterator[Finding]:
     """Each environment creates one node group per entry of its settings' nodeGroups, and no other."""
     for env, config in tree.envs.items():
@@ -266,8 +279,7 @@ def env_node_groups(tree: Tree) -> Iterator[Finding]:
             yield Finding(_file(config), "env-node-groups", f"no clusters/{env}/settings.yaml for this environment")
             continue
         wanted = set((settings.get("nodeGroups") or {}).keys())
-        calls = _calls(config, NODE_GROUP_SOURCE)
-        have = {str(body.get("kind")) for _, _, body in calls}
+        have = _created_kinds(config)
         if have != wanted:
             yield Finding(
                 _file(config),
@@ -295,15 +307,18 @@ def cluster_secret_labels(tree: Tree) -> Iterator[Finding]:
                 )
 
 
+def _required_call(config: Config, source: str, rule: str) -> Iterator[Finding]:
+    if not _calls(config, source):
+        yield Finding(_file(config), rule, f"{config.directory.name} does not call {source}")
+
+
 def prod_private_endpoint(tree: Tree) -> Iterator[Finding]:
     """prod's API server has no public endpoint (set literally, so a review sees it)."""
     config = tree.envs.get("prod")
     if config is None:
         return
-    calls = _calls(config, EKS_SOURCE)
-    if not calls:
-        yield Finding(_file(config), "prod-private-endpoint", "prod creates no eks-cluster")
-    for path, name, body in calls:
+    yield from _required_call(config, EKS_SOURCE, "prod-private-endpoint")
+    for path, name, body in _calls(config, EKS_SOURCE):
         if body.get("endpoint_public_access") is not False:
             yield Finding(
                 path,
@@ -317,10 +332,8 @@ def prod_multi_az(tree: Tree) -> Iterator[Finding]:
     config = tree.envs.get("prod")
     if config is None:
         return
-    vpcs = _calls(config, VPC_SOURCE)
-    if not vpcs:
-        yield Finding(_file(config), "prod-multi-az", "prod creates no vpc")
-    for path, name, body in vpcs:
+    yield from _required_call(config, VPC_SOURCE, "prod-multi-az")
+    for path, name, body in _calls(config, VPC_SOURCE):
         azs = body.get("azs")
         if not isinstance(azs, list) or len(set(azs)) < MULTI_AZ:
             yield Finding(path, "prod-multi-az", f'module "{name}" azs {azs} are fewer than {MULTI_AZ} distinct zones')

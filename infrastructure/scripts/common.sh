@@ -3,6 +3,16 @@
 
 die() { echo "error: $*" >&2; exit 1; }
 
+# need_args MIN "$@": --help prints the caller's usage and exits 0; fewer than MIN arguments exit 2
+need_args() {
+  local min=$1
+  shift
+  case "${1:-}" in
+    -h | --help) usage; exit 0 ;;
+  esac
+  [ $# -ge "$min" ] || { usage >&2; exit 2; }
+}
+
 # env_dir ENV: print infrastructure/envs/ENV, or fail naming the known environments
 env_dir() {
   local root

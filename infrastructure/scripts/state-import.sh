@@ -27,10 +27,7 @@ HELP
 # shellcheck source=infrastructure/scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
-case "${1:-}" in
-  -h | --help) usage; exit 0 ;;
-esac
-[ $# -ge 3 ] || { usage >&2; exit 2; }
+need_args 3 "$@"
 
 env_name=$1 address=$2 id=$3 yes=${4:-}
 dir=$(env_dir "$env_name")

@@ -16,7 +16,7 @@ happen for every copy of the state; use this script for one-off repairs.
 
   ENV    dev | staging | prod (a folder under infrastructure/envs/)
   FROM   current address, e.g. 'module.node_group_spot'
-  TO     new address, e.g. 'module.node_group_pipelines'
+  TO     new address, e.g. 'module.node_group["spot"]' (after moving to for_each)
 
 Environment:
   TOFU   the binary to run (default: tofu from `invoke tools.install`; `terraform` works too)
@@ -26,10 +26,7 @@ HELP
 # shellcheck source=infrastructure/scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
-case "${1:-}" in
-  -h | --help) usage; exit 0 ;;
-esac
-[ $# -ge 3 ] || { usage >&2; exit 2; }
+need_args 3 "$@"
 
 env_name=$1 from=$2 to=$3 yes=${4:-}
 dir=$(env_dir "$env_name")

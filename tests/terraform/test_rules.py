@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,32 @@ def test_main_exits_non_zero_on_findings(capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     assert 'variables.tf: variable-typed: variable "name" has no type' in out
     assert terraform_rules.main([str(INFRA_DIR)]) == 0
+
+
+# The wrong values the issue names, made in a copy of the real tree: each fails naming file and rule.
+MUTATIONS = [
+    ("envs/prod/main.tf", "endpoint_public_access = false", "endpoint_public_access = true", "prod-private-endpoint"),
+    (
+        "modules/node-group/main.tf",
+        'taints        = [{ key = "nvidia.com/gpu", value = "present", effect = "NoSchedule" }]',
+        "taints        = []",
+        "node-group-labels",
+    ),
+    ("modules/vpc/variables.tf", "  type        = bool\n", "", "variable-typed"),
+    ("envs/staging/versions.tf", 'version = "6.28.0"', 'version = ">= 6.28"', "provider-pinned"),
+    ("envs/prod/main.tf", '"eu-west-1b", "eu-west-1c"]', '"eu-west-1b"]', "prod-multi-az"),
+]
+
+
+@pytest.mark.parametrize(("file", "old", "new", "rule"), MUTATIONS, ids=[m[3] for m in MUTATIONS])
+def test_a_wrong_value_in_the_real_tree_names_file_and_rule(
+    tmp_path: Path, file: str, old: str, new: str, rule: str
+) -> None:
+    tree = tmp_path / "infrastructure"
+    shutil.copytree(INFRA_DIR, tree, ignore=shutil.ignore_patterns(".terraform*"))
+    target = tree / file
+    assert old in target.read_text(), f"{file} no longer holds {old!r}: update this test"
+    target.write_text(target.read_text().replace(old, new, 1))
+    lines = [f.line() for f in check(tree) if f.rule == rule]
+    assert lines, f"{rule} did not fire after changing {file}"
+    assert any(line.startswith(f"{target}: {rule}: ") for line in lines), lines

@@ -1,10 +1,16 @@
 # dev: small and cheap. Two zones (the fewest EKS accepts), one shared NAT gateway, small
 # instances, no GPU node until one is asked for; the public endpoint opens only for listed networks.
-# Node groups: one per entry of nodeGroups in clusters/dev/settings.yaml (tests/terraform checks it).
 
 locals {
   cluster_name       = "bio-gitops-dev"
   kubernetes_version = "1.36"
+
+  # one node group per entry of nodeGroups in clusters/dev/settings.yaml (tests/terraform checks it)
+  node_groups = {
+    general = { instance_types = ["m6i.xlarge"], min_size = 1, max_size = 3, desired_size = 2 }
+    spot    = { instance_types = ["m6i.2xlarge", "m6a.2xlarge", "m5.2xlarge"], min_size = 0, max_size = 4, desired_size = 1 }
+    gpu     = { instance_types = ["g5.xlarge"], min_size = 0, max_size = 1, desired_size = 0 }
+  }
 }
 
 module "vpc" {
@@ -43,54 +49,15 @@ module "eks_cluster" {
   }
 }
 
-module "node_group_general" {
-  source = "../../modules/node-group"
+module "node_group" {
+  source   = "../../modules/node-group"
+  for_each = local.node_groups
 
-  kind           = "general"
-  instance_types = ["m6i.xlarge"]
-  min_size       = 1
-  max_size       = 3
-  desired_size   = 2
-  disk_size_gib  = 50
-
-  cluster_name                       = module.eks_cluster.cluster_name
-  kubernetes_version                 = local.kubernetes_version
-  cluster_endpoint                   = module.eks_cluster.cluster_endpoint
-  cluster_certificate_authority_data = module.eks_cluster.cluster_certificate_authority_data
-  cluster_service_cidr               = module.eks_cluster.cluster_service_cidr
-  cluster_primary_security_group_id  = module.eks_cluster.cluster_primary_security_group_id
-  node_security_group_id             = module.eks_cluster.node_security_group_id
-  subnet_ids                         = module.vpc.private_subnet_ids
-}
-
-module "node_group_spot" {
-  source = "../../modules/node-group"
-
-  kind           = "spot"
-  instance_types = ["m6i.2xlarge", "m6a.2xlarge", "m5.2xlarge"]
-  min_size       = 0
-  max_size       = 4
-  desired_size   = 1
-  disk_size_gib  = 50
-
-  cluster_name                       = module.eks_cluster.cluster_name
-  kubernetes_version                 = local.kubernetes_version
-  cluster_endpoint                   = module.eks_cluster.cluster_endpoint
-  cluster_certificate_authority_data = module.eks_cluster.cluster_certificate_authority_data
-  cluster_service_cidr               = module.eks_cluster.cluster_service_cidr
-  cluster_primary_security_group_id  = module.eks_cluster.cluster_primary_security_group_id
-  node_security_group_id             = module.eks_cluster.node_security_group_id
-  subnet_ids                         = module.vpc.private_subnet_ids
-}
-
-module "node_group_gpu" {
-  source = "../../modules/node-group"
-
-  kind           = "gpu"
-  instance_types = ["g5.xlarge"]
-  min_size       = 0
-  max_size       = 1
-  desired_size   = 0
+  kind           = each.key
+  instance_types = each.value.instance_types
+  min_size       = each.value.min_size
+  max_size       = each.value.max_size
+  desired_size   = each.value.desired_size
   disk_size_gib  = 50
 
   cluster_name                       = module.eks_cluster.cluster_name

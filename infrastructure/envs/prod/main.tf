@@ -1,10 +1,16 @@
 # prod: three zones with a NAT gateway each, the API endpoint private only (reach it
 # through the VPN), deletion protection, a year of control-plane and flow logs.
-# Node groups: one per entry of nodeGroups in clusters/prod/settings.yaml (tests/terraform checks it).
 
 locals {
   cluster_name       = "bio-gitops-prod"
   kubernetes_version = "1.36"
+
+  # one node group per entry of nodeGroups in clusters/prod/settings.yaml (tests/terraform checks it)
+  node_groups = {
+    general = { instance_types = ["m6i.4xlarge"], min_size = 3, max_size = 12, desired_size = 3 }
+    spot    = { instance_types = ["m6i.8xlarge", "m6a.8xlarge", "m5.8xlarge"], min_size = 0, max_size = 30, desired_size = 2 }
+    gpu     = { instance_types = ["g5.12xlarge"], min_size = 0, max_size = 4, desired_size = 1 }
+  }
 }
 
 module "vpc" {
@@ -42,54 +48,15 @@ module "eks_cluster" {
   }
 }
 
-module "node_group_general" {
-  source = "../../modules/node-group"
+module "node_group" {
+  source   = "../../modules/node-group"
+  for_each = local.node_groups
 
-  kind           = "general"
-  instance_types = ["m6i.4xlarge"]
-  min_size       = 3
-  max_size       = 12
-  desired_size   = 3
-  disk_size_gib  = 200
-
-  cluster_name                       = module.eks_cluster.cluster_name
-  kubernetes_version                 = local.kubernetes_version
-  cluster_endpoint                   = module.eks_cluster.cluster_endpoint
-  cluster_certificate_authority_data = module.eks_cluster.cluster_certificate_authority_data
-  cluster_service_cidr               = module.eks_cluster.cluster_service_cidr
-  cluster_primary_security_group_id  = module.eks_cluster.cluster_primary_security_group_id
-  node_security_group_id             = module.eks_cluster.node_security_group_id
-  subnet_ids                         = module.vpc.private_subnet_ids
-}
-
-module "node_group_spot" {
-  source = "../../modules/node-group"
-
-  kind           = "spot"
-  instance_types = ["m6i.8xlarge", "m6a.8xlarge", "m5.8xlarge"]
-  min_size       = 0
-  max_size       = 30
-  desired_size   = 2
-  disk_size_gib  = 200
-
-  cluster_name                       = module.eks_cluster.cluster_name
-  kubernetes_version                 = local.kubernetes_version
-  cluster_endpoint                   = module.eks_cluster.cluster_endpoint
-  cluster_certificate_authority_data = module.eks_cluster.cluster_certificate_authority_data
-  cluster_service_cidr               = module.eks_cluster.cluster_service_cidr
-  cluster_primary_security_group_id  = module.eks_cluster.cluster_primary_security_group_id
-  node_security_group_id             = module.eks_cluster.node_security_group_id
-  subnet_ids                         = module.vpc.private_subnet_ids
-}
-
-module "node_group_gpu" {
-  source = "../../modules/node-group"
-
-  kind           = "gpu"
-  instance_types = ["g5.12xlarge"]
-  min_size       = 0
-  max_size       = 4
-  desired_size   = 1
+  kind           = each.key
+  instance_types = each.value.instance_types
+  min_size       = each.value.min_size
+  max_size       = each.value.max_size
+  desired_size   = each.value.desired_size
   disk_size_gib  = 200
 
   cluster_name                       = module.eks_cluster.cluster_name
