@@ -117,16 +117,17 @@ def summarize(output: str) -> str:
         lines = [ln.strip() for ln in output.strip().splitlines() if ln.strip()]
         return lines[-1] if lines else "no output"
     where = _WHERE_LINE.search(output)
-    detail = ""
+    detail: list[str] = []
     after = output.split(errors[0], 1)[1]
     for line in after.splitlines()[1:]:
         text = line.strip().lstrip("│╷╵").strip()
         context = text.startswith(("on ", "├", "│", "var.", "local.", "module.")) or re.match(r"^\d+:", text)
         if text and not context:
-            detail = text
+            detail.append(text)  # the message, which tofu wraps over several lines
+        elif detail:
             break
     location = f" ({where.group(1)} line {where.group(2)})" if where else ""
-    return f"{errors[0].strip()}{location}" + (f": {detail}" if detail else "")
+    return f"{errors[0].strip()}{location}" + (f": {' '.join(detail)}" if detail else "")
 
 
 @dataclass

@@ -123,19 +123,24 @@ def test_plan_without_changes(fakes: Fakes) -> None:
 
 
 def test_variable_failing_validation_is_named(fakes: Fakes) -> None:
+    # tofu 1.11's -no-color output for a failed validation, as printed for infrastructure/modules
     fakes.set(
         plan="error",
         plan_output=(
-            "╷\n│ Error: Invalid value for variable\n│\n│   on main.tf line 22:\n"
-            '│   22: module "eks_cluster" {\n│\n'
-            "│ endpoint_public_access must be false in prod: reach the API server through the VPC.\n╵\n"
+            '\nError: Invalid value for variable\n\n  on main.tf line 23, in module "eks_cluster":\n'
+            "  23:   endpoint_public_access = true\n    ├────────────────\n"
+            "    │ var.endpoint_public_access is true\n\n"
+            "endpoint_public_access must be false in prod: reach the API server through\nthe VPC (VPN, bastion).\n\n"
+            "This was checked by the validation rule at\n../../modules/eks-cluster/variables.tf:58,3-13.\n"
         ),
     )
     with pytest.raises(infra.InfraError) as err:
         infra.plan("prod")
-    assert "Invalid value for variable (main.tf line 22): endpoint_public_access must be false in prod" in str(
-        err.value
+    assert str(err.value) == (
+        "tofu plan failed in infrastructure/envs/prod: Invalid value for variable (main.tf line 23): "
+        "endpoint_public_access must be false in prod: reach the API server through the VPC (VPN, bastion)."
     )
+    assert fakes.verbs() == ["tofu init", "tofu plan"]
 
 
 def test_missing_state_bucket_names_bucket_and_file(fakes: Fakes) -> None:
