@@ -21,6 +21,7 @@ from typing import Any
 from biogitops.errors import ConfigError
 from biogitops.hcl import Config, is_expression, load_dir, unwrap
 from biogitops.paths import REPO_ROOT
+from biogitops.pins import load_pins
 from biogitops.schema import load_yaml
 from biogitops.terraform_docs import render as render_readme
 
@@ -372,6 +373,20 @@ def kms_encryption(tree: Tree) -> Iterator[Finding]:
                     yield Finding(path, "kms-encryption", f'module "{name}" node disks are not encrypted')
 
 
+def kubernetes_version(tree: Tree) -> Iterator[Finding]:
+    """Each environment runs the Kubernetes minor of pins.yaml (kubectl, kwok and the schemas use it)."""
+    pinned = ".".join(load_pins().kubernetes_version.split(".")[:2])
+    for config in tree.envs.values():
+        versions = [
+            (path, block["kubernetes_version"]) for path, block in config.locals() if "kubernetes_version" in block
+        ]
+        if not versions:
+            yield Finding(_file(config), "kubernetes-version", "no local kubernetes_version")
+        for path, version in versions:
+            if version != pinned:
+                yield Finding(path, "kubernetes-version", f"kubernetes_version {version} is not {pinned} (pins.yaml)")
+
+
 def readme_fresh(tree: Tree) -> Iterator[Finding]:
     """Each module's README lists its current inputs and outputs (`invoke infra.docs` rewrites them)."""
     for config in tree.modules.values():
@@ -395,6 +410,7 @@ RULES: dict[str, Rule] = {
     "prod-private-endpoint": prod_private_endpoint,
     "prod-multi-az": prod_multi_az,
     "kms-encryption": kms_encryption,
+    "kubernetes-version": kubernetes_version,
     "readme-fresh": readme_fresh,
 }
 

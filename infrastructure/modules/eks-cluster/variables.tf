@@ -19,12 +19,12 @@ variable "environment" {
 }
 
 variable "kubernetes_version" {
-  description = "Kubernetes minor version of the control plane (e.g. 1.34): the newest EKS offers that the platform's pins support."
+  description = "Kubernetes minor version of the control plane (e.g. 1.36): the newest EKS offers that the platform's pins support."
   type        = string
 
   validation {
     condition     = can(regex("^1\\.(3[0-9])$", var.kubernetes_version))
-    error_message = "kubernetes_version must be a minor version 1.30 to 1.39, written like 1.34."
+    error_message = "kubernetes_version must be a minor version 1.30 to 1.39, written like 1.36."
   }
 }
 

@@ -19,12 +19,12 @@ variable "cluster_name" {
 }
 
 variable "kubernetes_version" {
-  description = "Kubernetes minor version of the nodes; the control plane's (e.g. 1.34)."
+  description = "Kubernetes minor version of the nodes; the control plane's (e.g. 1.36)."
   type        = string
 
   validation {
     condition     = can(regex("^1\\.(3[0-9])$", var.kubernetes_version))
-    error_message = "kubernetes_version must be a minor version 1.30 to 1.39, written like 1.34."
+    error_message = "kubernetes_version must be a minor version 1.30 to 1.39, written like 1.36."
   }
 }
 
