@@ -28,6 +28,7 @@ INSTANCE_LABEL = "app.kubernetes.io/instance"
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 APPLICATION = "applications.argoproj.io"
 APPLICATIONSET = "applicationsets.argoproj.io"
+DRAIN_TIMEOUT = 900.0  # seconds for Argo CD to delete load balancers and volumes
 
 Progress = Callable[[str], None]
 
@@ -91,7 +92,7 @@ def _stop_parent(kubectl: Kubectl, obj: dict[str, Any], apps: dict[str, Any], st
         stopped.add(parent)
 
 
-def drain(kubectl: Kubectl, progress: Progress = _quiet, timeout: float = 900) -> list[str]:
+def drain(kubectl: Kubectl, progress: Progress = _quiet, timeout: float | None = None) -> list[str]:
     """Delete, through Argo CD, the Applications that own load balancers or volumes; returns their names."""
     owned = owners(kubectl)
     if not owned:
@@ -128,5 +129,12 @@ def drain(kubectl: Kubectl, progress: Progress = _quiet, timeout: float = 900) -
         progress(f"waiting for Argo CD to remove what {', '.join(sorted(left)) or 'nothing'} owned")
         return not left
 
-    wait_until(gone, timeout, "load balancers and volumes to be removed", progress, interval=5)
+    wait_until(
+        gone,
+        DRAIN_TIMEOUT if timeout is None else timeout,
+        "Argo CD to remove the load balancers and volumes",
+        progress,
+        interval=5,
+        hint="see `kubectl -n argocd get applications` for what blocks; nothing was destroyed",
+    )
     return sorted(owned)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from biogitops import infra
+from biogitops import infra, teardown
 from biogitops.errors import ConfigError
 from biogitops.paths import REPO_ROOT, tools_bin
 from biogitops.teardown import TeardownError
@@ -65,6 +65,7 @@ def fakes(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> Fakes
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_WEB_IDENTITY_TOKEN_FILE", "KUBECONFIG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_PROFILE", "bio-gitops-test")
+    monkeypatch.setattr(teardown, "DRAIN_TIMEOUT", 2.0)  # a regression fails fast instead of waiting 15 minutes
     return fakes
 
 
@@ -300,3 +301,19 @@ def test_invoke_task_fails_with_one_line() -> None:
     assert proc.stderr.strip().splitlines() == [
         "error: unknown infrastructure environment 'qa': no infrastructure/envs/qa (known: dev, prod, staging)"
     ]
+
+
+def test_validate_inits_without_backend_validates_and_tests_every_directory(fakes: Fakes) -> None:
+    done = infra.validate_all()
+    assert done[0] == "infrastructure/modules/eks-cluster: init, validate, test"
+    assert done[-1] == "infrastructure/envs/staging: init, validate"  # envs have no tofu test files
+    assert len(done) == 7
+    inits = [c for c in fakes.calls("tofu") if c[1] == "init"]
+    assert len(inits) == 7 and all("-backend=false" in c for c in inits)
+    assert [c[1] for c in fakes.calls("tofu") if c[1] != "version"][:3] == ["init", "validate", "test"]
+
+
+def test_validate_offline_says_ci_runs_it(fakes: Fakes) -> None:
+    fakes.set(init_error="Error: Failed to query available provider packages\n\nCould not retrieve the list.")
+    with pytest.raises(infra.InfraError, match=r"tofu init failed in infrastructure/modules/eks-cluster.*CI runs this"):
+        infra.validate_all()
