@@ -41,3 +41,9 @@ def integration(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Timings as JSON in out/bench.json: kwok startup, bootstrap to healthy, N labs (`-- --labs 100`)."""
     sessions.bench(session)
+
+
+@nox.session
+def terraform(session: nox.Session) -> None:
+    """infrastructure/: tofu fmt, tflint, checkov, HCL rules with fixtures (tofu validate/test run in CI)."""
+    sessions.terraform(session)

@@ -26,7 +26,7 @@ TOOL_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "version": _VERSION,
-        "source": {"enum": ["go", "download"]},
+        "source": {"enum": ["go", "download", "pypi"]},
         "module": {"type": "string", "minLength": 1},
         "module_version": _VERSION,
         "package": {"type": "string", "minLength": 1},

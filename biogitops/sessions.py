@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from biogitops import tools
+from biogitops import terraform_checks, tools
 from biogitops.paths import REPO_ROOT
 from biogitops.providers.kwok import BINARIES as KWOK_BINARIES
 
-DEFAULT = ["lint", "unit", "render"]
+DEFAULT = ["lint", "unit", "render", "terraform"]
 
 WORKFLOW_DIRS = [".github/workflows", "ci/actions"]
 
@@ -139,3 +139,26 @@ def bench(session: Any) -> None:
 def unit(session: Any) -> None:
     session.chdir(REPO_ROOT)
     session.run(sys.executable, "-m", "pytest", "-q", "tests/unit", *session.posargs, env=tools.env_with_tools())
+
+
+def terraform(session: Any) -> None:
+    """infrastructure/: tofu fmt, tflint, checkov; then the HCL rules and tool fixtures (tests/terraform)."""
+    env = _env(session, terraform_checks.TOOLS)
+    session.chdir(REPO_ROOT)
+    session.run(*terraform_checks.fmt_command(), env=env)
+    for command in terraform_checks.tflint_commands():
+        session.run(*command, env=env)
+    session.run(*terraform_checks.checkov_command(), env=env)
+    session.run(
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/terraform",
+        "-o",
+        "testpaths=tests/terraform",
+        *session.posargs,
+        env=env,
+    )

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -239,7 +240,9 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 # ---------------------------------------------------------------- go builds
 
 
-def _run(cmd: list[str], env: dict[str, str], cwd: Path, what: str) -> str:
+def _run(
+    cmd: list[str], env: dict[str, str], cwd: Path, what: str, hint: str = "check network access to the Go module proxy"
+) -> str:
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
         try:  # `go mod download -json` reports its error inside the JSON
@@ -248,7 +251,7 @@ def _run(cmd: list[str], env: dict[str, str], cwd: Path, what: str) -> str:
             reason = ""
         if not reason:
             reason = ((proc.stderr or proc.stdout).strip().splitlines() or ["no output"])[-1]
-        raise ToolError(f"{what} failed: {reason[-300:]}", "check network access to the Go module proxy")
+        raise ToolError(f"{what} failed: {reason[-300:]}", hint)
     return proc.stdout
 
 
@@ -388,6 +391,35 @@ def _extract(data: bytes, member: str, url: str) -> bytes:
         raise ToolError(f"{url}: cannot extract {member}: {err}", "check archive_member in pins.yaml") from None
 
 
+# ---------------------------------------------------------------- pypi
+
+PYPI_WRAPPER = """#!/bin/sh
+# {name} {version} from PyPI, in the virtual environment beside this file (bio-gitops tool cache)
+here=$(dirname "$(readlink -f "$0")")
+exec "$here/venv/bin/python" "$here/venv/bin/{name}" "$@"
+"""
+
+
+def pypi_install(pin: ToolPin, out: Path, progress: Progress = _quiet) -> None:
+    """Install the PyPI package `pin.name`==`pin.version` into a venv beside `out`; `out` runs it.
+
+    The venv is its own so that the tool's dependencies never meet the project's (checkov
+    needs bc-python-hcl2, which installs the same `hcl2` package as python-hcl2). The
+    wrapper runs the venv's script with the venv's interpreter, so the directory may move.
+    """
+    venv = out.parent / "venv"
+    progress(f"creating a virtual environment for {pin.name}")
+    _run([sys.executable, "-m", "venv", str(venv)], dict(os.environ), out.parent, f"python -m venv for {pin.name}")
+    progress(f"pip install {pin.name}=={pin.version}")
+    cmd = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    what = f"pip install {pin.name}=={pin.version}"
+    _run([*cmd, f"{pin.name}=={pin.version}"], dict(os.environ), out.parent, what, "check network access to PyPI")
+    if not (venv / "bin" / pin.name).is_file():
+        raise ToolError(f"{pin.name} {pin.version} from PyPI has no `{pin.name}` script", "check the pin's name")
+    out.write_text(PYPI_WRAPPER.format(name=pin.name, version=pin.version))
+    out.chmod(0o755)
+
+
 # ---------------------------------------------------------------- install
 
 
@@ -427,6 +459,8 @@ def install_one(pin: ToolPin, pins: Pins, progress: Progress = _quiet, use_path:
         out = staging / pin.name
         if pin.source == "go":
             go_build(pin, pins, out, progress)
+        elif pin.source == "pypi":
+            pypi_install(pin, out, progress)
         else:
             download(pin, out, progress)
         check_version(out, pin)

@@ -41,7 +41,8 @@ def list_(c):
     rows = []
     for pin in pins.tools.values():
         st = tools.status(pin)
-        origin = pin.module + "@" + pin.go_module_version if pin.source == "go" else pin.render_url()
+        origins = {"go": f"{pin.module}@{pin.go_module_version}", "pypi": f"{pin.name}=={pin.version}"}
+        origin = origins.get(pin.source) or pin.render_url()
         rows.append([pin.name, pin.version, f"{pin.source}: {origin}", st.state, str(st.path or "-"), st.detail])
     table(
         f"pinned tools (go {pins.go_version}, cache {tools.tools_dir()})",

@@ -21,6 +21,8 @@ REQUIRED_TOOLS = {
     "kubeseal",
     "promtool",
     "tofu",
+    "tflint",
+    "checkov",
     "kwok",
     "kwokctl",
     "etcd",

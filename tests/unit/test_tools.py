@@ -271,3 +271,35 @@ def test_old_go_toolchain_is_refused(tmp_path: Path, monkeypatch) -> None:
     pins = _pins({"version": "1.0.0", "source": "go", "module": "m", "package": ".", "version_args": []})
     with pytest.raises(ToolError, match="Go 1.20.1 is older than the pinned 1.27.3"):
         tools.go_toolchain(pins)
+
+
+def test_pypi_tool_gets_a_venv_of_its_own_and_a_wrapper(cache: Path, monkeypatch) -> None:
+    calls: list[list[str]] = []
+
+    def fake_run(cmd: list[str], env, cwd: Path, what: str, hint: str = "") -> str:
+        calls.append(cmd)
+        if cmd[1:3] == ["-m", "venv"]:
+            (Path(cmd[3]) / "bin").mkdir(parents=True)
+        elif "install" in cmd:
+            (cwd / "venv" / "bin" / "linter").write_text("#!/nowhere/python\n")
+        return ""
+
+    monkeypatch.setattr(tools, "_run", fake_run)
+    out = cache / "staging" / "linter"
+    out.parent.mkdir(parents=True)
+    pin = ToolPin(name="linter", version="3.3.30", source="pypi", version_args=("--version",))
+    tools.pypi_install(pin, out)
+    assert calls[0][:3] == [sys.executable, "-m", "venv"]
+    assert calls[1][-1] == "linter==3.3.30"  # the exact pin, nothing floating
+    wrapper = out.read_text()
+    assert '"$here/venv/bin/python" "$here/venv/bin/linter"' in wrapper  # movable: no shebang path used
+    assert out.stat().st_mode & 0o111
+
+
+def test_pypi_tool_without_its_script_is_refused(cache: Path, monkeypatch) -> None:
+    monkeypatch.setattr(tools, "_run", lambda cmd, env, cwd, what, hint="": "")
+    out = cache / "staging" / "linter"
+    out.parent.mkdir(parents=True)
+    pin = ToolPin(name="linter", version="1.0.0", source="pypi", version_args=("--version",))
+    with pytest.raises(ToolError, match="has no `linter` script"):
+        tools.pypi_install(pin, out)

@@ -1,0 +1,70 @@
+"""`invoke infra.*`: the environment's AWS infrastructure (infrastructure/envs/ENV) with the pinned tofu."""
+
+from __future__ import annotations
+
+from invoke import task
+
+from biogitops import infra, terraform_docs
+from biogitops.console import console, progress
+from biogitops.paths import REPO_ROOT
+from biogitops.tasks.common import friendly
+
+HELP = {"env": "environment: a folder under infrastructure/envs/ (dev, staging, prod)"}
+
+
+@task(help=HELP)
+@friendly
+def plan(c, env="dev"):
+    """tofu init and plan for ENV; the plan is saved as infrastructure/envs/ENV/tfplan."""
+    with progress(f"plan {env}") as update:
+        result = infra.plan(env, update)
+    console.print(f"{env}: {'changes planned' if result.changes else 'no changes'} ({result.plan_file})")
+
+
+@task(help={**HELP, "yes": "apply without asking (CI)"})
+@friendly
+def apply(c, env="dev", yes=False):
+    """Plan ENV, confirm, then apply exactly that plan."""
+    applied = infra.apply(env, yes, console.print)
+    if applied:
+        console.print(f"{env} applied; next: `invoke infra.kubeconfig --env {env}`")
+    else:
+        console.print(f"{env}: no changes; nothing applied")
+
+
+@task(help={**HELP, "yes": "destroy without asking", "skip_drain": "the cluster is already gone: skip Argo CD"})
+@friendly
+def destroy(c, env="dev", yes=False, skip_drain=False):
+    """Remove the Argo CD Applications owning load balancers or volumes, then destroy ENV."""
+    removed = infra.destroy(env, yes, skip_drain, console.print)
+    if removed:
+        console.print(f"removed through Argo CD first: {', '.join(removed)}")
+    console.print(f"{env} destroyed")
+
+
+@task(help=HELP)
+@friendly
+def kubeconfig(c, env="dev"):
+    """Write and select a kubeconfig context for ENV's EKS cluster (needs the aws CLI for tokens)."""
+    context, path = infra.kubeconfig(env)
+    console.print(f"context {context} written to {path} and selected")
+    console.print(f"next: `invoke bootstrap --env {env} --provider existing`")
+
+
+@task
+@friendly
+def validate(c):
+    """tofu init (no backend), validate and test in every module and env; needs provider downloads (CI)."""
+    for line in infra.validate_all(console.print):
+        console.print(f"ok {line}")
+
+
+@task
+@friendly
+def docs(c):
+    """Regenerate the inputs/outputs tables of every infrastructure/modules/*/README.md."""
+    written = terraform_docs.write()
+    for path in written:
+        console.print(f"wrote {path.relative_to(REPO_ROOT)}")
+    if not written:
+        console.print("module READMEs are up to date")

@@ -1,0 +1,70 @@
+# prod: three zones with a NAT gateway each, the API endpoint private only (reach it
+# through the VPN), deletion protection, a year of control-plane and flow logs.
+
+locals {
+  cluster_name       = "bio-gitops-prod"
+  kubernetes_version = "1.36"
+
+  # one node group per entry of nodeGroups in clusters/prod/settings.yaml (tests/terraform checks it)
+  node_groups = {
+    general = { instance_types = ["m6i.4xlarge"], min_size = 3, max_size = 12, desired_size = 3 }
+    spot    = { instance_types = ["m6i.8xlarge", "m6a.8xlarge", "m5.8xlarge"], min_size = 0, max_size = 30, desired_size = 2 }
+    gpu     = { instance_types = ["g5.12xlarge"], min_size = 0, max_size = 4, desired_size = 1 }
+  }
+}
+
+module "vpc" {
+  source = "../../modules/vpc"
+
+  name                    = local.cluster_name
+  environment             = "prod"
+  cluster_name            = local.cluster_name
+  cidr                    = "10.42.0.0/16"
+  azs                     = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+  nat_gateway_per_az      = true
+  flow_log_retention_days = 365
+}
+
+module "eks_cluster" {
+  source = "../../modules/eks-cluster"
+
+  name               = local.cluster_name
+  environment        = "prod"
+  kubernetes_version = local.kubernetes_version
+  vpc_id             = module.vpc.vpc_id
+  subnet_ids         = module.vpc.private_subnet_ids
+  admin_role_arns    = var.admin_role_arns
+  log_retention_days = 365
+
+  endpoint_public_access = false
+
+  # as `addons` in clusters/prod/settings.yaml: labels of the Argo CD cluster Secret
+  gitops_addons = {
+    gatekeeper    = true
+    sealedSecrets = true
+    monitoring    = true
+    sparkOperator = true
+    galaxyDeps    = true
+  }
+}
+
+module "node_group" {
+  source   = "../../modules/node-group"
+  for_each = local.node_groups
+
+  kind           = each.key
+  instance_types = each.value.instance_types
+  min_size       = each.value.min_size
+  max_size       = each.value.max_size
+  desired_size   = each.value.desired_size
+  disk_size_gib  = 200
+
+  cluster_name                       = module.eks_cluster.cluster_name
+  kubernetes_version                 = local.kubernetes_version
+  cluster_endpoint                   = module.eks_cluster.cluster_endpoint
+  cluster_certificate_authority_data = module.eks_cluster.cluster_certificate_authority_data
+  cluster_service_cidr               = module.eks_cluster.cluster_service_cidr
+  cluster_primary_security_group_id  = module.eks_cluster.cluster_primary_security_group_id
+  node_security_group_id             = module.eks_cluster.node_security_group_id
+  subnet_ids                         = module.vpc.private_subnet_ids
+}

@@ -1,0 +1,10 @@
+variable "admin_role_arns" {
+  description = "IAM roles given cluster-admin (the platform team's SSO role); none: the identity that applies is admin."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.admin_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
+    error_message = "admin_role_arns must be IAM role ARNs (arn:aws:iam::123456789012:role/NAME)."
+  }
+}

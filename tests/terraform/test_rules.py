@@ -1,0 +1,79 @@
+"""The HCL rules of biogitops/terraform_rules.py: infrastructure/ keeps them, each fixture breaks its rule."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from biogitops import terraform_rules
+from biogitops.terraform_rules import INFRA_DIR, RULES, check
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_infrastructure_keeps_every_rule() -> None:
+    findings = check(INFRA_DIR)
+    assert not findings, "\n" + "\n".join(f.line() for f in findings)
+
+
+def test_every_rule_has_a_fixture() -> None:
+    missing = [rule for rule in RULES if not (FIXTURES / rule).is_dir()]
+    assert not missing, f"rules without a failing fixture under {FIXTURES}: {missing}"
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_fixture_breaks_its_rule_and_names_the_file(rule: str) -> None:
+    fixture = FIXTURES / rule
+    findings = [f for f in check(fixture) if f.rule == rule]
+    assert findings, f"{rule}: no finding on {fixture}"
+    for finding in findings:
+        assert finding.path.is_relative_to(fixture), finding.line()
+        assert finding.path.exists() or finding.path.parent.is_dir(), finding.line()
+        assert f": {rule}: " in finding.line()
+
+
+def test_unparsable_file_is_one_finding_naming_it(tmp_path: Path) -> None:
+    broken = tmp_path / "modules" / "x" / "main.tf"
+    broken.parent.mkdir(parents=True)
+    broken.write_text('variable "x" {\n  type = \n')
+    findings = check(tmp_path)
+    assert [f.rule for f in findings] == ["hcl-parse"]
+    assert str(broken) in findings[0].message
+
+
+def test_main_exits_non_zero_on_findings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert terraform_rules.main([str(FIXTURES / "variable-typed")]) == 1
+    out = capsys.readouterr().out
+    assert 'variables.tf: variable-typed: variable "name" has no type' in out
+    assert terraform_rules.main([str(INFRA_DIR)]) == 0
+
+
+# The wrong values the issue names, made in a copy of the real tree: each fails naming file and rule.
+MUTATIONS = [
+    ("envs/prod/main.tf", "endpoint_public_access = false", "endpoint_public_access = true", "prod-private-endpoint"),
+    (
+        "modules/node-group/main.tf",
+        'taints        = [{ key = "nvidia.com/gpu", value = "present", effect = "NoSchedule" }]',
+        "taints        = []",
+        "node-group-labels",
+    ),
+    ("modules/vpc/variables.tf", "  type        = bool\n", "", "variable-typed"),
+    ("envs/staging/versions.tf", 'version = "6.28.0"', 'version = ">= 6.28"', "provider-pinned"),
+    ("envs/prod/main.tf", '"eu-west-1b", "eu-west-1c"]', '"eu-west-1b"]', "prod-multi-az"),
+]
+
+
+@pytest.mark.parametrize(("file", "old", "new", "rule"), MUTATIONS, ids=[m[3] for m in MUTATIONS])
+def test_a_wrong_value_in_the_real_tree_names_file_and_rule(
+    tmp_path: Path, file: str, old: str, new: str, rule: str
+) -> None:
+    tree = tmp_path / "infrastructure"
+    shutil.copytree(INFRA_DIR, tree, ignore=shutil.ignore_patterns(".terraform*"))
+    target = tree / file
+    assert old in target.read_text(), f"{file} no longer holds {old!r}: update this test"
+    target.write_text(target.read_text().replace(old, new, 1))
+    lines = [f.line() for f in check(tree) if f.rule == rule]
+    assert lines, f"{rule} did not fire after changing {file}"
+    assert any(line.startswith(f"{target}: {rule}: ") for line in lines), lines
