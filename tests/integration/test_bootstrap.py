@@ -75,22 +75,37 @@ def test_lab_cannot_create_a_clusterrole(cluster: Cluster, result: bs.Result, pr
     assert not cluster.kubectl.ok("get", "clusterrole", "itest-lab-escalation")
 
 
+def _written(obj: dict) -> str:
+    """What changes when anyone but a controller's status update writes `obj`: its resourceVersion,
+    except for kinds whose controllers keep rewriting their status (ApplicationSets list their
+    Applications' health), where it is the spec's generation, the annotations and every
+    non-status write recorded in managedFields (kubectl apply and annotate leave one)."""
+    meta = obj["metadata"]
+    if obj["kind"] != "ApplicationSet":
+        return meta["resourceVersion"]
+    writes = [
+        (m["manager"], m["operation"], m.get("time"))
+        for m in meta.get("managedFields") or []
+        if m.get("subresource") != "status"
+    ]
+    return repr((meta["generation"], sorted((meta.get("annotations") or {}).items()), sorted(writes)))
+
+
 def _managed_versions(cluster: Cluster, result: bs.Result) -> dict[str, str]:
     versions = {}
     for kind in ("appprojects.argoproj.io", "applicationsets.argoproj.io"):
-        for obj in cluster.kubectl.json("-n", "argocd", "get", kind)["items"]:
-            versions[f"{kind}/{obj['metadata']['name']}"] = obj["metadata"]["resourceVersion"]
+        for obj in cluster.kubectl.json("-n", "argocd", "get", kind, "--show-managed-fields")["items"]:
+            versions[f"{kind}/{obj['metadata']['name']}"] = _written(obj)
     for name, app in _apps(cluster).items():
         if name not in result.graph.applications:
             continue
         for res in (app.get("status") or {}).get("resources") or []:
             if res["kind"] == "Application":
                 continue
-            args = ["get", f"{res['kind']}.{res.get('group') or ''}".rstrip("."), res["name"]]
+            args = ["get", f"{res['kind']}.{res.get('group') or ''}".rstrip("."), res["name"], "--show-managed-fields"]
             if res.get("namespace"):
                 args = ["-n", res["namespace"], *args]
-            obj = cluster.kubectl.json(*args)
-            versions[f"{res['kind']}/{res.get('namespace', '')}/{res['name']}"] = obj["metadata"]["resourceVersion"]
+            versions[f"{res['kind']}/{res.get('namespace', '')}/{res['name']}"] = _written(cluster.kubectl.json(*args))
     return versions
 
 
