@@ -289,9 +289,11 @@ class Bootstrap:
 
 
 def _revisions(app: dict[str, Any]) -> list[str]:
-    """The revisions an Application is synced to (one per source)."""
+    """The commits an Application is synced to (one per git source). A source Argo CD could not
+    resolve keeps its symbolic revision (`snapshot`): that is no commit to compare with."""
     sync = (app.get("status") or {}).get("sync") or {}
-    return [r for r in [sync.get("revision"), *(sync.get("revisions") or [])] if r]
+    revisions = [sync.get("revision"), *(sync.get("revisions") or [])]
+    return [r for r in revisions if r and re.fullmatch(r"[0-9a-f]{40}", r)]
 
 
 def live_states(env: str, provider: str | None = None) -> list[tuple[str, str, str]]:

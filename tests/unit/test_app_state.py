@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from biogitops import bootstrap as bs
 from biogitops.bootstrap import HEALTHY, UNREACHABLE, app_state, settled
 
 FIRST_PARTY = {"metadata": {"labels": {}}, "spec": {"source": {"repoURL": "file:///r", "path": "x"}}}
@@ -41,3 +42,11 @@ def test_only_upstream_names_may_settle_unreachable() -> None:
     assert settled("gatekeeper", UNREACHABLE, {"gatekeeper"})
     assert not settled("cluster-base", UNREACHABLE, {"gatekeeper"})
     assert settled("cluster-base", HEALTHY, set())
+
+
+def test_an_unresolved_revision_is_not_a_commit_behind_the_snapshot() -> None:
+    # `crds` offline: its remote URLs never resolve, so Argo CD keeps the branch name
+    unresolved = {"status": {"sync": {"status": "Unknown", "revision": "snapshot"}}}
+    assert bs._revisions(unresolved) == []
+    multi = {"status": {"sync": {"revisions": ["1.2.3", "a" * 40]}}}
+    assert bs._revisions(multi) == ["a" * 40]
