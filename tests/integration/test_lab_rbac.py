@@ -405,6 +405,15 @@ def test_cluster_admin_cannot_write_a_role_wider_than_the_lab(
         _create(cluster, _role([rule]), "lab-genomics")
 
 
+def test_galaxy_operator_may_write_its_database_role(cluster: Cluster, labs_ready: bs.Result) -> None:
+    # CloudNativePG gives each Postgres instance a Role that reads the Secrets it names
+    role = _role([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "watch"], "resourceNames": ["db"]}])
+    operator = ["--as", "system:serviceaccount:galaxy-deps:cnpg-manager", "--as-group", "system:masters"]
+    _create(cluster, role, "lab-proteomics", *operator)
+    with pytest.raises(BioGitopsError, match="may not grant Secrets"):
+        _create(cluster, role, "lab-proteomics")
+
+
 def test_the_charts_roles_and_bindings_are_accepted(cluster: Cluster, labs_ready: bs.Result) -> None:
     objs = helm_template(NEXTFLOW, [{"lab": "genomics"}]) + helm_template(SPARK_LAB, [{"lab": "genomics"}])
     rbac = [o for o in objs if o["kind"] in ("Role", "RoleBinding")]
