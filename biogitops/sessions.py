@@ -14,7 +14,7 @@ from biogitops import tools
 from biogitops.paths import REPO_ROOT
 from biogitops.providers.kwok import BINARIES as KWOK_BINARIES
 
-DEFAULT = ["lint", "unit", "render"]
+DEFAULT = ["lint", "unit", "render", "rules"]
 
 WORKFLOW_DIRS = [".github/workflows", "ci/actions"]
 
@@ -126,6 +126,17 @@ def render(session: Any) -> None:
     session.run(sys.executable, "-m", "biogitops.validate", env=env)
     session.run(
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/render", *session.posargs, env=env
+    )
+
+
+def rules(session: Any) -> None:
+    """Alert rules (promtool check and test), runbook links, dashboard queries and metric sources
+    (biogitops/alert_rules.py), then the tests that prove each check fires on its fixture."""
+    env = _env(session, ["promtool"])
+    session.chdir(REPO_ROOT)
+    session.run(sys.executable, "-m", "biogitops.alert_rules", env=env)
+    session.run(
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/rules", *session.posargs, env=env
     )
 
 

@@ -80,6 +80,8 @@ def targets(env: str) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {
         f"{env}/overlay": kustomize(REPO_ROOT / "clusters" / env),
         f"{env}/bootstrap": render_bootstrap(values),
+        # alert rules, monitors and dashboards (the observability Application; the same in every env)
+        f"{env}/observability": kustomize(REPO_ROOT / "observability"),
     }
     for name in STATIC_PROJECTS:
         out[f"{env}/project-{name}"] = helm_template(ARGOCD / "projects", [{"name": name, "repoURL": PLACEHOLDER_REPO}])
