@@ -31,6 +31,19 @@ MODULES = {
     "prometheus-operator/prometheus-operator": "github.com/prometheus-operator/prometheus-operator",
     "kubeflow/spark-operator": "github.com/kubeflow/spark-operator/v2",
 }
+# Where each add-on chart synced with skipCrds keeps its CRDs, as (Go module, tag, directory):
+# the chart's own crds/ where the chart lives in the module; for kube-prometheus-stack (not a
+# Go module) the prometheus-operator release its chart is generated from (88.5.3: v0.93.1).
+CHART_CRDS = {
+    "gatekeeper": ("github.com/open-policy-agent/gatekeeper/v3", "v3.23.1", "charts/gatekeeper/crds"),
+    "sealed-secrets": ("github.com/bitnami-labs/sealed-secrets", "v0.39.1", "helm/sealed-secrets/crds"),
+    "kube-prometheus-stack": (
+        "github.com/prometheus-operator/prometheus-operator",
+        "v0.93.1",
+        "example/prometheus-operator-crd",
+    ),
+    "spark-operator": ("github.com/kubeflow/spark-operator/v2", "v2.5.2", "charts/spark-operator-chart/crds"),
+}
 _URL = re.compile(r"^https://raw\.githubusercontent\.com/([^/]+/[^/]+)/([^/]+)/(.+\.yaml)$")
 
 
@@ -63,7 +76,8 @@ def listed(kustomization: Path = KUSTOMIZATION) -> list[Listed]:
 def crd_names(path: Path) -> set[str]:
     return {
         d["metadata"]["name"]
-        for d in yaml.safe_load_all(path.read_text())
+        # BaseLoader: some upstream CRDs hold a bare `=` (a YAML value tag safe_load refuses)
+        for d in yaml.load_all(path.read_text(), Loader=getattr(yaml, "CBaseLoader", yaml.BaseLoader))
         if d and d.get("kind") == "CustomResourceDefinition"
     }
 
