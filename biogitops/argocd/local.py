@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from biogitops import tools
+from biogitops.argocd.incluster import CONTROLLER_ARGS
 from biogitops.errors import BioGitopsError, Fatal
 from biogitops.kube import Kubectl, wait_until
 from biogitops.procs import Managed, port_open, wait_for_port
@@ -152,6 +153,7 @@ class LocalArgoCD:
                 "10",
                 "--operation-processors",
                 "5",
+                *CONTROLLER_ARGS,
             ]
         if component == "applicationset-controller":
             return [
