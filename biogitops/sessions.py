@@ -98,7 +98,8 @@ def _provider_arg(posargs: list[str]) -> str:
 def integration(session: Any) -> None:
     """pytest tests/integration against a real cluster; `-- --provider kwok|kind|existing`."""
     provider = _provider_arg(session.posargs)
-    needed = ["kubectl", *ARGOCD_TOOLS] + (KWOK_TOOLS if provider == "kwok" else ["kind"] if provider == "kind" else [])
+    local = [*KWOK_TOOLS, "prometheus"]  # kwok: the control plane, and Prometheus beside it
+    needed = ["kubectl", *ARGOCD_TOOLS] + (local if provider == "kwok" else ["kind"] if provider == "kind" else [])
     env = _env(session, sorted(set(needed)))
     session.chdir(REPO_ROOT)
     args = list(session.posargs)
