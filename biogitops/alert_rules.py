@@ -325,7 +325,7 @@ def promtool_test(rule_files: list[RuleFile], work: Path, report: Report) -> Non
         proc = _promtool(["test", "rules", tests.name], work)
         if proc.returncode != 0:
             out = [ln.rstrip() for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
-            detail = " | ".join(ln.strip() for ln in out if not ln.startswith("Unit Testing"))[:600]
+            detail = " | ".join(ln.strip() for ln in out if not ln.startswith("Unit Testing"))[:1500]
             report.add(tests, "promtool test rules", f"failed: {detail}")
 
 
