@@ -170,7 +170,9 @@ def test_a_failing_sync_fires_the_sync_alert_and_fixing_it_resolves_it(
             ]
         ),
     )
-    assert bs.app_state(cluster.application(PROBE)) == bs.HEALTHY
+    wait_for(
+        "the fixed Application to be Synced and Healthy", lambda: bs.app_state(cluster.application(PROBE)) == bs.HEALTHY
+    )
 
 
 @pytest.fixture
