@@ -33,7 +33,7 @@ from biogitops.argocd.local import PORTS as ARGOCD_PORTS
 from biogitops.errors import BioGitopsError, Fatal
 from biogitops.kube import wait_until
 from biogitops.paths import REPO_ROOT
-from biogitops.procs import Managed, port_open
+from biogitops.procs import Managed, http_ok, last_log_line, port_open
 from biogitops.providers.kwok import PORTS as KWOK_PORTS
 
 # Offsets from kwok.basePort, after local Argo CD's (+10..+18).
@@ -159,11 +159,7 @@ class LocalPrometheus:
         ]
 
     def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:
-                return resp.status == 200
-        except OSError:
-            return False
+        return http_ok(f"{self.url}/-/ready")
 
     def start(self, progress=_quiet, timeout: float = 90, rules: dict[str, dict[str, Any]] | None = None) -> None:
         """Write config and rules, start Prometheus unless it runs (then reload it); wait until ready."""
@@ -183,8 +179,7 @@ class LocalPrometheus:
     def _ready_or_dead(self) -> bool:
         if not self.proc.alive():
             log = self.proc.logfile
-            lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()] if log.is_file() else []
-            raise Fatal(f"Prometheus exited: {lines[-1][:200] if lines else 'no log'}", f"see {log}")
+            raise Fatal(f"Prometheus exited: {last_log_line(log) or 'no log'}", f"see {log}")
         return self.ready()
 
     def reload(self) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from biogitops import tools
 from biogitops.argocd.incluster import CONTROLLER_ARGS
 from biogitops.errors import BioGitopsError, Fatal
 from biogitops.kube import Kubectl, wait_until
-from biogitops.procs import Managed, port_open, wait_for_port
+from biogitops.procs import Managed, last_log_line, port_open, wait_for_port
+from biogitops.procs import http_ok as _http_ok
 
 NAMESPACE = "argocd"
 
@@ -266,18 +266,9 @@ class LocalArgoCD:
     def _ready_or_dead(self, component: str) -> bool:
         if not self.proc(component).alive():
             log = self.proc(component).logfile
-            lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()] if log.is_file() else []
-            raise Fatal(f"Argo CD {component} exited: {lines[-1][:200] if lines else 'no log'}", f"see {log}")
+            raise Fatal(f"Argo CD {component} exited: {last_log_line(log) or 'no log'}", f"see {log}")
         return self.ready(component)
 
     def stop(self) -> None:
         for component in reversed(COMPONENTS):
             self.proc(component).stop()
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return 200 <= resp.status < 300
-    except OSError:
-        return False
