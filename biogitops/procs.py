@@ -95,6 +95,16 @@ class Managed:
         pid = self.pid()
         return pid is not None and pid_alive(pid)
 
+    def cmdline(self) -> list[str]:
+        """The running process's command line ([] when it is not running)."""
+        pid = self.pid()
+        if pid is None or not pid_alive(pid):
+            return []
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+        except OSError:
+            return []
+
     def start(self, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> int:
         """Start `argv` in its own session (survives this Python process); returns the pid."""
         if self.alive():

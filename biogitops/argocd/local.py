@@ -248,8 +248,12 @@ class LocalArgoCD:
                 )
         for component in COMPONENTS:
             proc = self.proc(component)
-            if proc.alive():
+            # redis rewrites its process title, so only Argo CD's own command lines are compared
+            if proc.alive() and (component == "redis" or proc.cmdline() == self.argv(component)):
                 continue
+            if proc.alive():  # started by another version of this code: flags differ
+                progress(f"restarting argocd {component}: its command line changed")
+                proc.stop()
             progress(f"starting argocd {component}")
             proc.start(self.argv(component), self._env())
             if component == "redis":
