@@ -4,6 +4,7 @@ is detected), and the helpers for logs and HTTP probes."""
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from biogitops.procs import Managed, http_ok, last_log_line
@@ -14,6 +15,9 @@ def test_cmdline_is_what_was_started_and_empty_once_stopped(tmp_path: Path) -> N
     argv = [sys.executable, "-c", "import time; time.sleep(30)", "--flag"]
     proc.start(argv, {})
     try:
+        deadline = time.monotonic() + 10  # until the child has exec'd
+        while proc.cmdline() != argv and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert proc.cmdline() == argv
     finally:
         proc.stop()
