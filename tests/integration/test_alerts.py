@@ -131,7 +131,13 @@ def broken_app(cluster: Cluster, tmp_path: Path) -> Iterator[Path]:
             "project": PROBE,
             "source": {"repoURL": url, "targetRevision": "main", "path": "."},
             "destination": {"server": "https://kubernetes.default.svc", "namespace": PROBE},
-            "syncPolicy": {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]},
+            # Argo CD retries a failed automated sync (5 times by default) before it records the
+            # SyncError condition; one quick retry keeps the test short
+            "syncPolicy": {
+                "automated": {"prune": True},
+                "syncOptions": ["CreateNamespace=true"],
+                "retry": {"limit": 1, "backoff": {"duration": "5s", "factor": 1, "maxDuration": "5s"}},
+            },
         },
     }
     cluster.kubectl.apply_text(yaml.safe_dump_all([project, app]))
