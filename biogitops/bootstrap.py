@@ -8,12 +8,16 @@ interruption at any point converges:
                         clusters/base/crds, from the Go module cache (the crds Application
                         cannot reach their URLs offline)
   4. default-project    `default` held empty and deny-everything; no Application may use it
-  5. bootstrap-project  the project that may only create AppProjects and ApplicationSets
-  6. projects           the projects ApplicationSet; waits until every AppProject exists
-  7. platform           platform, add-ons and labs ApplicationSets, applied wave by wave
+  5. root               the root Application (and its project): from then on Argo CD syncs
+                        the bootstrap chart (projects, ApplicationSets) and its own config
+                        with self-heal; bootstrap applies these once and never again
+  6. projects           waits until every AppProject exists
+  7. platform           waits for the platform, add-ons and labs Applications, layer by layer
   8. wait               every first-party Application Synced and Healthy; upstream-chart
                         Applications Synced and Healthy or reported "source unreachable"
-Nothing is applied before everything has been validated (step 1).
+Nothing is applied before everything has been validated (step 1). A re-run with nothing
+changed writes nothing: objects the root Application owns are not applied again, and Argo CD
+is asked to refresh only when the snapshot it reads has moved.
 """
 
 from __future__ import annotations
@@ -26,18 +30,19 @@ from typing import Any
 
 import yaml
 
-from biogitops import argocd, crds, tools
+from biogitops import argocd, crds, kube, tools
 from biogitops.errors import BioGitopsError
 from biogitops.kube import Kubectl
-from biogitops.labs import Lab, check_apps, load_labs
+from biogitops.labs import Lab, check_apps, load_labs, load_labs_at
 from biogitops.pins import load_pins
 from biogitops.providers import Provider, get_provider
 from biogitops.providers.kwok import BINARIES as KWOK_BINARIES
-from biogitops.render import Graph, bootstrap_values, expected_graph, is_upstream, render_bootstrap
+from biogitops.render import Graph, bootstrap_values, expected_graph, is_upstream, render_bootstrap, root_application
 from biogitops.repo import source_for
 from biogitops.settings import load_settings
 
-STEPS = ("preflight", "cluster", "argocd", "default-project", "bootstrap-project", "projects", "platform", "wait")
+STEPS = ("preflight", "cluster", "argocd", "default-project", "root", "projects", "platform", "wait")
+ROOT = "root"
 HEALTHY = "Synced/Healthy"
 UNREACHABLE = "source unreachable"
 # what a failed fetch of a chart or remote resource says (DNS, TCP, TLS, HTTP)
@@ -107,32 +112,42 @@ class Bootstrap:
     def kubectl(self) -> Kubectl:
         return argocd.kubectl_for(self.provider)
 
-    def apply(self, template: str) -> None:
-        objs = render_bootstrap(self.values, template)
-        self.kubectl.apply_text(yaml.safe_dump_all(objs))
-        self.refresh(objs)
-
-    def refresh(self, objs: list[dict[str, Any]]) -> None:
-        """Make Argo CD look at the new revision now instead of at its next poll (minutes):
-        ApplicationSets re-run their generators, and Applications behind the source re-compare."""
+    def apply_once(self, objs: list[dict[str, Any]]) -> None:
+        """Apply objects that Argo CD owns afterwards, only while they are missing: applying them
+        again would undo what the root Application writes (its tracking annotation)."""
         for obj in objs:
-            if obj["kind"] == "ApplicationSet":
+            kind, name = obj["kind"].lower(), obj["metadata"]["name"]
+            if not self.kubectl.ok("-n", "argocd", "get", f"{kind}.argoproj.io", name):
+                self.kubectl.apply_text(yaml.safe_dump(obj))
+
+    def refresh(self) -> None:
+        """Make Argo CD look at a new dev snapshot now instead of at its next poll (minutes): the
+        root and the ApplicationSets re-read git, and Applications behind the snapshot re-compare.
+        Nothing is written when every Application is already at the snapshot."""
+        if not self.commit:
+            return
+        behind = []
+        for name, app in self.applications().items():
+            revisions = _revisions(app)
+            if name in self.graph.applications and revisions and self.commit not in revisions:
+                behind.append(name)
+        if not behind:
+            return
+        self.progress(f"snapshot {self.commit[:10]} is new to {len(behind)} Application(s): asking Argo CD to refresh")
+        for name in behind:
+            self.kubectl.run(
+                "-n", "argocd", "annotate", "--overwrite", "application", name, "argocd.argoproj.io/refresh=normal"
+            )
+        for appset in self.graph.applicationsets:
+            if self.kubectl.ok("-n", "argocd", "get", "applicationset", appset):
                 self.kubectl.run(
                     "-n",
                     "argocd",
                     "annotate",
                     "--overwrite",
                     "applicationset",
-                    obj["metadata"]["name"],
+                    appset,
                     "argocd.argoproj.io/application-set-refresh=true",
-                )
-        if not self.commit:
-            return
-        for name, app in self.applications().items():
-            revision = ((app.get("status") or {}).get("sync") or {}).get("revision")
-            if name in self.graph.applications and revision and revision != self.commit:
-                self.kubectl.run(
-                    "-n", "argocd", "annotate", "--overwrite", "application", name, "argocd.argoproj.io/refresh=normal"
                 )
 
     def applications(self) -> dict[str, dict[str, Any]]:
@@ -166,16 +181,18 @@ class Bootstrap:
         if app is None:
             return "missing"
         state = app_state(app)
-        source = app["spec"].get("source") or {}
-        revision = ((app.get("status") or {}).get("sync") or {}).get("revision")
-        ours = self.commit and source.get("repoURL") == self.values.get("repoURL")
-        if state == HEALTHY and ours and revision != self.commit:  # healthy, but at the previous snapshot
+        sources = app["spec"].get("sources") or [app["spec"].get("source") or {}]
+        ours = self.commit and any(s.get("repoURL") == self.values.get("repoURL") for s in sources)
+        if state == HEALTHY and ours and self.commit not in _revisions(app):  # healthy, but at the previous snapshot
             return "Synced/Healthy at an older revision"
         return state
 
     # ---------------------------------------------------------------- steps
     def preflight(self) -> None:
-        self.labs = load_labs(self.settings.env)
+        env = self.settings.env
+        self.labs = load_labs(env)
+        if self.settings.repo_url != "local":  # Argo CD reads the pinned revision, not this working tree
+            self.labs = load_labs_at(env, self.settings.repo_revision)
         check_apps(self.labs, self.settings)
         pins = load_pins()
         needed = ["kubectl", "helm", "kustomize"]
@@ -193,7 +210,7 @@ class Bootstrap:
             self.provider.check_engine()  # type: ignore[attr-defined]
         # render everything once with a placeholder source: invalid data fails before any apply
         probe = bootstrap_values(self.settings, pins, "https://example.invalid/repo.git", "HEAD")
-        expected_graph(self.settings, self.labs, render_bootstrap(probe), probe)
+        expected_graph(self.settings, self.labs, [*render_bootstrap(probe), root_application(probe)], probe)
 
     def cluster(self) -> None:
         self.provider.create(self.progress)
@@ -204,12 +221,14 @@ class Bootstrap:
             crds.install(self.kubectl, self.progress)
         source = source_for(self.provider)
         self.commit = source.commit
-        self.values = bootstrap_values(self.settings, load_pins(), source.url, source.revision)
-        self.graph = expected_graph(self.settings, self.labs, render_bootstrap(self.values), self.values)
+        api_server = kube.api_server_endpoints(self.kubectl)
+        self.values = bootstrap_values(self.settings, load_pins(), source.url, source.revision, api_server)
+        objs = [*render_bootstrap(self.values), root_application(self.values)]
+        self.graph = expected_graph(self.settings, self.labs, objs, self.values)
         self.result.graph = self.graph
 
     def default_project(self) -> None:
-        self.apply("appproject-default.yaml")
+        self.apply_once(render_bootstrap(self.values, "appproject-default.yaml"))
         users = [n for n, a in self.applications().items() if a["spec"].get("project") == "default"]
         if users:
             raise BootstrapError(
@@ -217,11 +236,15 @@ class Bootstrap:
                 "move them to a real project; `default` allows nothing",
             )
 
-    def bootstrap_project(self) -> None:
-        self.apply("appproject-bootstrap.yaml")
+    def root(self) -> None:
+        self.apply_once(render_bootstrap(self.values, "appproject-argocd.yaml"))
+        root = root_application(self.values)
+        # the root is the one object bootstrap keeps applying: it carries the settings (values)
+        self.kubectl.apply_text(yaml.safe_dump(root))
+        self.refresh()
+        self.wait_apps([ROOT], "root Application")
 
     def projects(self) -> None:
-        self.apply("applicationset-projects.yaml")
         names = sorted(n for n in self.graph.applications if n.startswith("project-"))
         self.wait_apps(names, "project Applications")
         expected = set(self.graph.projects)
@@ -237,23 +260,14 @@ class Bootstrap:
             time.sleep(1)
 
     def platform(self) -> None:
-        layers = [
-            ("applicationset-platform.yaml", "platform"),
-            ("applicationset-addons.yaml", "addons"),
-            ("applicationset-labs.yaml", "labs"),
-        ]
-        for template, layer in layers:
-            objs = render_bootstrap(self.values, template)
-            if not objs:
-                continue
-            self.kubectl.apply_text(yaml.safe_dump_all(objs))
-            self.refresh(objs)
+        for layer in ("platform", "addons", "labs", "lab-apps"):
             names = sorted(
                 n
                 for n, a in self.graph.applications.items()
                 if a["metadata"].get("labels", {}).get("bio-gitops.io/layer") == layer
             )
-            self.wait_apps(names, f"{layer} Applications")
+            if names:
+                self.wait_apps(names, f"{layer} Applications")
 
     def wait(self) -> None:
         names = sorted(self.graph.applications)
@@ -276,6 +290,12 @@ class Bootstrap:
             if step == stop_after:
                 break
         return self.result
+
+
+def _revisions(app: dict[str, Any]) -> list[str]:
+    """The revisions an Application is synced to (one per source)."""
+    sync = (app.get("status") or {}).get("sync") or {}
+    return [r for r in [sync.get("revision"), *(sync.get("revisions") or [])] if r]
 
 
 def live_states(env: str, provider: str | None = None) -> list[tuple[str, str, str]]:

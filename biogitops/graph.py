@@ -35,6 +35,8 @@ def mermaid(graph: Graph, env: str) -> str:
         parent = {"projects": "projects", "platform": "platform", "addons": "addons", "labs": "labs"}.get(owner)
         if parent:
             lines.append(f"  {_id('as', parent)} --> {_id('app', name)}")
+        elif owner == "root":  # the root Application syncs the ApplicationSets themselves
+            lines += [f"  {_id('app', name)} --> {_id('as', a)}" for a in sorted(set(graph.applicationsets))]
         elif owner == "lab-apps":
             lab = app["metadata"]["labels"].get("bio-gitops.io/lab", "")
             lines.append(f"  {_id('app', 'lab-' + lab)} --> {_id('app', name)}")

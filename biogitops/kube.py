@@ -102,3 +102,19 @@ def wait_until(
             progress(f"waiting for {what} ({time.monotonic() - start:.0f}s)")
         time.sleep(interval)
     raise BioGitopsError(f"timed out after {timeout:.0f}s waiting for {what}{last_error}", hint)
+
+
+def api_server_endpoints(kubectl: Kubectl) -> dict[str, str]:
+    """The API server's own addresses and ports (the `kubernetes` Service's EndpointSlices), for
+    lab egress policies: `{"ips": "10.0.0.1,...", "ports": "6443"}`."""
+    slices = kubectl.json(
+        "-n", "default", "get", "endpointslices.discovery.k8s.io", "-l", "kubernetes.io/service-name=kubernetes"
+    )["items"]
+    ips = sorted({a for s in slices for e in s.get("endpoints") or [] for a in e.get("addresses") or []})
+    ports = sorted({str(p["port"]) for s in slices for p in s.get("ports") or [] if p.get("port")})
+    if not ips or not ports:
+        raise BioGitopsError(
+            "the kubernetes Service has no endpoints: cannot tell labs where the API server is",
+            "check the API server's --advertise-address and the endpoint reconciler",
+        )
+    return {"ips": ",".join(ips), "ports": ",".join(ports)}

@@ -24,7 +24,15 @@ from biogitops.pins import Pins
 from biogitops.settings import Settings
 
 ARGOCD = REPO_ROOT / "clusters" / "argocd"
-STATIC_PROJECTS = ["platform", "security", "observability", "workloads"]
+# what bootstrap renders before it knows the cluster (preflight, render tests, `invoke graph`)
+PLACEHOLDER_API_SERVER = {"ips": "192.0.2.1", "ports": "443,6443"}
+# the only fields of a lab file that reach the charts (the ApplicationSets pick the same)
+LAB_FIELDS = ("name", "owners", "members", "quota", "apps")
+
+
+def static_projects() -> list[str]:
+    """The static AppProjects, as the bootstrap chart lists them."""
+    return list(yaml.safe_load((ARGOCD / "bootstrap" / "values.yaml").read_text())["staticProjects"])
 
 
 def helm_template(
@@ -33,8 +41,11 @@ def helm_template(
     value_files: list[Path] | None = None,
     show_only: str | None = None,
     release: str = "render",
+    set_values: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """`helm template` a local chart; returns the objects. Errors name the chart."""
+    """`helm template` a local chart; returns the objects. Errors name the chart.
+
+    `set_values` are `--set k=v` pairs, typed the way helm types them (as Argo CD's parameters)."""
     cmd = [str(tools.which("helm")), "template", release, str(chart)]
     with tempfile.TemporaryDirectory() as tmp:
         for vf in value_files or []:  # files first; explicit values override them, as Argo CD's parameters do
@@ -43,6 +54,8 @@ def helm_template(
             path = Path(tmp) / f"values-{i}.json"
             path.write_text(json.dumps(vals))
             cmd += ["-f", str(path)]
+        for pair in set_values or []:
+            cmd += ["--set", pair]
         if show_only:
             cmd += ["--show-only", show_only]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -53,7 +66,10 @@ def helm_template(
     return [o for o in yaml.safe_load_all(proc.stdout) if o]
 
 
-def bootstrap_values(settings: Settings, pins: Pins, repo_url: str, revision: str) -> dict[str, Any]:
+def bootstrap_values(
+    settings: Settings, pins: Pins, repo_url: str, revision: str, api_server: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The bootstrap chart's values: from the settings, pins.yaml and (once known) the cluster."""
     addons = {name: bool(spec.get("enabled")) for name, spec in (settings.raw.get("addons") or {}).items()}
     charts = {name: dict(spec) for name, spec in pins.charts.items()}
     return {
@@ -63,23 +79,73 @@ def bootstrap_values(settings: Settings, pins: Pins, repo_url: str, revision: st
         "addons": addons,
         "charts": charts,
         "offeredApps": ",".join(settings.apps),
+        "apiServer": dict(api_server or PLACEHOLDER_API_SERVER),
+        "sso": dict(settings.raw.get("sso") or {}),
     }
 
 
-def tenant_values(env: str, values: dict[str, Any]) -> dict[str, Any]:
-    """The parameters the `labs` ApplicationSet gives each lab's lab-tenant release."""
+def lab_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """What of a lab file reaches the charts: its own fields, nothing the platform decides."""
+    return {k: data[k] for k in LAB_FIELDS if k in data}
+
+
+def tenant_values(env: str, values: dict[str, Any], lab: Lab) -> dict[str, Any]:
+    """The values the `labs` ApplicationSet gives one lab's lab-tenant release."""
+    galaxy = values["charts"]["galaxy"]
     return {
+        "lab": lab_fields(lab.data),
         "env": env,
         "repoURL": values["repoURL"],
         "revision": values["revision"],
-        "galaxyChart": {"version": values["charts"]["galaxy"]["version"]},
+        "galaxyChart": {"version": galaxy["version"], "repoURL": galaxy["repoURL"]},
         "offeredApps": values["offeredApps"],
+        "apiServer": values["apiServer"],
+        "labFile": lab.path.name,
     }
 
 
+def project_values(values: dict[str, Any], static: str = "", lab: Lab | None = None) -> dict[str, Any]:
+    """The values the `projects` ApplicationSet gives one project's release (a static one or a lab's)."""
+    repos = {name: chart["repoURL"] for name, chart in values["charts"].items()}
+    out: dict[str, Any] = {"name": static, "kind": "static", "repoURL": values["repoURL"], "chartRepos": repos}
+    if lab:
+        fields = lab_fields(lab.data)
+        out.update(name=lab.name, kind="lab", lab={k: v for k, v in fields.items() if k != "quota"})
+    return out
+
+
+def argocd_config(settings: Settings) -> list[dict[str, Any]]:
+    """Argo CD's configuration for one environment (clusters/argocd/config), as the root Application renders it."""
+    chart = ARGOCD / "config"
+    files = [chart / "values.yaml", chart / f"values.{settings.env}.yaml"]
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        raise BioGitopsError(f"{missing[0].relative_to(REPO_ROOT)}: missing", "every environment needs Argo CD values")
+    sso = settings.raw.get("sso") or {}
+    return helm_template(chart, [{"sso": sso}], value_files=files, release="argocd-config")
+
+
+def render_helm_source(source: dict[str, Any], release: str) -> list[dict[str, Any]]:
+    """A first-party path source of an Application, rendered as Argo CD's repo-server does:
+    its value files, then `valuesObject`, then its parameters as `--set`."""
+    helm = source.get("helm") or {}
+    chart = REPO_ROOT / source["path"]
+    files = [chart / f for f in helm.get("valueFiles") or []]
+    values = [helm["valuesObject"]] if helm.get("valuesObject") else []
+    pairs = [f"{p['name']}={p['value'].replace(',', chr(92) + ',')}" for p in helm.get("parameters") or []]
+    return helm_template(chart, values, value_files=files, release=release, set_values=pairs)
+
+
 def render_bootstrap(values: dict[str, Any], template: str | None = None) -> list[dict[str, Any]]:
+    """The bootstrap chart as the root Application renders it (without the root itself)."""
     show = f"templates/{template}" if template else None
     return helm_template(ARGOCD / "bootstrap", [values], show_only=show, release="bootstrap")
+
+
+def root_application(values: dict[str, Any]) -> dict[str, Any]:
+    """The root Application that bootstrap applies: Argo CD syncs everything else from it."""
+    [root] = render_bootstrap({**values, "renderRoot": True}, "application-root.yaml")
+    return root
 
 
 @dataclass
@@ -129,6 +195,11 @@ def _expand(appset: dict[str, Any], elements: list[dict[str, Any]]) -> list[dict
                     value = value[key]
                 return str(value)
 
+            def pick(match: re.Match) -> str:  # `{{ pick . "a" "b" | toJson }}`
+                keys = re.findall(r'"(\w+)"', match.group(1))
+                return json.dumps({k: params[k] for k in keys if k in params})
+
+            node = re.sub(r"\{\{\s*pick \.((?:\s+\"\w+\")+)\s*\|\s*toJson\s*\}\}", pick, node)
             return re.sub(r"\{\{\s*\.([\w.]+)\s*\}\}", lookup, node)
         if isinstance(node, list):
             return [fill(x, params) for x in node]
@@ -173,15 +244,17 @@ def expected_graph(settings: Settings, labs: list[Lab], objects: list[dict[str, 
     for obj in objects:
         if obj["kind"] == "AppProject":
             graph.projects.append(obj["metadata"]["name"])
+        if obj["kind"] == "Application":  # the root
+            graph.applications[obj["metadata"]["name"]] = obj
         if obj["kind"] != "ApplicationSet":
             continue
         graph.applicationsets.append(obj["metadata"]["name"])
         for app in _expand(obj, _elements(obj, labs)):
             graph.applications[app["metadata"]["name"]] = app
-    graph.projects += STATIC_PROJECTS + [f"lab-{lab.name}" for lab in labs]
-    for lab in labs:  # each lab's own Applications come from its lab-tenant release
-        lab_values = {**lab.data, **tenant_values(settings.env, values)}
-        for obj in helm_template(ARGOCD / "lab-tenant", [lab_values], release=f"lab-{lab.name}"):
+    graph.projects += static_projects() + [f"lab-{lab.name}" for lab in labs]
+    for lab in labs:  # each lab's own Applications come from its lab-tenant release, as Argo CD renders it
+        tenancy = graph.applications[f"lab-{lab.name}"]
+        for obj in render_helm_source(tenancy["spec"]["source"], f"lab-{lab.name}"):
             if obj["kind"] == "Application":
                 graph.applications[obj["metadata"]["name"]] = obj
     return graph

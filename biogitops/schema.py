@@ -22,9 +22,16 @@ def field_path(parts: Any) -> str:
 def load_yaml(path: Path) -> Any:
     """Read one YAML document, turning parse errors into a ConfigError naming the file."""
     try:
-        return yaml.safe_load(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: Path | str) -> Any:
+    """Parse one YAML document; errors name `path` (a file, or `REV:file` from git)."""
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from biogitops.errors import ConfigError
 from biogitops.paths import REPO_ROOT
@@ -63,6 +64,16 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "properties": {
                 "url": {"anyOf": [{"const": "local"}, {"type": "string", "pattern": "^(https://|ssh://|git@)"}]},
                 "revision": {"type": "string", "minLength": 1},
+            },
+        },
+        "sso": {
+            "type": "object",
+            "required": ["issuer", "clientID"],
+            "additionalProperties": False,
+            "properties": {
+                "issuer": {"type": "string", "pattern": "^https://[^@/\\s]+(/\\S*)?$"},
+                "clientID": {"type": "string", "minLength": 1},
+                "groupsClaim": {"type": "string", "minLength": 1},
             },
         },
         "kind": {
@@ -178,6 +189,7 @@ def load_settings(env: str, root: Path = CLUSTERS_DIR) -> Settings:
     validate(data, SETTINGS_SCHEMA, path)
     if data["environment"] != env:
         raise ConfigError(f"{path}: environment: is {data['environment']!r} but the folder is {env!r}")
+    _check_repo_url(path, data["repo"]["url"])
     if data["provider"] == "existing" and not (data.get("existing") or {}).get("context"):
         raise ConfigError(f"{path}: existing.context: required when provider is existing")
     _check_apps(path, data, env)
@@ -204,6 +216,16 @@ def load_settings(env: str, root: Path = CLUSTERS_DIR) -> Settings:
         context=(data.get("existing") or {}).get("context"),
         raw=data,
     )
+
+
+def _check_repo_url(path: Path, url: str) -> None:
+    """Credentials never live in a repository URL: Argo CD takes them from a repository Secret."""
+    parts = urlsplit(url)
+    if (url.startswith("https://") and "@" in parts.netloc) or (url.startswith("ssh://") and parts.password):
+        raise ConfigError(
+            f"{path}: repo.url: embeds credentials",
+            "remove user:token@ and give Argo CD a repository Secret (sealed, secrets/)",
+        )
 
 
 def _check_apps(path: Path, data: dict[str, Any], env: str) -> None:

@@ -24,7 +24,16 @@ from biogitops.errors import BioGitopsError
 from biogitops.labs import check_apps, load_labs
 from biogitops.paths import REPO_ROOT
 from biogitops.pins import Pins, load_pins
-from biogitops.render import ARGOCD, STATIC_PROJECTS, bootstrap_values, helm_template, render_bootstrap, tenant_values
+from biogitops.render import (
+    ARGOCD,
+    argocd_config,
+    bootstrap_values,
+    helm_template,
+    project_values,
+    render_bootstrap,
+    static_projects,
+    tenant_values,
+)
 from biogitops.settings import APP_VALUES, known_envs, load_settings
 
 OUT = REPO_ROOT / "out" / "render"
@@ -79,19 +88,16 @@ def targets(env: str) -> dict[str, list[dict]]:
     values = bootstrap_values(settings, pins, PLACEHOLDER_REPO, settings.repo_revision)
     out: dict[str, list[dict]] = {
         f"{env}/overlay": kustomize(REPO_ROOT / "clusters" / env),
-        f"{env}/bootstrap": render_bootstrap(values),
+        f"{env}/bootstrap": render_bootstrap({**values, "renderRoot": True}),
+        f"{env}/argocd-config": argocd_config(settings),
         # alert rules, monitors and dashboards (the observability Application; the same in every env)
         f"{env}/observability": kustomize(REPO_ROOT / "observability"),
     }
-    for name in STATIC_PROJECTS:
-        out[f"{env}/project-{name}"] = helm_template(ARGOCD / "projects", [{"name": name, "repoURL": PLACEHOLDER_REPO}])
+    for name in static_projects():
+        out[f"{env}/project-{name}"] = helm_template(ARGOCD / "projects", [project_values(values, static=name)])
     for lab in labs:
-        out[f"{env}/project-lab-{lab.name}"] = helm_template(
-            ARGOCD / "projects", [{"kind": "lab", "repoURL": PLACEHOLDER_REPO}], value_files=[lab.path]
-        )
-        out[f"{env}/lab-tenant-{lab.name}"] = helm_template(
-            ARGOCD / "lab-tenant", [tenant_values(env, values)], value_files=[lab.path]
-        )
+        out[f"{env}/project-lab-{lab.name}"] = helm_template(ARGOCD / "projects", [project_values(values, lab=lab)])
+        out[f"{env}/lab-tenant-{lab.name}"] = helm_template(ARGOCD / "lab-tenant", [tenant_values(env, values, lab)])
     for name in APP_CHARTS:
         out[f"{env}/{name}"] = render_app_chart(name, env)
     return out

@@ -13,11 +13,9 @@ import yaml
 from biogitops.argocd.incluster import manifests as incluster_manifests
 from biogitops.argocd.local import NAMESPACE, LocalArgoCD
 from biogitops.kube import Kubectl
-from biogitops.paths import REPO_ROOT
 from biogitops.providers import Provider
+from biogitops.render import argocd_config
 from biogitops.upstream import argocd_crds
-
-CONFIG_DIR = REPO_ROOT / "clusters" / "argocd" / "config"
 
 
 def _quiet(_: str) -> None:
@@ -41,8 +39,17 @@ def install(provider: Provider, progress=_quiet) -> None:
     for crd in argocd_crds():
         name = yaml.safe_load(crd.read_text())["metadata"]["name"]
         kubectl.wait_crd(name)
-    progress("applying Argo CD configuration (clusters/argocd/config)")
-    kubectl.run("apply", "--server-side", "--field-manager=bio-gitops", "--force-conflicts", "-k", str(CONFIG_DIR))
+    progress(f"applying Argo CD configuration (clusters/argocd/config, {provider.settings.env})")
+    config = argocd_config(provider.settings)
+    kubectl.run(
+        "apply",
+        "--server-side",
+        "--field-manager=bio-gitops",
+        "--force-conflicts",
+        "-f",
+        "-",
+        stdin=yaml.safe_dump_all(config),
+    )
     # argocd-secret must exist before the server starts; the server fills in its keys
     # (server.secretkey, the admin password), so it never lives in git
     if not kubectl.ok("-n", NAMESPACE, "get", "secret", "argocd-secret"):
@@ -57,7 +64,8 @@ def install(provider: Provider, progress=_quiet) -> None:
             "app.kubernetes.io/part-of=argocd",
         )
     if provider.argocd_mode == "local":
-        local(provider).start(kubectl, progress)
+        params = next(o for o in config if o["metadata"]["name"] == "argocd-cmd-params-cm")
+        local(provider).start(kubectl, progress, params.get("data") or {})
         return
     progress("applying Argo CD install manifests (pinned upstream, no Dex)")
     kubectl.apply_text(yaml.safe_dump_all(incluster_manifests()))

@@ -12,13 +12,14 @@ Logs: <state>/argocd/logs/<component>.log; pids: <state>/argocd/pids/<component>
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from biogitops import tools
-from biogitops.argocd.incluster import CONTROLLER_ARGS
+from biogitops.argocd.incluster import CONTROLLER_ARGS, manifests
 from biogitops.errors import BioGitopsError, Fatal
 from biogitops.kube import Kubectl, wait_until
 from biogitops.procs import Managed, last_log_line, port_open, wait_for_port
@@ -61,6 +62,31 @@ def _quiet(_: str) -> None:
     pass
 
 
+# the upstream workload that runs each local component
+PARAM_WORKLOADS = {
+    "repo-server": "argocd-repo-server",
+    "application-controller": "argocd-application-controller",
+    "applicationset-controller": "argocd-applicationset-controller",
+    "server": "argocd-server",
+}
+
+
+@functools.cache
+def cmd_param_env(workload: str) -> dict[str, str]:
+    """argocd-cmd-params-cm key -> environment variable, as the pinned install manifests wire
+    them for `workload` (each container env entry with a configMapKeyRef to that ConfigMap)."""
+    out: dict[str, str] = {}
+    for obj in manifests():
+        if obj.get("kind") not in ("Deployment", "StatefulSet") or obj["metadata"]["name"] != workload:
+            continue
+        for container in obj["spec"]["template"]["spec"]["containers"]:
+            for var in container.get("env") or []:
+                ref = (var.get("valueFrom") or {}).get("configMapKeyRef") or {}
+                if ref.get("name") == "argocd-cmd-params-cm":
+                    out[ref["key"]] = var["name"]
+    return out
+
+
 @dataclass
 class LocalArgoCD:
     """Start, check and stop Argo CD's components as processes for one kwok cluster."""
@@ -79,8 +105,13 @@ class LocalArgoCD:
     def proc(self, component: str) -> Managed:
         return Managed(component, self.home)
 
-    def _env(self) -> dict[str, str]:
+    def _env(self, component: str = "", params: dict[str, str] | None = None) -> dict[str, str]:
+        """The component's environment; `params` (argocd-cmd-params-cm's data) reach it as in the
+        cluster, through the environment variables upstream's manifests map each key to."""
         env = tools.env_with_tools()
+        if component in PARAM_WORKLOADS and params:
+            names = cmd_param_env(PARAM_WORKLOADS[component])
+            env.update({names[key]: value for key, value in params.items() if key in names})
         env["PATH"] = f"{self.home / 'bin'}{os.pathsep}{env['PATH']}"
         env.update(
             {
@@ -235,8 +266,10 @@ class LocalArgoCD:
     def status(self) -> dict[str, str]:
         return {c: "ready" if self.ready(c) else ("running" if self.proc(c).alive() else "stopped") for c in COMPONENTS}
 
-    def start(self, kubectl: Kubectl, progress=_quiet, timeout: float = 180) -> None:
-        """Apply CRDs and config, then start every component that is not running; wait for all."""
+    def start(
+        self, kubectl: Kubectl, progress=_quiet, params: dict[str, str] | None = None, timeout: float = 180
+    ) -> None:
+        """Start every component that is not running, with argocd-cmd-params-cm's `params`; wait for all."""
         self._prepare()
         self._redis()
         if not any(self.proc(c).alive() for c in COMPONENTS):
@@ -255,7 +288,7 @@ class LocalArgoCD:
                 progress(f"restarting argocd {component}: its command line changed")
                 proc.stop()
             progress(f"starting argocd {component}")
-            proc.start(self.argv(component), self._env())
+            proc.start(self.argv(component), self._env(component, params))
             if component == "redis":
                 wait_for_port(self.port("redis"), 30, "redis-server", proc.logfile)
         for component in COMPONENTS:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 from biogitops.errors import ConfigError
 from biogitops.providers.base import ClusterStatus, Provider, ProviderError
 from biogitops.providers.existing import ExistingProvider
@@ -19,8 +22,20 @@ __all__ = ["ClusterStatus", "Provider", "ProviderError", "get_provider"]
 
 
 def get_provider(settings: Settings, override: str | None = None, instance: str = "", port_offset: int = 0) -> Provider:
-    """The provider named on the command line, else the one in the environment's settings."""
+    """The provider named on the command line, else the one in the environment's settings.
+
+    BIOGITOPS_INSTANCE and BIOGITOPS_PORT_OFFSET move every cluster this process makes aside,
+    throw-away ones included, so that a second checkout can run its own beside a running one:
+        BIOGITOPS_INSTANCE=b BIOGITOPS_PORT_OFFSET=1000 invoke bootstrap --env dev --provider kwok
+    """
     name = override or settings.provider
     if name not in _REGISTRY:
         raise ConfigError(f"unknown provider {name!r}", f"choose one of: {', '.join(PROVIDERS)}")
-    return _REGISTRY[name](settings, instance=instance, port_offset=port_offset)
+    aside = os.environ.get("BIOGITOPS_INSTANCE", "")
+    if aside and not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?", aside):
+        raise ConfigError(f"BIOGITOPS_INSTANCE={aside!r}: not a short DNS label", "e.g. BIOGITOPS_INSTANCE=b")
+    offset = os.environ.get("BIOGITOPS_PORT_OFFSET", "0") or "0"
+    if not offset.isdigit():
+        raise ConfigError(f"BIOGITOPS_PORT_OFFSET={offset!r}: not a number of ports", "e.g. BIOGITOPS_PORT_OFFSET=1000")
+    instance = "-".join(part for part in (aside, instance) if part)
+    return _REGISTRY[name](settings, instance=instance, port_offset=port_offset + int(offset))

@@ -13,7 +13,7 @@ from biogitops.graph import mermaid
 from biogitops.labs import load_labs
 from biogitops.paths import REPO_ROOT
 from biogitops.pins import load_pins
-from biogitops.render import bootstrap_values, expected_graph, render_bootstrap
+from biogitops.render import bootstrap_values, expected_graph, render_bootstrap, root_application
 from biogitops.settings import load_settings
 from biogitops.tasks.cluster import HELP
 from biogitops.tasks.common import friendly
@@ -83,4 +83,5 @@ def render_graph(env: str) -> str:
     if settings.repo_url != "local":
         values["repoURL"] = settings.repo_url
     labs = load_labs(env)
-    return mermaid(expected_graph(settings, labs, render_bootstrap(values), values), env)
+    objs = [*render_bootstrap(values), root_application(values)]
+    return mermaid(expected_graph(settings, labs, objs, values), env)

@@ -9,11 +9,13 @@ The cluster is created once per run, or reused when it is already running and he
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from kubernetes import client, config
 
 from biogitops import argocd, crds
@@ -93,3 +95,55 @@ def git_repo_from(source: Path, bare: Path) -> str:
     subprocess.run([*git, "commit", "-q", "-m", "fixture"], check=True)
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
     return f"file://{bare}"
+
+
+def apps(cluster: Cluster) -> dict[str, dict]:
+    """Every Application in argocd, by name."""
+    items = cluster.custom.list_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications")["items"]
+    return {a["metadata"]["name"]: a for a in items}
+
+
+def probe_app(name: str, project: str, repo_url: str, path: str, namespace: str) -> dict:
+    """An Application that a lab could have: `path` of this repository into `namespace`."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd"},
+        "spec": {
+            "project": project,
+            "source": {"repoURL": repo_url, "targetRevision": "snapshot", "path": path},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
+            "syncPolicy": {"automated": {}},
+        },
+    }
+
+
+def refusal(cluster: Cluster, name: str, timeout: float = 120) -> list[dict]:
+    """What Argo CD reports when it will not (or cannot) sync Application `name`: its error
+    conditions and a failed operation's message; [] if it synced or nothing came in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = cluster.application(name).get("status") or {}
+        conds = status.get("conditions") or []
+        op = status.get("operationState") or {}
+        failed = op.get("phase") in ("Failed", "Error") or "not permitted" in op.get("message", "")
+        if conds or failed:
+            return conds + ([{"type": "OperationError", "message": op.get("message", "")}] if failed else [])
+        time.sleep(2)
+    return []
+
+
+@pytest.fixture
+def probe(cluster: Cluster) -> Iterator[list[str]]:
+    """Names of probe Applications to delete after the test."""
+    created: list[str] = []
+    yield created
+    for name in created:
+        cluster.kubectl.run("-n", "argocd", "delete", "application", name, "--ignore-not-found", "--wait=false")
+
+
+def submit_probe(cluster: Cluster, repo_url: str, probe: list[str], name: str, path: str, namespace: str) -> list:
+    """Create an Application in project lab-genomics from this repository; what refused it."""
+    cluster.kubectl.apply_text(yaml.safe_dump(probe_app(name, "lab-genomics", repo_url, path, namespace)))
+    probe.append(name)
+    return refusal(cluster, name)

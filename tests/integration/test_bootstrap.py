@@ -4,7 +4,6 @@ tenant isolation, idempotency, resume, and labs coming and going."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 import yaml
@@ -13,17 +12,13 @@ from biogitops import bootstrap as bs
 from biogitops.paths import REPO_ROOT
 from biogitops.providers import Provider
 
-from .conftest import Cluster
+from .conftest import Cluster, submit_probe
+from .conftest import apps as _apps
 
 
 @pytest.fixture(scope="module")
 def result(cluster: Cluster, provider: Provider) -> bs.Result:
     return bs.Bootstrap(provider.settings.env, provider.name, print).run()
-
-
-def _apps(cluster: Cluster) -> dict[str, dict]:
-    items = cluster.custom.list_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications")["items"]
-    return {a["metadata"]["name"]: a for a in items}
 
 
 def test_default_project_is_empty_and_unused(cluster: Cluster, result: bs.Result) -> None:
@@ -61,58 +56,20 @@ def test_exactly_the_upstream_applications_are_unreachable_offline(cluster: Clus
         assert bs.app_state(live[name]) == bs.HEALTHY, name
 
 
-def _probe_app(name: str, project: str, repo_url: str, path: str, namespace: str) -> dict:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {"name": name, "namespace": "argocd"},
-        "spec": {
-            "project": project,
-            "source": {"repoURL": repo_url, "targetRevision": "snapshot", "path": path},
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
-            "syncPolicy": {"automated": {}},
-        },
-    }
-
-
-def _conditions(cluster: Cluster, name: str, timeout: float = 90) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        app = cluster.application(name)
-        conds = (app.get("status") or {}).get("conditions") or []
-        op = ((app.get("status") or {}).get("operationState") or {}).get("message", "")
-        if conds or "not permitted" in op:
-            return conds + ([{"type": "OperationError", "message": op}] if op else [])
-        time.sleep(2)
-    return []
-
-
-@pytest.fixture
-def probe(cluster: Cluster) -> Iterator[list[str]]:
-    created: list[str] = []
-    yield created
-    for name in created:
-        cluster.kubectl.run("-n", "argocd", "delete", "application", name, "--ignore-not-found", "--wait=false")
-
-
-def _submit_probe(cluster: Cluster, result: bs.Result, probe: list[str], name: str, path: str, namespace: str) -> list:
-    """Create an Application in project lab-genomics from this repository; its conditions."""
-    repo = result.graph.applications["cluster-base"]["spec"]["source"]["repoURL"]
-    cluster.kubectl.apply_text(yaml.safe_dump(_probe_app(name, "lab-genomics", repo, path, namespace)))
-    probe.append(name)
-    return _conditions(cluster, name)
+def _repo(result: bs.Result) -> str:
+    return result.graph.applications["cluster-base"]["spec"]["source"]["repoURL"]
 
 
 def test_lab_cannot_target_another_labs_namespace(cluster: Cluster, result: bs.Result, probe) -> None:
-    conds = _submit_probe(
-        cluster, result, probe, "itest-cross-lab", "applications/spark-operator/lab", "lab-proteomics"
+    conds = submit_probe(
+        cluster, _repo(result), probe, "itest-cross-lab", "applications/spark-operator/lab", "lab-proteomics"
     )
     assert any(c["type"] == "InvalidSpecError" and "lab-proteomics" in c["message"] for c in conds), conds
 
 
 def test_lab_cannot_create_a_clusterrole(cluster: Cluster, result: bs.Result, probe) -> None:
-    conds = _submit_probe(
-        cluster, result, probe, "itest-clusterrole", "tests/fixtures/forbidden-clusterrole", "lab-genomics"
+    conds = submit_probe(
+        cluster, _repo(result), probe, "itest-clusterrole", "tests/fixtures/forbidden-clusterrole", "lab-genomics"
     )
     assert any("ClusterRole" in c["message"] and "not permitted" in c["message"] for c in conds), conds
     assert not cluster.kubectl.ok("get", "clusterrole", "itest-lab-escalation")
@@ -120,7 +77,7 @@ def test_lab_cannot_create_a_clusterrole(cluster: Cluster, result: bs.Result, pr
 
 def _managed_versions(cluster: Cluster, result: bs.Result) -> dict[str, str]:
     versions = {}
-    for kind in ("appprojects.argoproj.io",):
+    for kind in ("appprojects.argoproj.io", "applicationsets.argoproj.io"):
         for obj in cluster.kubectl.json("-n", "argocd", "get", kind)["items"]:
             versions[f"{kind}/{obj['metadata']['name']}"] = obj["metadata"]["resourceVersion"]
     for name, app in _apps(cluster).items():
@@ -153,39 +110,74 @@ def test_bootstrap_interrupted_after_a_step_then_rerun_converges(
     assert all(bs.settled(n, s, set(again.graph.upstream())) for n, s in again.states.items())
 
 
-def test_adding_then_removing_a_lab_creates_then_prunes_it(
+def _write_lab(path, apps: dict) -> None:
+    data = {
+        "name": path.stem,
+        "owners": f"{path.stem}-admins",
+        "members": path.stem,
+        "quota": {"cpu": "2", "memory": "4Gi", "storage": "10Gi"},
+        "apps": apps,
+    }
+    path.write_text(yaml.safe_dump(data))
+
+
+def eventually(cond, timeout: float) -> bool:
+    """True as soon as cond() holds; False if it never did within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(2)
+    return True
+
+
+def stays(cond, seconds: float) -> bool:
+    """True if cond() holds for the whole of `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not cond():
+            return False
+        time.sleep(3)
+    return True
+
+
+def kept(cluster: Cluster, *what: str) -> bool:
+    """The object exists and nothing is deleting it: `kept(cluster, "-n", ns, "pvc", name)`."""
+    if not cluster.kubectl.ok("get", *what):
+        return False
+    return "deletionTimestamp" not in cluster.kubectl.json("get", *what)["metadata"]
+
+
+def test_removing_an_app_or_the_lab_file_keeps_the_labs_namespace_and_volumes(
     cluster: Cluster, provider: Provider, result: bs.Result
 ) -> None:
     lab_file = REPO_ROOT / "clusters" / provider.settings.env / "labs" / "itest.yaml"
-    lab_file.write_text(
-        yaml.safe_dump(
-            {
-                "name": "itest",
-                "owners": "itest-admins",
-                "members": "itest",
-                "quota": {"cpu": "2", "memory": "4Gi", "storage": "10Gi"},
-                "apps": {"nextflow": {"workdir": "1Gi"}},
-            }
-        )
-    )
+    _write_lab(lab_file, {"nextflow": {"workdir": "1Gi"}})
     try:
         added = bs.Bootstrap(provider.settings.env, provider.name, print).run()
         assert "lab-itest" in added.graph.projects
         assert added.states["lab-itest"] == bs.HEALTHY
         assert added.states["lab-itest-nextflow"] == bs.HEALTHY
-        assert cluster.kubectl.ok("get", "namespace", "lab-itest")
         assert cluster.kubectl.ok("-n", "lab-itest", "get", "resourcequota", "lab-quota")
+        assert cluster.kubectl.ok("-n", "lab-itest", "get", "pvc", "nextflow-work")
+
+        # the app leaves `apps:`: its Application goes, its work dir stays
+        _write_lab(lab_file, {})
+        bs.Bootstrap(provider.settings.env, provider.name, print).run()
+        assert eventually(lambda: "lab-itest-nextflow" not in _apps(cluster), 120)
+        assert stays(lambda: kept(cluster, "-n", "lab-itest", "pvc", "nextflow-work"), 20), "work dir deleted"
     finally:
         lab_file.unlink()
+
+    # the lab file goes: its Applications go, its namespace and volumes stay
     bs.Bootstrap(provider.settings.env, provider.name, print).run()
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and (
-        cluster.kubectl.ok("get", "namespace", "lab-itest") or "lab-itest-nextflow" in _apps(cluster)
-    ):
-        time.sleep(2)
-    assert not cluster.kubectl.ok("get", "namespace", "lab-itest")
-    assert "lab-itest" not in _apps(cluster)
-    assert not cluster.kubectl.ok("-n", "argocd", "get", "appproject", "lab-itest")
+    assert eventually(lambda: "lab-itest" not in _apps(cluster), 120)
+    assert stays(lambda: kept(cluster, "namespace", "lab-itest"), 30), "namespace deleted"
+    assert kept(cluster, "-n", "lab-itest", "pvc", "nextflow-work")
+    assert kept(cluster, "-n", "lab-itest", "resourcequota", "lab-quota")
+    # clean up the orphan by hand (`invoke lab.offboard` is tested on its own)
+    cluster.kubectl.run("-n", "argocd", "delete", "appproject", "lab-itest", "--ignore-not-found")
+    cluster.kubectl.run("delete", "namespace", "lab-itest", "--wait=false")
 
 
 def test_lab_project_allows_only_its_namespace_and_no_cluster_kinds(cluster: Cluster, result: bs.Result) -> None:

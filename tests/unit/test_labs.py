@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from biogitops.errors import ConfigError
-from biogitops.labs import check_apps, load_labs, parse_lab, scaffold
+from biogitops.labs import check_apps, load_labs, load_labs_at, parse_lab, scaffold
 from biogitops.settings import load_settings
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "labs"
@@ -35,7 +36,7 @@ def test_valid_fixture_and_shipped_labs_parse() -> None:
     assert {lab.name for lab in load_labs("dev")} == {"genomics", "proteomics"}
 
 
-def test_two_labs_cannot_claim_one_namespace(tmp_path: Path) -> None:
+def test_a_second_file_claiming_a_labs_name_is_refused(tmp_path: Path) -> None:
     labs = tmp_path / "dev" / "labs"
     labs.mkdir(parents=True)
     shutil.copy(FIXTURES / "valid" / "genomics.yaml", labs / "genomics.yaml")
@@ -75,3 +76,43 @@ def test_lab_enabling_an_app_its_environment_does_not_offer_is_refused(tmp_path:
 
 def labs_path(name: str) -> Path:
     return Path(__file__).parents[2] / "clusters" / "dev" / "labs" / f"{name}.yaml"
+
+
+def test_nested_lab_file_is_refused_because_argo_cd_would_not_read_it(tmp_path: Path) -> None:
+    labs = tmp_path / "dev" / "labs"
+    (labs / "archive").mkdir(parents=True)
+    shutil.copy(FIXTURES / "valid" / "genomics.yaml", labs / "genomics.yaml")
+    shutil.copy(FIXTURES / "valid" / "genomics.yaml", labs / "archive" / "genomics.yaml")
+    with pytest.raises(ConfigError) as err:
+        load_labs("dev", root=tmp_path)
+    assert str(err.value).startswith(f"{labs / 'archive' / 'genomics.yaml'}: lab files must sit directly in")
+
+
+def _git(repo: Path, *args: str) -> None:
+    ident = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run(["git", *ident, "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def test_staging_labs_are_read_from_the_pinned_revision_not_the_working_tree(tmp_path: Path) -> None:
+    labs = tmp_path / "clusters" / "staging" / "labs"
+    labs.mkdir(parents=True)
+    _git(tmp_path, "init", "-q", "-b", "main")
+    shutil.copy(FIXTURES / "valid" / "genomics.yaml", labs / "genomics.yaml")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "v1")
+    _git(tmp_path, "tag", "v1")
+    bad = (FIXTURES / "invalid" / "memory-millibytes.yaml").read_text()
+    (labs / "memory-millibytes.yaml").write_text(bad)  # in the working tree only
+    assert [lab.name for lab in load_labs_at("staging", "v1", tmp_path)] == ["genomics"]
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "v2")
+    with pytest.raises(ConfigError) as err:
+        load_labs_at("staging", "HEAD", tmp_path)
+    assert str(err.value).startswith("HEAD:clusters/staging/labs/memory-millibytes.yaml: quota.memory:")
+
+
+def test_a_revision_missing_from_the_clone_is_named(tmp_path: Path) -> None:
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _git(tmp_path, "commit", "-q", "--allow-empty", "-m", "empty")
+    with pytest.raises(ConfigError, match="repo.revision: 'v9.9.9' is not in the local clone"):
+        load_labs_at("staging", "v9.9.9", tmp_path)

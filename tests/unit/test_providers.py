@@ -154,3 +154,19 @@ def test_kwok_knows_where_the_local_processes_ports_end() -> None:
     offsets = [*kwok.PORTS.values(), *ARGOCD_PORTS.values(), *PROMETHEUS_PORTS.values()]
     assert len(offsets) == len(set(offsets)), "two processes share a port offset"
     assert max(offsets) == kwok.LAST_PORT_OFFSET
+
+
+def test_a_second_checkout_moves_every_cluster_aside(monkeypatch: pytest.MonkeyPatch) -> None:
+    dev = load_settings("dev")
+    monkeypatch.setenv("BIOGITOPS_INSTANCE", "b")
+    monkeypatch.setenv("BIOGITOPS_PORT_OFFSET", "1000")
+    main, bench = get_provider(dev, "kwok"), get_provider(dev, "kwok", instance="bench", port_offset=100)
+    assert (main.cluster_name, main.base_port) == ("bio-gitops-dev-b", dev.kwok_base_port + 1000)
+    assert (bench.cluster_name, bench.base_port) == ("bio-gitops-dev-b-bench", dev.kwok_base_port + 1100)
+
+
+@pytest.mark.parametrize(("var", "value"), [("BIOGITOPS_INSTANCE", "Not_A_Label"), ("BIOGITOPS_PORT_OFFSET", "ten")])
+def test_a_bad_instance_or_offset_is_refused(monkeypatch: pytest.MonkeyPatch, var: str, value: str) -> None:
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ConfigError, match=var):
+        get_provider(load_settings("dev"), "kwok")

@@ -79,6 +79,22 @@ def _with(**changes) -> dict:
             "apps.spark: needs addons.sparkOperator",
             id="spark-without-operator",
         ),
+        pytest.param(
+            _with(repo__url="https://ci:s3cret@git.example.org/bio-gitops.git"),
+            "repo.url: embeds credentials",
+            id="repo-url-with-credentials",
+        ),
+        pytest.param(
+            _with(repo__url="https://ghp_token@git.example.org/bio-gitops.git"),
+            "repo.url: embeds credentials",
+            id="repo-url-with-token",
+        ),
+        pytest.param(
+            _with(repo__url="ssh://git:pw@git.example.org/bio-gitops.git"),
+            "repo.url: embeds credentials",
+            id="ssh-url-with-password",
+        ),
+        pytest.param(_with(sso={"issuer": "http://login.example.org"}), "sso", id="sso-incomplete-or-plain-http"),
     ],
 )
 def test_invalid_settings_name_file_and_field(tmp_path: Path, data: dict, field: str) -> None:

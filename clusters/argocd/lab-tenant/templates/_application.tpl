@@ -1,21 +1,22 @@
 {{/* metadata and destination shared by a lab's Applications; call with (dict "root" $ "app" "nextflow") */}}
+{{/* No resources finalizer: when an app leaves the lab file's `apps:`, its Application goes
+and its objects (the work-dir volume, Galaxy's database) stay until `invoke lab.offboard`. */}}
 {{- define "lab-tenant.app-meta" -}}
 metadata:
-  name: lab-{{ .root.Values.name }}-{{ .app }}
+  name: lab-{{ .root.Values.lab.name }}-{{ .app }}
   namespace: argocd
   labels:
     app.kubernetes.io/part-of: bio-gitops
-    bio-gitops.io/lab: {{ .root.Values.name }}
+    bio-gitops.io/lab: {{ .root.Values.lab.name }}
     bio-gitops.io/layer: lab-apps
-  finalizers:
-    - resources-finalizer.argocd.argoproj.io
 {{- end }}
 {{- define "lab-tenant.app-spec" -}}
-project: lab-{{ .root.Values.name }}
+project: lab-{{ .root.Values.lab.name }}
 destination:
   server: https://kubernetes.default.svc
-  namespace: lab-{{ .root.Values.name }}
+  namespace: lab-{{ .root.Values.lab.name }}
 syncPolicy:
-  automated: {prune: true, selfHeal: true}
+  {{- /* Galaxy's database is a CloudNativePG Cluster from the upstream chart: never pruned automatically */}}
+  automated: {prune: {{ ne .app "galaxy" }}, selfHeal: true}
   retry: {limit: 5, backoff: {duration: 10s, factor: 2, maxDuration: 3m}}
 {{- end }}

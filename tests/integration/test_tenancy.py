@@ -1,0 +1,176 @@
+"""Tenancy against the real Argo CD and API server: what a lab file or a lab's Application may
+not do, and Argo CD holding its own bootstrap objects in place.
+
+Hostile lab files are published the way a commit pushed straight to the tracked branch would
+be: a snapshot of the working tree that preflight never saw, read by Argo CD's own generators.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from biogitops import bootstrap as bs
+from biogitops.paths import REPO_ROOT
+from biogitops.providers import Provider
+from biogitops.repo import source_for
+
+from .conftest import Cluster, apps, submit_probe
+
+HOSTILE = REPO_ROOT / "tests" / "fixtures" / "labs" / "hostile" / "widen.yaml"
+PLATFORM_KINDS = yaml.safe_load((REPO_ROOT / "clusters/argocd/projects/values.yaml").read_text())["labKinds"]
+PLATFORM_LIMITS = yaml.safe_load((REPO_ROOT / "clusters/argocd/lab-tenant/values.yaml").read_text())["limits"]
+
+
+@pytest.fixture(scope="module")
+def result(cluster: Cluster, provider: Provider) -> bs.Result:
+    return bs.Bootstrap(provider.settings.env, provider.name, print).run()
+
+
+def _wait(cond, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(2)
+
+
+def _publish_without_preflight(cluster: Cluster, provider: Provider) -> None:
+    """Snapshot the working tree for Argo CD and make its ApplicationSets re-read it now."""
+    source_for(provider)
+    for appset in ("projects", "labs"):
+        cluster.kubectl.run(
+            "-n",
+            "argocd",
+            "annotate",
+            "--overwrite",
+            "applicationset",
+            appset,
+            "argocd.argoproj.io/application-set-refresh=true",
+        )
+
+
+def _remove_lab_objects(cluster: Cluster, lab: str) -> None:
+    for app in [n for n in apps(cluster) if n == f"lab-{lab}" or n.startswith(f"lab-{lab}-") or n == f"project-{lab}"]:
+        cluster.kubectl.run("-n", "argocd", "delete", "application", app, "--ignore-not-found", "--wait=false")
+    cluster.kubectl.run("-n", "argocd", "delete", "appproject", f"lab-{lab}", "--ignore-not-found")
+    cluster.kubectl.run("delete", "namespace", f"lab-{lab}", "--ignore-not-found", "--wait=false")
+
+
+@pytest.fixture
+def hostile_files(cluster: Cluster, provider: Provider, result: bs.Result) -> Iterator[tuple[Path, Path]]:
+    labs = REPO_ROOT / "clusters" / provider.settings.env / "labs"
+    top, nested = labs / "widen.yaml", labs / "archive" / "nested.yaml"
+    top.write_text(HOSTILE.read_text())
+    nested.parent.mkdir(exist_ok=True)
+    nested.write_text(HOSTILE.read_text().replace("name: widen", "name: nested"))
+    try:
+        _publish_without_preflight(cluster, provider)
+        yield top, nested
+    finally:
+        top.unlink()
+        nested.unlink()
+        nested.parent.rmdir()
+        _publish_without_preflight(cluster, provider)
+        for lab in ("widen", "nested"):
+            _remove_lab_objects(cluster, lab)
+
+
+def test_lab_file_with_platform_keys_pushed_without_preflight_widens_nothing(
+    cluster: Cluster, hostile_files: tuple[Path, Path]
+) -> None:
+    _wait(
+        lambda: cluster.kubectl.ok("-n", "lab-widen", "get", "limitrange", "lab-defaults"), 240, "lab-widen's tenancy"
+    )
+    project = cluster.kubectl.json("-n", "argocd", "get", "appproject", "lab-widen")["spec"]
+    assert project["namespaceResourceWhitelist"] == PLATFORM_KINDS
+    assert not project.get("clusterResourceWhitelist")
+    assert [d["namespace"] for d in project["destinations"]] == ["lab-widen"]
+    assert not [r for r in project["sourceRepos"] if "evil" in r]
+    limits = cluster.kubectl.json("-n", "lab-widen", "get", "limitrange", "lab-defaults")["spec"]["limits"][0]
+    assert limits["max"]["memory"] == PLATFORM_LIMITS["max"]["memory"]
+    assert apps(cluster)["lab-widen"]["spec"]["project"] == "tenants"
+
+
+def test_nested_lab_file_pushed_without_preflight_is_not_deployed(
+    cluster: Cluster, hostile_files: tuple[Path, Path]
+) -> None:
+    # both files arrive in one snapshot: once the top-level lab is generated, the nested one
+    # has been seen by the same generator pass
+    _wait(lambda: "lab-widen" in apps(cluster), 240, "the top-level lab's Application")
+    live = apps(cluster)
+    assert "lab-nested" not in live and "project-nested" not in live
+    assert not cluster.kubectl.ok("get", "namespace", "lab-nested")
+
+
+@pytest.mark.parametrize(
+    ("fixture", "kind"),
+    [
+        ("appproject", "AppProject"),
+        ("application", "Application"),
+        ("networkpolicy", "NetworkPolicy"),
+        ("resourcequota", "ResourceQuota"),
+        ("rolebinding-cluster-admin", "RoleBinding"),
+    ],
+)
+def test_lab_application_cannot_change_what_bounds_the_lab(
+    cluster: Cluster, result: bs.Result, probe: list[str], fixture: str, kind: str
+) -> None:
+    repo = result.graph.applications["cluster-base"]["spec"]["source"]["repoURL"]
+    name = f"itest-escalate-{fixture}"
+    refused = submit_probe(cluster, repo, probe, name, f"tests/fixtures/lab-escalation/{fixture}", "lab-genomics")
+    assert refused, f"Argo CD synced a lab Application that creates a {kind}"
+    text = " ".join(c.get("message", "") for c in refused)
+    assert kind in text or "denied" in text or "forbidden" in text, refused
+    [path] = sorted((REPO_ROOT / "tests" / "fixtures" / "lab-escalation" / fixture).glob("*.yaml"))
+    obj = yaml.safe_load(path.read_text())
+    plural = {"AppProject": "appprojects.argoproj.io", "Application": "applications.argoproj.io"}.get(
+        kind, kind.lower()
+    )
+    for namespace in ("lab-genomics", "argocd"):
+        assert not cluster.kubectl.ok("-n", namespace, "get", plural, obj["metadata"]["name"])
+
+
+def test_deleted_default_project_comes_back_restricted(cluster: Cluster, result: bs.Result) -> None:
+    cluster.kubectl.run("-n", "argocd", "delete", "appproject", "default")
+
+    def restricted() -> bool:
+        if not cluster.kubectl.ok("-n", "argocd", "get", "appproject", "default"):
+            return False
+        spec = cluster.kubectl.json("-n", "argocd", "get", "appproject", "default")["spec"]
+        return not spec.get("sourceRepos") and {"group": "*", "kind": "*"} in spec.get("namespaceResourceBlacklist", [])
+
+    _wait(restricted, 240, "Argo CD to put `default` back, restricted")
+
+
+def test_edited_default_project_is_put_back(cluster: Cluster, result: bs.Result) -> None:
+    cluster.kubectl.run(
+        "-n",
+        "argocd",
+        "patch",
+        "appproject",
+        "default",
+        "--type=merge",
+        "-p",
+        '{"spec": {"sourceRepos": ["*"], "destinations": [{"server": "*", "namespace": "*"}]}}',
+    )
+
+    def restricted() -> bool:
+        spec = cluster.kubectl.json("-n", "argocd", "get", "appproject", "default")["spec"]
+        return not spec.get("sourceRepos") and not spec.get("destinations")
+
+    _wait(restricted, 240, "Argo CD to undo the edit of `default`")
+
+
+def test_bootstrap_objects_are_owned_by_the_root_application(cluster: Cluster, result: bs.Result) -> None:
+    root = cluster.application(bs.ROOT)
+    owned = {(r["kind"], r["name"]) for r in root["status"]["resources"]}
+    for appset in ("projects", "platform", "labs"):
+        assert ("ApplicationSet", appset) in owned
+    for project in ("default", "bootstrap", "argocd"):
+        assert ("AppProject", project) in owned
+    assert ("ConfigMap", "argocd-cm") in owned

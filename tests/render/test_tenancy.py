@@ -1,0 +1,364 @@
+"""Tenancy and data safety as rendered: a lab file reaches the charts only as `lab:`, every
+project admits only what it needs, deletion never cascades into a lab's data, and Argo CD's
+configuration differs per environment. The live proofs are in tests/integration."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from biogitops.errors import BioGitopsError
+from biogitops.labs import Lab
+from biogitops.paths import REPO_ROOT
+from biogitops.pins import load_pins
+from biogitops.render import (
+    ARGOCD,
+    _elements,
+    _expand,
+    argocd_config,
+    bootstrap_values,
+    helm_template,
+    project_values,
+    render_bootstrap,
+    render_helm_source,
+    root_application,
+    static_projects,
+    tenant_values,
+)
+from biogitops.settings import load_settings
+
+INVALID = REPO_ROOT / "tests" / "fixtures" / "labs" / "invalid"
+HOSTILE = REPO_ROOT / "tests" / "fixtures" / "labs" / "hostile" / "widen.yaml"
+ENVS = ["dev", "staging", "prod"]
+
+
+def _values(env: str = "dev", **settings_changes: Any) -> dict[str, Any]:
+    settings = load_settings(env)
+    values = bootstrap_values(settings, load_pins(), "https://git.example.invalid/r.git", "HEAD")
+    values.update(settings_changes)
+    return values
+
+
+def _appset(values: dict[str, Any], name: str) -> dict[str, Any]:
+    [appset] = [o for o in render_bootstrap(values) if o["kind"] == "ApplicationSet" and o["metadata"]["name"] == name]
+    return appset
+
+
+def _raw_lab(path: Path) -> Lab:
+    """A lab file as Argo CD sees it: parsed, never validated (no preflight)."""
+    return Lab(name=path.stem, path=path, data=yaml.safe_load(path.read_text()))
+
+
+def _generated(appset_name: str, lab: Lab, values: dict[str, Any]) -> dict[str, Any]:
+    appset = _appset(values, appset_name)
+    apps = _expand(appset, [e for e in _elements(appset, [lab]) if "values" in e and e.get("path")])
+    [app] = [a for a in apps if lab.name in a["metadata"]["name"]]
+    return app
+
+
+# -------------------------------------------------------------- a lab file cannot widen its rights
+
+
+@pytest.mark.parametrize("appset", ["labs", "projects"])
+def test_override_keys_in_a_lab_file_never_reach_the_charts(appset: str) -> None:
+    values = _values()
+    app = _generated(appset, _raw_lab(HOSTILE), values)
+    helm = app["spec"]["source"]["helm"]
+    assert not helm.get("valueFiles"), "a lab file must not be a values file of a platform chart"
+    assert set(helm["valuesObject"]["lab"]) <= {"name", "owners", "members", "quota", "apps"}
+    # nothing the file says about the platform's values arrives anywhere in what the chart gets
+    passed = yaml.safe_dump(helm)
+    for planted in ("evil.example.invalid", "jupyter", "6.6.6", "10Ti", "1Pi", "system:masters", "other"):
+        assert planted not in passed, planted
+
+
+def test_hostile_lab_renders_with_the_platforms_limits_and_kinds() -> None:
+    values = _values()
+    lab = _raw_lab(HOSTILE)
+    hostile = yaml.safe_load(HOSTILE.read_text())
+    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", values, lab)])
+    [limits] = [o for o in tenant if o["kind"] == "LimitRange"]
+    platform = yaml.safe_load((ARGOCD / "lab-tenant" / "values.yaml").read_text())["limits"]
+    assert limits["spec"]["limits"][0]["max"] == platform["max"] != hostile["limits"]["max"]
+    [project] = helm_template(ARGOCD / "projects", [project_values(values, lab=lab)])
+    platform_kinds = yaml.safe_load((ARGOCD / "projects" / "values.yaml").read_text())["labKinds"]
+    assert project["spec"]["namespaceResourceWhitelist"] == platform_kinds
+    assert project["spec"]["sourceRepos"] == [values["repoURL"]]
+    assert project["spec"]["clusterResourceWhitelist"] == []
+
+
+# the same refusals preflight makes (tests/unit/test_labs.py), made by the chart Argo CD renders
+CHART_REFUSES = {
+    "memory-millibytes": 'quota.memory: "16m" is not a byte quantity',
+    "cpu-zero": "quota.cpu: must be more than 0",
+    "storage-over-ceiling": "quota.storage: 200Ti is over the platform's ceiling of 100Ti",
+    "workdir-over-storage": "apps.nextflow.workdir: 2Ti is larger than quota.storage (500Gi)",
+    "owners-system-group": 'owners: "system:masters" is not an OIDC group of the lab',
+    "members-whitespace": 'members: "lab members" is not an OIDC group of the lab',
+    "unknown-app": "apps.jupyter: not offered in dev",
+    "file-name-mismatch": 'name: is "other" but the file is file-name-mismatch.yaml',
+}
+
+
+@pytest.mark.parametrize("fixture", sorted(CHART_REFUSES))
+def test_lab_tenant_chart_refuses_what_preflight_refuses(fixture: str) -> None:
+    lab = _raw_lab(INVALID / f"{fixture}.yaml")
+    with pytest.raises(BioGitopsError) as err:
+        helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", _values(), lab)])
+    assert CHART_REFUSES[fixture] in str(err.value)
+
+
+def test_nested_lab_files_are_not_matched_by_argo_cd() -> None:
+    [params] = [o for o in argocd_config(load_settings("dev")) if o["metadata"]["name"] == "argocd-cmd-params-cm"]
+    assert params["data"]["applicationsetcontroller.enable.new.git.file.globbing"] == "true"
+    for name in ("labs", "projects"):
+        [git] = [g["git"] for g in _appset(_values(), name)["spec"]["generators"] if "git" in g]
+        assert [f["path"] for f in git["files"]] == ["clusters/dev/labs/*.yaml"]
+
+
+# -------------------------------------------------------------- least-privilege projects
+
+
+def _projects(env: str = "dev") -> dict[str, dict[str, Any]]:
+    values = _values(env)
+    out = {}
+    for name in static_projects():
+        [proj] = helm_template(ARGOCD / "projects", [project_values(values, static=name)])
+        out[name] = proj
+    for proj in render_bootstrap(values):
+        if proj["kind"] == "AppProject":
+            out[proj["metadata"]["name"]] = proj
+    return out
+
+
+@pytest.mark.parametrize("name", [*static_projects(), "bootstrap", "argocd"])
+def test_every_static_project_whitelists_its_kinds(name: str) -> None:
+    spec = _projects()[name]["spec"]
+    assert "namespaceResourceWhitelist" in spec and "clusterResourceWhitelist" in spec
+    for kind in spec["namespaceResourceWhitelist"] + spec["clusterResourceWhitelist"]:
+        assert kind != {"group": "*", "kind": "*"}, f"{name} admits every kind"
+    assert all(d["namespace"] != "*" for d in spec["destinations"])
+
+
+def test_bootstrap_project_may_create_only_appprojects() -> None:
+    spec = _projects()["bootstrap"]["spec"]
+    assert spec["namespaceResourceWhitelist"] == [{"group": "argoproj.io", "kind": "AppProject"}]
+    assert spec["clusterResourceWhitelist"] == []
+
+
+def test_platform_project_reaches_neither_argocd_nor_labs() -> None:
+    namespaces = {d["namespace"] for d in _projects()["platform"]["spec"]["destinations"]}
+    assert "argocd" not in namespaces and not any(n.startswith("lab-") for n in namespaces)
+
+
+def test_lab_tenancy_runs_in_the_tenants_project() -> None:
+    values = _values()
+    app = _generated("labs", _raw_lab(REPO_ROOT / "clusters" / "dev" / "labs" / "genomics.yaml"), values)
+    assert app["spec"]["project"] == "tenants"
+    tenants = _projects()["tenants"]["spec"]
+    assert {d["namespace"] for d in tenants["destinations"]} == {"lab-*", "argocd"}
+    kinds = {k["kind"] for k in tenants["namespaceResourceWhitelist"]}
+    assert kinds == {"ResourceQuota", "LimitRange", "NetworkPolicy", "RoleBinding", "Application"}
+    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", values, _raw_lab(HOSTILE))])
+    assert {o["kind"] for o in tenant} - {"Namespace"} <= kinds
+    assert {o["spec"]["project"] for o in tenant if o["kind"] == "Application"} == {"lab-widen"}
+
+
+def test_lab_egress_to_the_api_server_names_its_endpoints_only() -> None:
+    values = {**_values(), "apiServer": {"ips": "10.1.2.3,fd00::1", "ports": "6443"}}
+    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", values, _raw_lab(HOSTILE))])
+    policies = [o for o in tenant if o["kind"] == "NetworkPolicy" and "apiserver" in o["metadata"]["name"]]
+    assert policies
+    for pol in policies:
+        [rule] = pol["spec"]["egress"]
+        assert rule["to"] == [{"ipBlock": {"cidr": "10.1.2.3/32"}}, {"ipBlock": {"cidr": "fd00::1/128"}}]
+        assert rule["ports"] == [{"protocol": "TCP", "port": 6443}]
+
+
+# -------------------------------------------------------------- deletion never cascades into data
+
+
+def test_application_sets_keep_resources_when_deleted_and_name_no_finalizer() -> None:
+    values = _values()
+    for obj in render_bootstrap(values):
+        if obj["kind"] == "ApplicationSet":
+            assert obj["spec"]["syncPolicy"]["preserveResourcesOnDeletion"] is True, obj["metadata"]["name"]
+            assert "finalizers" not in obj["spec"]["template"]["metadata"], obj["metadata"]["name"]
+    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", values, _raw_lab(HOSTILE))])
+    for app in (o for o in tenant if o["kind"] == "Application"):
+        assert "finalizers" not in app["metadata"], app["metadata"]["name"]
+
+
+KEEP = "Prune=false,Delete=false"
+
+
+def _sync_options(obj: dict[str, Any]) -> str:
+    return (obj["metadata"].get("annotations") or {}).get("argocd.argoproj.io/sync-options", "")
+
+
+def test_lab_namespace_and_workdir_survive_any_git_change() -> None:
+    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", _values(), _raw_lab(HOSTILE))])
+    [ns] = [o for o in tenant if o["kind"] == "Namespace"]
+    assert _sync_options(ns) == KEEP
+    nextflow = REPO_ROOT / "applications" / "nextflow"
+    objs = helm_template(nextflow, [{"lab": "x"}], value_files=[nextflow / "values.yaml", nextflow / "values.dev.yaml"])
+    [pvc] = [o for o in objs if o["kind"] == "PersistentVolumeClaim"]
+    assert _sync_options(pvc) == KEEP
+
+
+def test_crds_and_platform_namespaces_are_never_pruned() -> None:
+    for folder in ("crds", "namespaces"):
+        kustomization = yaml.safe_load((REPO_ROOT / "clusters" / "base" / folder / "kustomization.yaml").read_text())
+        assert kustomization["commonAnnotations"]["argocd.argoproj.io/sync-options"] == KEEP
+
+
+def test_galaxy_is_never_pruned_automatically() -> None:
+    values = _values()
+    proteomics = _raw_lab(REPO_ROOT / "clusters" / "dev" / "labs" / "proteomics.yaml")
+    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", values, proteomics)])
+    [galaxy] = [o for o in tenant if o["kind"] == "Application" and o["metadata"]["name"].endswith("-galaxy")]
+    assert galaxy["spec"]["syncPolicy"]["automated"]["prune"] is False
+
+
+def test_no_addons_application_set_when_every_addon_is_disabled() -> None:
+    values = _values(addons={name: False for name in _values()["addons"]})
+    assert "addons" not in {o["metadata"]["name"] for o in render_bootstrap(values) if o["kind"] == "ApplicationSet"}
+
+
+# -------------------------------------------------------------- Argo CD manages its own bootstrap
+
+
+def test_root_application_syncs_the_bootstrap_chart_and_config_with_self_heal() -> None:
+    root = root_application(_values())
+    assert root["spec"]["project"] == "argocd"
+    assert [s["path"] for s in root["spec"]["sources"]] == ["clusters/argocd/bootstrap", "clusters/argocd/config"]
+    assert root["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+    assert "renderRoot" not in root["spec"]["sources"][0]["helm"]["valuesObject"]
+    # as Argo CD renders it, the chart holds `default` and never the root itself
+    inner = render_bootstrap(root["spec"]["sources"][0]["helm"]["valuesObject"])
+    assert "default" in {o["metadata"]["name"] for o in inner if o["kind"] == "AppProject"}
+    assert not [o for o in inner if o["kind"] == "Application"]
+
+
+def test_root_project_admits_only_argo_cds_own_objects() -> None:
+    spec = _projects()["argocd"]["spec"]
+    kinds = {k["kind"] for k in spec["namespaceResourceWhitelist"]}
+    assert kinds == {"ConfigMap", "AppProject", "ApplicationSet"}
+    assert [d["namespace"] for d in spec["destinations"]] == ["argocd"]
+
+
+# -------------------------------------------------------------- Argo CD configuration per environment
+
+
+def _cm(env: str, name: str) -> dict[str, str]:
+    [cm] = [o for o in argocd_config(load_settings(env)) if o["metadata"]["name"] == name]
+    return cm["data"]
+
+
+def test_dev_keeps_the_local_admin_and_a_short_resync() -> None:
+    assert _cm("dev", "argocd-cm")["admin.enabled"] == "true"
+    assert _cm("dev", "argocd-cm")["timeout.reconciliation"] == "60s"
+    assert _cm("dev", "argocd-cmd-params-cm")["server.insecure"] == "true"
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_staging_and_prod_use_sso_only(env: str) -> None:
+    cm = _cm(env, "argocd-cm")
+    assert cm["admin.enabled"] == "false"
+    assert cm["timeout.reconciliation"] != "60s"
+    assert _cm(env, "argocd-cmd-params-cm")["server.insecure"] == "false"
+    oidc = yaml.safe_load(cm["oidc.config"])
+    assert oidc["issuer"] == load_settings(env).raw["sso"]["issuer"]
+    assert oidc["clientSecret"] == "$oidc.clientSecret"
+
+
+def test_config_without_admin_and_without_sso_is_refused() -> None:
+    with pytest.raises(BioGitopsError, match="sso.issuer is required when the admin account is disabled"):
+        helm_template(ARGOCD / "config", [{"adminEnabled": False, "sso": {}}])
+
+
+def test_lab_groups_get_roles_in_their_own_project_only() -> None:
+    lab = _raw_lab(REPO_ROOT / "clusters" / "dev" / "labs" / "genomics.yaml")
+    [project] = helm_template(ARGOCD / "projects", [project_values(_values(), lab=lab)])
+    roles = {r["name"]: r for r in project["spec"]["roles"]}
+    assert roles["owners"]["groups"] == ["genomics-admins"] and roles["members"]["groups"] == ["genomics"]
+    for role in roles.values():
+        for policy in role["policies"]:
+            assert policy.split(", ")[4] == "lab-genomics/*", policy
+
+
+# -------------------------------------------------------------- the handbook says what the code does
+
+GITOPS = REPO_ROOT / "handbook" / "GITOPS.md"
+
+
+def _table(heading: str, first_column: str) -> list[list[str]]:
+    """The rows of the table under `heading` in GITOPS.md whose header starts with `first_column`."""
+    text = GITOPS.read_text().split(heading, 1)[1]
+    rows, inside = [], False
+    for line in text.splitlines():
+        if line.startswith(f"| {first_column} |"):
+            inside = True
+            continue
+        if inside and line.startswith("| ---"):
+            continue
+        if inside and line.startswith("|"):
+            rows.append([cell.strip() for cell in line.strip("|").split("|")])
+        elif inside:
+            break
+    assert rows, f"no table starting with `{first_column}` under {heading!r} in {GITOPS}"
+    return rows
+
+
+def _ticked(cell: str) -> set[str]:
+    return set(re.findall(r"`([^`]+)`", cell))
+
+
+def _kind_names(kinds: list[dict[str, str]]) -> set[str]:
+    return {k["kind"] if k["kind"] != "*" else f"{k['group']}/*" for k in kinds}
+
+
+def test_handbook_projects_table_matches_the_charts() -> None:
+    projects = _projects()
+    values = yaml.safe_load((ARGOCD / "projects" / "values.yaml").read_text())
+    operator = {
+        "cluster": _kind_names(values["operatorClusterKinds"]),
+        "namespaced": _kind_names(values["operatorNamespacedKinds"]),
+    }
+    rows = {r[0].strip("`"): r for r in _table("### AppProjects", "project")}
+    assert set(rows) - {"lab-<lab>"} == set(projects)
+    for name, (_, _, destinations, cluster, namespaced) in rows.items():
+        if name in ("default", "lab-<lab>"):
+            continue
+        spec = projects[name]["spec"]
+        assert _ticked(destinations) == {d["namespace"] for d in spec["destinations"]}, name
+        for cell, field, scope in (
+            (cluster, "clusterResourceWhitelist", "cluster"),
+            (namespaced, "namespaceResourceWhitelist", "namespaced"),
+        ):
+            documented = _ticked(cell) | (operator[scope] if "operator set" in cell else set())
+            assert documented == _kind_names(spec[field]), f"{name} {field}"
+
+
+def test_handbook_deletion_table_matches_the_files() -> None:
+    for obj, setting, where in _table("### Deletion never reaches a lab's data", "object"):
+        wanted = setting.strip("`")
+        base = REPO_ROOT
+        for path in sorted(_ticked(where), key=lambda p: "/" not in p):
+            file = REPO_ROOT / path if "/" in path else base / path
+            base = file.parent
+            assert wanted in file.read_text(), f"{obj}: {file} does not say {wanted}"
+
+
+def test_lab_tenancy_renders_from_the_parameters_argo_cd_passes() -> None:
+    # a single API server port arrives through `--set` as a number, not a string
+    values = {**_values(), "apiServer": {"ips": "10.1.2.3", "ports": "6443"}}
+    app = _generated("labs", _raw_lab(REPO_ROOT / "clusters" / "dev" / "labs" / "genomics.yaml"), values)
+    objs = render_helm_source(app["spec"]["source"], "lab-genomics")
+    [policy] = [o for o in objs if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "allow-apiserver"]
+    assert policy["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 6443}]
+    assert {o["metadata"]["namespace"] for o in objs if o["kind"] != "Namespace"} == {"lab-genomics", "argocd"}
