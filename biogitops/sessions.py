@@ -58,10 +58,12 @@ CHARTS = {
     "clusters/argocd/bootstrap": ["repoURL=https://git.example.invalid/r.git", "charts.galaxy.version=1.0.0"],
     "clusters/argocd/projects": ["name=platform", "repoURL=https://git.example.invalid/r.git"],
     "clusters/argocd/lab-tenant": [
-        "name=example",
-        "owners=a",
-        "members=b",
+        "lab.name=example",
+        "lab.owners=example-admins",
+        "lab.members=example",
         "repoURL=https://git.example.invalid/r.git",
+        "labFile=example.yaml",
+        "apiServer.ips=10.0.0.1",
     ],
 }
 
