@@ -14,7 +14,7 @@ from biogitops import terraform_checks, tools
 from biogitops.paths import REPO_ROOT
 from biogitops.providers.kwok import BINARIES as KWOK_BINARIES
 
-DEFAULT = ["lint", "unit", "render", "terraform"]
+DEFAULT = ["lint", "unit", "render", "terraform", "rules"]
 
 WORKFLOW_DIRS = [".github/workflows", "ci/actions"]
 
@@ -58,10 +58,12 @@ CHARTS = {
     "clusters/argocd/bootstrap": ["repoURL=https://git.example.invalid/r.git", "charts.galaxy.version=1.0.0"],
     "clusters/argocd/projects": ["name=platform", "repoURL=https://git.example.invalid/r.git"],
     "clusters/argocd/lab-tenant": [
-        "name=example",
-        "owners=a",
-        "members=b",
+        "lab.name=example",
+        "lab.owners=example-admins",
+        "lab.members=example",
         "repoURL=https://git.example.invalid/r.git",
+        "labFile=example.yaml",
+        "apiServer.ips=10.0.0.1",
     ],
 }
 
@@ -98,7 +100,8 @@ def _provider_arg(posargs: list[str]) -> str:
 def integration(session: Any) -> None:
     """pytest tests/integration against a real cluster; `-- --provider kwok|kind|existing`."""
     provider = _provider_arg(session.posargs)
-    needed = ["kubectl", *ARGOCD_TOOLS] + (KWOK_TOOLS if provider == "kwok" else ["kind"] if provider == "kind" else [])
+    local = [*KWOK_TOOLS, "prometheus"]  # kwok: the control plane, and Prometheus beside it
+    needed = ["kubectl", *ARGOCD_TOOLS] + (local if provider == "kwok" else ["kind"] if provider == "kind" else [])
     env = _env(session, sorted(set(needed)))
     session.chdir(REPO_ROOT)
     args = list(session.posargs)
@@ -126,6 +129,17 @@ def render(session: Any) -> None:
     session.run(sys.executable, "-m", "biogitops.validate", env=env)
     session.run(
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/render", *session.posargs, env=env
+    )
+
+
+def rules(session: Any) -> None:
+    """Alert rules (promtool check and test), runbook links, dashboard queries and metric sources
+    (biogitops/alert_rules.py), then the tests that prove each check fires on its fixture."""
+    env = _env(session, ["promtool"])
+    session.chdir(REPO_ROOT)
+    session.run(sys.executable, "-m", "biogitops.alert_rules", env=env)
+    session.run(
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/rules", *session.posargs, env=env
     )
 
 

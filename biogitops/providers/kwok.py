@@ -37,7 +37,8 @@ BINARIES = [
 ]
 
 # Offsets from kwok.basePort. Argo CD's ports (argocd/local.py) start at +10.
-LAST_PORT_OFFSET = 18  # local Argo CD's ports run from +10 to +18 (argocd/local.py)
+# local Argo CD's ports run from +10 to +18 (argocd/local.py), Prometheus is +19 (prometheus.py)
+LAST_PORT_OFFSET = 19
 PORTS = {
     "kube-apiserver": 0,
     "etcd": 1,

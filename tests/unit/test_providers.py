@@ -135,7 +135,7 @@ def test_kwok_refuses_ports_in_the_ephemeral_range(dev, monkeypatch, offset: int
     monkeypatch.setattr(prov, "_binaries", lambda: {})
     monkeypatch.setattr(kwok, "port_open", lambda port: False)
     if refused:
-        with pytest.raises(ProviderError, match=r"kwok.basePort: ports 32760-32778 fall in the kernel's ephemeral"):
+        with pytest.raises(ProviderError, match=r"kwok.basePort: ports 32760-32779 fall in the kernel's ephemeral"):
             prov.preflight()
     else:
         assert prov.preflight() == {}
@@ -147,10 +147,13 @@ def test_ephemeral_range_is_read_from_the_kernel_file(tmp_path: Path) -> None:
     assert kwok.ephemeral_ports(tmp_path / "missing") is None
 
 
-def test_kwok_knows_where_local_argocds_ports_end() -> None:
+def test_kwok_knows_where_the_local_processes_ports_end() -> None:
     from biogitops.argocd.local import PORTS as ARGOCD_PORTS
+    from biogitops.prometheus import PORTS as PROMETHEUS_PORTS
 
-    assert max(ARGOCD_PORTS.values()) == kwok.LAST_PORT_OFFSET
+    offsets = [*kwok.PORTS.values(), *ARGOCD_PORTS.values(), *PROMETHEUS_PORTS.values()]
+    assert len(offsets) == len(set(offsets)), "two processes share a port offset"
+    assert max(offsets) == kwok.LAST_PORT_OFFSET
 
 
 def test_a_second_checkout_moves_every_cluster_aside(monkeypatch: pytest.MonkeyPatch) -> None:
