@@ -118,7 +118,7 @@ def probe_app(name: str, project: str, repo_url: str, path: str, namespace: str)
     }
 
 
-def refusal(cluster: Cluster, name: str, timeout: float = 120) -> list[dict]:
+def refusal(cluster: Cluster, name: str, timeout: float = 300) -> list[dict]:
     """What Argo CD reports when it will not (or cannot) sync Application `name`: its error
     conditions and a failed operation's message; [] if it synced or nothing came in time."""
     deadline = time.monotonic() + timeout
