@@ -8,7 +8,7 @@ interruption at any point converges:
   4. default-project    `default` held empty and deny-everything; no Application may use it
   5. bootstrap-project  the project that may only create AppProjects and ApplicationSets
   6. projects           the projects ApplicationSet; waits until every AppProject exists
-  7. platform           platform, add-ons and labs ApplicationSets, applied wave by wave
+  7. platform           platform, add-ons, policies and labs ApplicationSets, applied wave by wave
   8. wait               every first-party Application Synced and Healthy; upstream-chart
                         Applications Synced and Healthy or reported "source unreachable"
 Nothing is applied before everything has been validated (step 1).
@@ -236,6 +236,7 @@ class Bootstrap:
         layers = [
             ("applicationset-platform.yaml", "platform"),
             ("applicationset-addons.yaml", "addons"),
+            ("applicationset-policies.yaml", "policies"),  # Gatekeeper's templates need its CRDs
             ("applicationset-labs.yaml", "labs"),
         ]
         for template, layer in layers:

@@ -9,6 +9,7 @@ their repository answers, and are skipped with the reason otherwise.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -24,6 +25,7 @@ from biogitops.errors import BioGitopsError
 from biogitops.labs import check_apps, load_labs
 from biogitops.paths import REPO_ROOT
 from biogitops.pins import Pins, load_pins
+from biogitops.policies import constraint_schemas, render_policies
 from biogitops.render import ARGOCD, STATIC_PROJECTS, bootstrap_values, helm_template, render_bootstrap, tenant_values
 from biogitops.settings import APP_VALUES, known_envs, load_settings
 
@@ -92,6 +94,8 @@ def targets(env: str) -> dict[str, list[dict]]:
         )
     for name in APP_CHARTS:
         out[f"{env}/{name}"] = render_app_chart(name, env)
+    if policy_objs := render_policies(env):
+        out[f"{env}/policies"] = policy_objs
     return out
 
 
@@ -179,15 +183,16 @@ def upstream_targets(report: Report, envs: list[str]) -> dict[str, list[dict]]:
     return out
 
 
-def kubeconform(files: list[Path], schema_dir: Path) -> subprocess.CompletedProcess:
+def kubeconform(files: list[Path], schema_dir: Path, extra: Path | None = None) -> subprocess.CompletedProcess:
+    """Validate strictly; `extra` is a second schema directory (constraint kinds of our templates)."""
+    locations = [schema_dir] + ([extra] if extra else [])
     cmd = [
         str(tools.which("kubeconform")),
         "-strict",
         "-summary",
         "-output",
         "text",
-        "-schema-location",
-        schemas.location(schema_dir),
+        *[arg for d in locations for arg in ("-schema-location", schemas.location(d))],
         *map(str, files),
     ]
     return subprocess.run(cmd, capture_output=True, text=True)
@@ -211,7 +216,10 @@ def run(out: Path = OUT, envs: list[str] | None = None) -> Report:
         path.write_text(yaml.safe_dump_all(objs, sort_keys=False))
         report.rendered[name] = len(objs)
         files.append(path)
-    proc = kubeconform(files, schema_dir)
+    constraint_dir = out / ".constraint-schemas"
+    shutil.rmtree(constraint_dir, ignore_errors=True)
+    constraint_schemas([o for objs in rendered.values() for o in objs], constraint_dir)
+    proc = kubeconform(files, schema_dir, constraint_dir)
     if proc.returncode != 0:
         problems = [ln for ln in proc.stdout.splitlines() if " - " in ln and "is valid" not in ln]
         raise BioGitopsError(
