@@ -11,6 +11,7 @@ through the same patches means what is checked here is what Argo CD applies.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -50,7 +51,7 @@ def kustomize_build(path: Path, patches: list[dict[str, Any]] | None = None) -> 
                 {
                     "apiVersion": "kustomize.config.k8s.io/v1beta1",
                     "kind": "Kustomization",
-                    "resources": [str(path)],
+                    "resources": [os.path.relpath(path, overlay)],  # kustomize refuses absolute roots
                     "patches": patches or [],
                 }
             )

@@ -14,7 +14,7 @@ from biogitops import tools
 from biogitops.paths import REPO_ROOT
 from biogitops.providers.kwok import BINARIES as KWOK_BINARIES
 
-DEFAULT = ["lint", "unit", "render"]
+DEFAULT = ["lint", "unit", "render", "policy"]
 
 WORKFLOW_DIRS = [".github/workflows", "ci/actions"]
 
@@ -126,6 +126,18 @@ def render(session: Any) -> None:
     session.run(sys.executable, "-m", "biogitops.validate", env=env)
     session.run(
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/render", *session.posargs, env=env
+    )
+
+
+def policy(session: Any) -> None:
+    """Gatekeeper suites (coverage, then `gator verify`), repository rules over every environment's
+    rendered output, and the tests that prove each check fires on its fixture."""
+    env = _env(session, ["gator", "helm", "kustomize"])
+    session.chdir(REPO_ROOT)
+    session.run(sys.executable, "-m", "biogitops.suites", env=env)
+    session.run(sys.executable, "-m", "biogitops.rules", env=env)
+    session.run(
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/policy", *session.posargs, env=env
     )
 
 

@@ -28,6 +28,7 @@ from biogitops.pins import Pins, load_pins
 from biogitops.policies import constraint_schemas, render_policies
 from biogitops.render import ARGOCD, STATIC_PROJECTS, bootstrap_values, helm_template, render_bootstrap, tenant_values
 from biogitops.settings import APP_VALUES, known_envs, load_settings
+from biogitops.upstream import module_dir
 
 OUT = REPO_ROOT / "out" / "render"
 APPS = REPO_ROOT / "applications"
@@ -140,10 +141,29 @@ def upstream_source(name: str, pins: Pins) -> tuple[list[str], str]:
     archive = charts.cached(name, pins)
     if archive:
         return [str(archive)], ""
+    if chart.get("goModule"):
+        return [str(module_chart(name, pins))], ""
     why = reachable(chart["repoURL"].rstrip("/") + "/index.yaml")
     if why:
         return [], f"chart repository unreachable ({why}) and no verified archive in {charts.charts_dir()}"
     return [chart["chart"], "--repo", chart["repoURL"], "--version", chart["version"]], ""
+
+
+def module_chart(name: str, pins: Pins) -> Path:
+    """The chart directory inside its pinned Go module (pins.yaml goModule/goModulePath), fetched
+    through the module proxy and checked against the Go checksum database; its Chart.yaml must
+    carry the pinned version."""
+    chart = pins.charts[name]
+    directory = module_dir(chart["goModule"], f"v{chart['version']}") / chart.get("goModulePath", ".")
+    meta = directory / "Chart.yaml"
+    found = (yaml.safe_load(meta.read_text()) or {}) if meta.is_file() else {}
+    if found.get("name") != chart["chart"] or str(found.get("version")) != chart["version"]:
+        raise BioGitopsError(
+            f"pins.yaml: charts.{name}: {chart['goModule']}@v{chart['version']}/{chart.get('goModulePath', '.')} "
+            f"holds chart {found.get('name')} {found.get('version')}, not {chart['chart']} {chart['version']}",
+            "fix goModulePath or the version",
+        )
+    return directory
 
 
 def render_upstream(name: str, env: str, source: list[str], namespace: str | None = None) -> list[dict]:
