@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from biogitops import argocd, tools
+from biogitops import argocd, gatekeeper, tools
 from biogitops.errors import BioGitopsError
 from biogitops.kube import Kubectl
 from biogitops.labs import Lab, check_apps, load_labs
@@ -243,6 +243,8 @@ class Bootstrap:
             objs = render_bootstrap(self.values, template)
             if not objs:
                 continue
+            if layer == "policies" and self.provider.argocd_mode == "local":
+                gatekeeper.start_local(self.provider, self.progress)  # kwok: no container runs the chart's
             self.kubectl.apply_text(yaml.safe_dump_all(objs))
             self.refresh(objs)
             names = sorted(

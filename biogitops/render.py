@@ -70,7 +70,10 @@ def bootstrap_values(settings: Settings, pins: Pins, repo_url: str, revision: st
 def gatekeeper_values(settings: Settings) -> dict[str, Any]:
     """How the policies Application configures constraints (settings.yaml addons.gatekeeper)."""
     spec = (settings.raw.get("addons") or {}).get("gatekeeper") or {}
-    return {"enforcement": spec.get("enforcement", "deny"), "requireImageDigests": bool(spec.get("requireImageDigests"))}
+    return {
+        "enforcement": spec.get("enforcement", "deny"),
+        "requireImageDigests": bool(spec.get("requireImageDigests")),
+    }
 
 
 def tenant_values(env: str, values: dict[str, Any]) -> dict[str, Any]:

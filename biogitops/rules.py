@@ -147,7 +147,8 @@ def plaintext_secret(docs: list[Doc]) -> Iterator[Problem]:
                 "plaintext-secret",
                 doc.file,
                 doc.ref,
-                f"holds values ({', '.join(keys)}) in plain text; seal it (invoke secrets.seal) and commit the SealedSecret",
+                f"holds values ({', '.join(keys)}) in plain text; "
+                "seal it (invoke secrets.seal) and commit the SealedSecret",
             )
 
 
@@ -201,9 +202,8 @@ def app_project(docs: list[Doc]) -> Iterator[Problem]:
         dest = (doc.obj.get("spec") or {}).get("destination") or {}
         if not _admits_destination(project, dest):
             where = f"{dest.get('server') or dest.get('name')} namespace {dest.get('namespace')}"
-            yield Problem(
-                "app-project", doc.file, doc.ref, f"project {name} does not admit destination {where} (spec.destinations)"
-            )
+            message = f"project {name} does not admit destination {where} (spec.destinations)"
+            yield Problem("app-project", doc.file, doc.ref, message)
 
 
 def default_project(docs: list[Doc]) -> Iterator[Problem]:
@@ -213,9 +213,7 @@ def default_project(docs: list[Doc]) -> Iterator[Problem]:
 
 
 def namespace_netpol(docs: list[Doc]) -> Iterator[Problem]:
-    covered = {
-        (d.env, d.obj["metadata"].get("namespace")) for d in docs if d.obj.get("kind") == "NetworkPolicy"
-    }
+    covered = {(d.env, d.obj["metadata"].get("namespace")) for d in docs if d.obj.get("kind") == "NetworkPolicy"}
     for doc in docs:
         if doc.obj.get("kind") == "Namespace" and (doc.env, doc.obj["metadata"]["name"]) not in covered:
             yield Problem(
@@ -227,9 +225,7 @@ def memory_resources(docs: list[Doc]) -> Iterator[Problem]:
     for doc in docs:
         for c in containers(doc.obj):
             res = c.get("resources") or {}
-            missing = [
-                f"{part}.memory" for part in ("requests", "limits") if not (res.get(part) or {}).get("memory")
-            ]
+            missing = [f"{part}.memory" for part in ("requests", "limits") if not (res.get(part) or {}).get("memory")]
             if missing:
                 yield Problem(
                     "memory-resources",

@@ -101,6 +101,8 @@ def integration(session: Any) -> None:
     needed = ["kubectl", *ARGOCD_TOOLS] + (KWOK_TOOLS if provider == "kwok" else ["kind"] if provider == "kind" else [])
     env = _env(session, sorted(set(needed)))
     session.chdir(REPO_ROOT)
+    if provider == "kwok":  # Gatekeeper runs beside kwok as a process, from gator's module
+        session.run(sys.executable, "-m", "biogitops.gatekeeper", "build", env=env)
     args = list(session.posargs)
     if "--provider" not in " ".join(args):
         args = ["--provider", provider, *args]

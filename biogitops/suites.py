@@ -60,7 +60,8 @@ def coverage(root: Path = POLICIES) -> list[str]:
         suite_path = policy / "suite.yaml"
         templates = sorted(policy.glob("template*.yaml"))
         if not suite_path.is_file():
-            problems += [f"{_shown(t)}: no suite.yaml beside it; add one with allowed and denied cases" for t in templates]
+            hint = "no suite.yaml beside it; add one with allowed and denied cases"
+            problems += [f"{_shown(t)}: {hint}" for t in templates]
             continue
         try:
             suite = yaml.safe_load(suite_path.read_text()) or {}

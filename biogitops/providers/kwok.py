@@ -36,8 +36,8 @@ BINARIES = [
     "kubectl",
 ]
 
-# Offsets from kwok.basePort. Argo CD's ports (argocd/local.py) start at +10.
-LAST_PORT_OFFSET = 18  # local Argo CD's ports run from +10 to +18 (argocd/local.py)
+# Offsets from kwok.basePort. Argo CD's ports (argocd/local.py) start at +10, Gatekeeper's at +20.
+LAST_PORT_OFFSET = 22  # Argo CD +10..+18 (argocd/local.py), Gatekeeper +20..+22 (gatekeeper.py)
 PORTS = {
     "kube-apiserver": 0,
     "etcd": 1,
