@@ -95,10 +95,10 @@ def coverage(root: Path = POLICIES) -> list[str]:
 
 def verify(root: Path = POLICIES) -> subprocess.CompletedProcess:
     """`gator verify` over every suite under root (the pinned gator)."""
-    suites = [str(p / "suite.yaml") for p in policy_dirs(root) if (p / "suite.yaml").is_file()]
-    if not suites:
+    if not any((p / "suite.yaml").is_file() for p in policy_dirs(root)):
         raise BioGitopsError(f"no suite.yaml under {_shown(root)}")
-    return subprocess.run([str(tools.which("gator")), "verify", "-v", *suites], capture_output=True, text=True)
+    # `path/...` walks the folder for Suite files, as `go test ./...` does for packages
+    return subprocess.run([str(tools.which("gator")), "verify", "-v", f"{root}/..."], capture_output=True, text=True)
 
 
 def main(argv: list[str] | None = None) -> int:
