@@ -189,6 +189,9 @@ class Bootstrap:
             )
         if self.provider.name == "kind":
             self.provider.check_engine()  # type: ignore[attr-defined]
+        gatekeeper_on = ((self.settings.raw.get("addons") or {}).get("gatekeeper") or {}).get("enabled")
+        if self.provider.argocd_mode == "local" and gatekeeper_on:
+            gatekeeper.ensure_manager(self.progress)  # built once from gator's module, then cached
         # render everything once with a placeholder source: invalid data fails before any apply
         probe = bootstrap_values(self.settings, pins, "https://example.invalid/repo.git", "HEAD")
         expected_graph(self.settings, self.labs, render_bootstrap(probe), probe)
