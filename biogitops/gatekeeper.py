@@ -29,12 +29,13 @@ import yaml
 from biogitops import tools
 from biogitops.errors import BioGitopsError, Fatal, ToolError
 from biogitops.kube import Kubectl, wait_until
-from biogitops.paths import tools_dir
+from biogitops.paths import REPO_ROOT, tools_dir
 from biogitops.pins import ToolPin, load_pins
 from biogitops.procs import Managed, port_open
 from biogitops.upstream import module_dir
 
 NAMESPACE = "gatekeeper-system"
+CONFIG = REPO_ROOT / "policies" / "gatekeeper" / "config.yaml"
 POD_NAME = "gatekeeper-local"
 # Offsets from the environment's kwok.basePort (cluster +0..+5, Argo CD +10..+18).
 PORTS = {"webhook": 20, "health": 21, "metrics": 22}
@@ -168,13 +169,25 @@ def webhook_configuration(ca_pem: bytes, port: int) -> dict[str, Any]:
     objs = render_upstream("gatekeeper", "dev", [str(module_chart("gatekeeper", load_pins()))])
     vwh = next(o for o in objs if o["kind"] == "ValidatingWebhookConfiguration")
     bundle = base64.b64encode(ca_pem).decode()
+    exempt = excluded_namespaces()
     for hook in vwh["webhooks"]:
         path = hook["clientConfig"]["service"].get("path", "/v1/admit")
         hook["clientConfig"] = {"url": f"https://127.0.0.1:{port}{path}", "caBundle": bundle}
         hook["timeoutSeconds"] = WEBHOOK_TIMEOUT
+        if hook["name"] == "validation.gatekeeper.sh":
+            # namespaces no policy looks at are not sent at all (node leases renew every few seconds)
+            for expr in hook["namespaceSelector"]["matchExpressions"]:
+                if expr["key"] == "kubernetes.io/metadata.name" and expr["operator"] == "NotIn":
+                    expr["values"] = sorted(set(expr["values"]) | exempt)
     vwh["metadata"].pop("annotations", None)
     vwh["metadata"]["labels"] = {**vwh["metadata"].get("labels", {}), "bio-gitops.io/local-process": "true"}
     return vwh
+
+
+def excluded_namespaces() -> set[str]:
+    """The namespaces exempt from every policy, from their one place: policies/gatekeeper/config.yaml."""
+    config = yaml.safe_load(CONFIG.read_text())
+    return {ns for match in config["spec"].get("match") or [] for ns in match.get("excludedNamespaces") or []}
 
 
 # ---------------------------------------------------------------- process

@@ -86,6 +86,14 @@ def coverage(root: Path = POLICIES) -> list[str]:
                 for name in [case.get("object"), *(case.get("inventory") or [])]:
                     if not name or not (policy / name).is_file():
                         problems.append(f"{where}: cases[{j}]: file {name!r} does not exist")
+            constraint = policy / test.get("constraint", "")
+            if constraint.is_file() and "excludedNamespaces" in (
+                (yaml.safe_load(constraint.read_text()) or {}).get("spec") or {}
+            ).get("match", {}):
+                problems.append(
+                    f"{_shown(constraint)}: spec.match.excludedNamespaces: exemptions live in one place, "
+                    "policies/gatekeeper/config.yaml"
+                )
             if not any(_denies(c) for c in cases):
                 problems.append(f"{where}: no denied case (an object with violations: yes or a count)")
             if not any(_allows(c) for c in cases):

@@ -19,6 +19,7 @@ FIXTURES = REPO_ROOT / "tests" / "fixtures" / "suites"
         ("suite-without-denied-case", "demo/suite.yaml: tests[0] (demo): no denied case"),
         ("suite-without-allowed-case", "demo/suite.yaml: tests[0] (demo): no allowed case"),
         ("template-not-in-suite", "demo/template-second.yaml: no test in"),
+        ("constraint-with-exemption", "demo/samples/constraint.yaml: spec.match.excludedNamespaces: exemptions live"),
     ],
 )
 def test_bad_suite_is_refused_naming_the_file(case: str, expected: str) -> None:
