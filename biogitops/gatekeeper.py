@@ -35,6 +35,7 @@ from biogitops.procs import Managed, port_open
 from biogitops.upstream import module_dir
 
 NAMESPACE = "gatekeeper-system"
+WEBHOOK_NAME = "gatekeeper-validating-webhook-configuration"  # the chart's, and the default Gatekeeper expects
 CONFIG = REPO_ROOT / "policies" / "gatekeeper" / "config.yaml"
 POD_NAME = "gatekeeper-local"
 # Offsets from the environment's kwok.basePort (cluster +0..+5, Argo CD +10..+18).

@@ -30,10 +30,14 @@ IMAGE = "quay.io/biocontainers/samtools:1.21--h50ea8bc_0"
 
 
 @pytest.fixture(scope="module")
-def result(cluster: Cluster, provider: Provider) -> bs.Result:
+def result(cluster: Cluster, provider: Provider) -> Iterator[bs.Result]:
     if provider.name != "kwok":
         pytest.skip("Gatekeeper as a local process is the kwok path; kind runs the chart in-cluster")
-    return bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    yield bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    # The kwok cluster outlives this run and is reused by the next: leave no webhook behind that
+    # calls a stopped process. The next bootstrap starts Gatekeeper and its webhook again.
+    gatekeeper.local(provider).stop()
+    _kubectl(cluster, "delete", "validatingwebhookconfiguration", gatekeeper.WEBHOOK_NAME, "--ignore-not-found")
 
 
 def _kubectl(cluster: Cluster, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -240,7 +244,7 @@ def test_rebootstrap_leaves_gatekeeper_and_policies_untouched(
 ) -> None:
     local = gatekeeper.local(provider)
     pid = local.proc.pid()
-    vwh = cluster.kubectl.json("get", "validatingwebhookconfiguration", "gatekeeper-validating-webhook-configuration")
+    vwh = cluster.kubectl.json("get", "validatingwebhookconfiguration", gatekeeper.WEBHOOK_NAME)
     before = {c["metadata"]["name"]: c["metadata"]["generation"] for c in _constraints(cluster)}
     bs.Bootstrap(provider.settings.env, provider.name, print).run()
     after_vwh = cluster.kubectl.json("get", "validatingwebhookconfiguration", vwh["metadata"]["name"])
