@@ -1,4 +1,4 @@
-"""Argo CD's health checks for Gatekeeper (clusters/argocd/config/argocd-cm.yaml): a constraint is
+"""Argo CD's health checks for Gatekeeper (argocd-cm `resource.customizations`): a constraint is
 Healthy only when every Gatekeeper process enforces its current generation, a template only once
 compiled; errors are Degraded. Run with Lua 5.1, the dialect of Argo CD's gopher-lua."""
 
@@ -15,8 +15,9 @@ import yaml
 from biogitops.paths import REPO_ROOT
 
 CM = yaml.safe_load((REPO_ROOT / "clusters" / "argocd" / "config" / "argocd-cm.yaml").read_text())["data"]
-CONSTRAINT = "resource.customizations.health.constraints.gatekeeper.sh_*"
-TEMPLATE = "resource.customizations.health.templates.gatekeeper.sh_ConstraintTemplate"
+OVERRIDES = yaml.safe_load(CM["resource.customizations"])
+CONSTRAINT = "constraints.gatekeeper.sh/*"
+TEMPLATE = "templates.gatekeeper.sh/ConstraintTemplate"
 
 
 def _lua(value: Any) -> str:
@@ -34,7 +35,7 @@ def _health(key: str, obj: dict) -> tuple[str, str]:
     if not lua:
         pytest.skip("lua5.1 not installed (.ci/system-packages installs it)")
     # Argo CD runs the script as a function body with `obj` set; so do we
-    script = f"obj = {_lua(obj)}\nlocal function check()\n{CM[key]}\nend\n"
+    script = f"obj = {_lua(obj)}\nlocal function check()\n{OVERRIDES[key]['health.lua']}\nend\n"
     script += "local hs = check()\nprint(hs.status)\nprint(hs.message)\n"
     proc = subprocess.run([lua, "-"], input=script, capture_output=True, text=True, check=True)
     status, message = proc.stdout.splitlines()[:2]
@@ -84,3 +85,10 @@ def test_template_is_healthy_once_compiled(status: dict | None, expected: str) -
     if status is not None:
         obj["status"] = status
     assert _health(TEMPLATE, obj)[0] == expected
+
+
+def test_every_argocd_cm_key_is_a_valid_config_map_key() -> None:
+    """The API server refuses keys outside [-._a-zA-Z0-9] (a `*` in a split health key did)."""
+    import re
+
+    assert [k for k in CM if not re.fullmatch(r"[-._a-zA-Z0-9]+", k)] == []
