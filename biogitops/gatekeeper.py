@@ -218,6 +218,7 @@ class LocalGatekeeper:
             "--operation=webhook",
             "--operation=audit",
             "--operation=status",
+            "--operation=generate",  # the constraint CRDs from the templates (no operation: no CRDs)
             "--host=127.0.0.1",
             f"--port={self.port('webhook')}",
             f"--cert-dir={self.home / 'certs'}",

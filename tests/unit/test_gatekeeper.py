@@ -16,7 +16,7 @@ def test_argv_uses_the_planned_ports_on_loopback(tmp_path: Path) -> None:
     assert f"--port={26400 + gatekeeper.PORTS['webhook']}" in argv
     assert f"--health-addr=127.0.0.1:{26400 + gatekeeper.PORTS['health']}" in argv
     assert f"--prometheus-port={26400 + gatekeeper.PORTS['metrics']}" in argv
-    assert {"--operation=webhook", "--operation=audit", "--operation=status"} <= set(argv)
+    assert {"--operation=webhook", "--operation=audit", "--operation=status", "--operation=generate"} <= set(argv)
     assert max(gatekeeper.PORTS.values()) <= kwok.LAST_PORT_OFFSET
 
 
