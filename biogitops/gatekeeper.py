@@ -227,6 +227,7 @@ class LocalGatekeeper:
             f"--prometheus-port={self.port('metrics')}",  # upstream binds it on every address
             f"--exempt-namespace={NAMESPACE}",
             f"--audit-interval={AUDIT_INTERVAL}",
+            "--constraint-violations-limit=100",  # the chart's 20 hides most of a busy dev cluster
             f"--api-cache-dir={self.home / 'audit'}",
             "--disable-opa-builtin=http.send",
             "--log-denies",

@@ -164,19 +164,20 @@ def test_warn_admits_with_the_reason(cluster: Cluster, provider: Provider, lab_n
 
 
 def test_audit_reports_existing_violations(cluster: Cluster, lab_namespace: str) -> None:
-    """A pod admitted under warn (created here if the warn test did not run) shows up in audit."""
-    _create(cluster, _pod("audit-latest", image="quay.io/biocontainers/samtools:latest"))
+    """A Service admitted under warn shows up in audit. lab-services, not allowed-images: the
+    dev labs' own pods fill allowed-images' list of violations, which audit caps."""
+    _create(cluster, _service("audit-nodeport", "NodePort"))
 
     def reported() -> list:
-        images = cluster.kubectl.json("get", "biogitopsimages", "allowed-images")
+        services = cluster.kubectl.json("get", "biogitopslabservices", "lab-services")
         return [
             v
-            for v in (images.get("status") or {}).get("violations") or []
-            if v.get("namespace") == NS and v.get("name") == "audit-latest"
+            for v in (services.get("status") or {}).get("violations") or []
+            if v.get("namespace") == NS and v.get("name") == "audit-nodeport"
         ]
 
-    found = _wait(reported, 30 + 6 * gatekeeper.AUDIT_INTERVAL, "the audit to report pod audit-latest")
-    assert "floating tag" in found[0]["message"]
+    found = _wait(reported, 30 + 6 * gatekeeper.AUDIT_INTERVAL, "the audit to report Service audit-nodeport")
+    assert "type NodePort" in found[0]["message"]
 
 
 @pytest.fixture(scope="module")
