@@ -38,6 +38,12 @@ def rules(session: nox.Session) -> None:
 
 
 @nox.session
+def policy(session: nox.Session) -> None:
+    """Gatekeeper suites (`gator verify`, allowed and denied cases) and repository rules over rendered output."""
+    sessions.policy(session)
+
+
+@nox.session
 def integration(session: nox.Session) -> None:
     """Bootstrap a real cluster and test it: `nox -s integration -- --provider kwok` (default kind)."""
     sessions.integration(session)

@@ -12,7 +12,8 @@ interruption at any point converges:
                         the bootstrap chart (projects, ApplicationSets) and its own config
                         with self-heal; bootstrap applies these once and never again
   6. projects           waits until every AppProject exists
-  7. platform           waits for the platform, add-ons and labs Applications, layer by layer
+  7. platform           waits for the platform, add-ons, policies and labs Applications, layer
+                        by layer (kwok: starts the local Gatekeeper before the policies)
   8. wait               every first-party Application Synced and Healthy; upstream-chart
                         Applications Synced and Healthy or reported "source unreachable"
 Nothing is applied before everything has been validated (step 1). A re-run with nothing
@@ -30,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from biogitops import argocd, crds, kube, tools
+from biogitops import argocd, crds, gatekeeper, kube, tools
 from biogitops.errors import BioGitopsError
 from biogitops.kube import Kubectl
 from biogitops.labs import Lab, check_apps, load_labs, load_labs_at
@@ -208,6 +209,9 @@ class Bootstrap:
             )
         if self.provider.name == "kind":
             self.provider.check_engine()  # type: ignore[attr-defined]
+        gatekeeper_on = ((self.settings.raw.get("addons") or {}).get("gatekeeper") or {}).get("enabled")
+        if self.provider.argocd_mode == "local" and gatekeeper_on:
+            gatekeeper.ensure_manager(self.progress)  # built once from gator's module, then cached
         # render everything once with a placeholder source: invalid data fails before any apply
         probe = bootstrap_values(self.settings, pins, "https://example.invalid/repo.git", "HEAD")
         expected_graph(self.settings, self.labs, [*render_bootstrap(probe), root_application(probe)], probe)
@@ -260,7 +264,10 @@ class Bootstrap:
             time.sleep(1)
 
     def platform(self) -> None:
-        for layer in ("platform", "addons", "labs", "lab-apps"):
+        gatekeeper_on = ((self.settings.raw.get("addons") or {}).get("gatekeeper") or {}).get("enabled")
+        for layer in ("platform", "addons", "policies", "labs", "lab-apps"):
+            if layer == "policies" and gatekeeper_on and self.provider.argocd_mode == "local":
+                gatekeeper.start_local(self.provider, self.progress)  # kwok: no container runs the chart's
             names = sorted(
                 n
                 for n, a in self.graph.applications.items()

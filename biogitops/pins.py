@@ -74,6 +74,10 @@ PINS_SCHEMA: dict[str, Any] = {
                     "version": _VERSION,
                     # sha256 of the chart archive, as the repository's index.yaml lists it
                     "digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    # a chart that ships inside a Go module (at tag v<version>): rendered from there,
+                    # verified by the Go checksum database, when the chart repository is unreachable
+                    "goModule": {"type": "string", "pattern": r"^[a-z0-9.-]+\.[a-z]+/[\w./-]+$"},
+                    "goModulePath": {"type": "string", "pattern": r"^[\w.-]+(/[\w.-]+)*$"},
                 },
             },
         },

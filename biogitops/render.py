@@ -81,6 +81,16 @@ def bootstrap_values(
         "offeredApps": ",".join(settings.apps),
         "apiServer": dict(api_server or PLACEHOLDER_API_SERVER),
         "sso": dict(settings.raw.get("sso") or {}),
+        "gatekeeper": gatekeeper_values(settings),
+    }
+
+
+def gatekeeper_values(settings: Settings) -> dict[str, Any]:
+    """How the policies Application configures constraints (settings.yaml addons.gatekeeper)."""
+    spec = (settings.raw.get("addons") or {}).get("gatekeeper") or {}
+    return {
+        "enforcement": spec.get("enforcement", "deny"),
+        "requireImageDigests": bool(spec.get("requireImageDigests")),
     }
 
 

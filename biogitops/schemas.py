@@ -33,7 +33,10 @@ CRD_MODULES = [
     (
         "github.com/open-policy-agent/gatekeeper/v3",
         "v3.23.1",
-        ["charts/gatekeeper/crds/constrainttemplate-customresourcedefinition.yaml"],
+        [
+            "charts/gatekeeper/crds/constrainttemplate-customresourcedefinition.yaml",
+            "charts/gatekeeper/crds/config-customresourcedefinition.yaml",  # policies/gatekeeper/config.yaml
+        ],
     ),
     ("github.com/bitnami-labs/sealed-secrets", "v0.40.0", ["helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml"]),
     (

@@ -14,7 +14,7 @@ from biogitops import terraform_checks, tools
 from biogitops.paths import REPO_ROOT
 from biogitops.providers.kwok import BINARIES as KWOK_BINARIES
 
-DEFAULT = ["lint", "unit", "render", "terraform", "rules"]
+DEFAULT = ["lint", "unit", "render", "terraform", "rules", "policy"]
 
 WORKFLOW_DIRS = [".github/workflows", "ci/actions"]
 
@@ -104,6 +104,8 @@ def integration(session: Any) -> None:
     needed = ["kubectl", *ARGOCD_TOOLS] + (local if provider == "kwok" else ["kind"] if provider == "kind" else [])
     env = _env(session, sorted(set(needed)))
     session.chdir(REPO_ROOT)
+    if provider == "kwok":  # Gatekeeper runs beside kwok as a process, from gator's module
+        session.run(sys.executable, "-m", "biogitops.gatekeeper", "build", env=env)
     args = list(session.posargs)
     if "--provider" not in " ".join(args):
         args = ["--provider", provider, *args]
@@ -140,6 +142,18 @@ def rules(session: Any) -> None:
     session.run(sys.executable, "-m", "biogitops.alert_rules", env=env)
     session.run(
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/rules", *session.posargs, env=env
+    )
+
+
+def policy(session: Any) -> None:
+    """Gatekeeper suites (coverage, then `gator verify`), repository rules over every environment's
+    rendered output, and the tests that prove each check fires on its fixture."""
+    env = _env(session, ["gator", "helm", "kustomize"])
+    session.chdir(REPO_ROOT)
+    session.run(sys.executable, "-m", "biogitops.suites", env=env)
+    session.run(sys.executable, "-m", "biogitops.rules", env=env)
+    session.run(
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/policy", *session.posargs, env=env
     )
 
 

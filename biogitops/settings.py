@@ -120,6 +120,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                     "properties": {
                         "enabled": {"type": "boolean"},
                         "enforcement": {"enum": ["warn", "deny", "dryrun"]},
+                        "requireImageDigests": {"type": "boolean"},
                     },
                     "additionalProperties": False,
                 },

@@ -9,6 +9,7 @@ their repository answers, and are skipped with the reason otherwise.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -24,6 +25,7 @@ from biogitops.errors import BioGitopsError
 from biogitops.labs import check_apps, load_labs
 from biogitops.paths import REPO_ROOT
 from biogitops.pins import Pins, load_pins
+from biogitops.policies import constraint_schemas, render_policies
 from biogitops.render import (
     ARGOCD,
     argocd_config,
@@ -35,6 +37,7 @@ from biogitops.render import (
     tenant_values,
 )
 from biogitops.settings import APP_VALUES, known_envs, load_settings
+from biogitops.upstream import module_dir
 
 OUT = REPO_ROOT / "out" / "render"
 APPS = REPO_ROOT / "applications"
@@ -100,6 +103,8 @@ def targets(env: str) -> dict[str, list[dict]]:
         out[f"{env}/lab-tenant-{lab.name}"] = helm_template(ARGOCD / "lab-tenant", [tenant_values(env, values, lab)])
     for name in APP_CHARTS:
         out[f"{env}/{name}"] = render_app_chart(name, env)
+    if policy_objs := render_policies(env):
+        out[f"{env}/policies"] = policy_objs
     return out
 
 
@@ -144,10 +149,29 @@ def upstream_source(name: str, pins: Pins) -> tuple[list[str], str]:
     archive = charts.cached(name, pins)
     if archive:
         return [str(archive)], ""
+    if chart.get("goModule"):
+        return [str(module_chart(name, pins))], ""
     why = reachable(chart["repoURL"].rstrip("/") + "/index.yaml")
     if why:
         return [], f"chart repository unreachable ({why}) and no verified archive in {charts.charts_dir()}"
     return [chart["chart"], "--repo", chart["repoURL"], "--version", chart["version"]], ""
+
+
+def module_chart(name: str, pins: Pins) -> Path:
+    """The chart directory inside its pinned Go module (pins.yaml goModule/goModulePath), fetched
+    through the module proxy and checked against the Go checksum database; its Chart.yaml must
+    carry the pinned version."""
+    chart = pins.charts[name]
+    directory = module_dir(chart["goModule"], f"v{chart['version']}") / chart.get("goModulePath", ".")
+    meta = directory / "Chart.yaml"
+    found = (yaml.safe_load(meta.read_text()) or {}) if meta.is_file() else {}
+    if found.get("name") != chart["chart"] or str(found.get("version")) != chart["version"]:
+        raise BioGitopsError(
+            f"pins.yaml: charts.{name}: {chart['goModule']}@v{chart['version']}/{chart.get('goModulePath', '.')} "
+            f"holds chart {found.get('name')} {found.get('version')}, not {chart['chart']} {chart['version']}",
+            "fix goModulePath or the version",
+        )
+    return directory
 
 
 def render_upstream(name: str, env: str, source: list[str], namespace: str | None = None) -> list[dict]:
@@ -187,15 +211,16 @@ def upstream_targets(report: Report, envs: list[str]) -> dict[str, list[dict]]:
     return out
 
 
-def kubeconform(files: list[Path], schema_dir: Path) -> subprocess.CompletedProcess:
+def kubeconform(files: list[Path], schema_dir: Path, extra: Path | None = None) -> subprocess.CompletedProcess:
+    """Validate strictly; `extra` is a second schema directory (constraint kinds of our templates)."""
+    locations = [schema_dir] + ([extra] if extra else [])
     cmd = [
         str(tools.which("kubeconform")),
         "-strict",
         "-summary",
         "-output",
         "text",
-        "-schema-location",
-        schemas.location(schema_dir),
+        *[arg for d in locations for arg in ("-schema-location", schemas.location(d))],
         *map(str, files),
     ]
     return subprocess.run(cmd, capture_output=True, text=True)
@@ -219,7 +244,10 @@ def run(out: Path = OUT, envs: list[str] | None = None) -> Report:
         path.write_text(yaml.safe_dump_all(objs, sort_keys=False))
         report.rendered[name] = len(objs)
         files.append(path)
-    proc = kubeconform(files, schema_dir)
+    constraint_dir = out / ".constraint-schemas"
+    shutil.rmtree(constraint_dir, ignore_errors=True)
+    constraint_schemas([o for objs in rendered.values() for o in objs], constraint_dir)
+    proc = kubeconform(files, schema_dir, constraint_dir)
     if proc.returncode != 0:
         problems = [ln for ln in proc.stdout.splitlines() if " - " in ln and "is valid" not in ln]
         raise BioGitopsError(

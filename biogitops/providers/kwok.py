@@ -36,9 +36,9 @@ BINARIES = [
     "kubectl",
 ]
 
-# Offsets from kwok.basePort. Argo CD's ports (argocd/local.py) start at +10.
-# local Argo CD's ports run from +10 to +18 (argocd/local.py), Prometheus is +19 (prometheus.py)
-LAST_PORT_OFFSET = 19
+# Offsets from kwok.basePort: Argo CD +10..+18 (argocd/local.py), Prometheus +19 (prometheus.py),
+# Gatekeeper +20..+22 (gatekeeper.py).
+LAST_PORT_OFFSET = 22
 PORTS = {
     "kube-apiserver": 0,
     "etcd": 1,

@@ -135,7 +135,8 @@ def test_kwok_refuses_ports_in_the_ephemeral_range(dev, monkeypatch, offset: int
     monkeypatch.setattr(prov, "_binaries", lambda: {})
     monkeypatch.setattr(kwok, "port_open", lambda port: False)
     if refused:
-        with pytest.raises(ProviderError, match=r"kwok.basePort: ports 32760-32779 fall in the kernel's ephemeral"):
+        last = 32760 + kwok.LAST_PORT_OFFSET
+        with pytest.raises(ProviderError, match=rf"kwok.basePort: ports 32760-{last} fall in the kernel's ephemeral"):
             prov.preflight()
     else:
         assert prov.preflight() == {}
@@ -149,9 +150,10 @@ def test_ephemeral_range_is_read_from_the_kernel_file(tmp_path: Path) -> None:
 
 def test_kwok_knows_where_the_local_processes_ports_end() -> None:
     from biogitops.argocd.local import PORTS as ARGOCD_PORTS
+    from biogitops.gatekeeper import PORTS as GATEKEEPER_PORTS
     from biogitops.prometheus import PORTS as PROMETHEUS_PORTS
 
-    offsets = [*kwok.PORTS.values(), *ARGOCD_PORTS.values(), *PROMETHEUS_PORTS.values()]
+    offsets = [*kwok.PORTS.values(), *ARGOCD_PORTS.values(), *PROMETHEUS_PORTS.values(), *GATEKEEPER_PORTS.values()]
     assert len(offsets) == len(set(offsets)), "two processes share a port offset"
     assert max(offsets) == kwok.LAST_PORT_OFFSET
 

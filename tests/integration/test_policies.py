@@ -1,0 +1,255 @@
+"""Gatekeeper for real: the policies Application syncs and its constraints are enforced; in a lab
+namespace a privileged pod, a :latest image and a LoadBalancer Service are admitted with a
+warning (dev: warn) and refused once the same constraints run as staging's (deny); the audit
+reports what is already there; platform namespaces keep working; a re-bootstrap changes nothing.
+
+On kwok Gatekeeper is a local process (biogitops/gatekeeper.py) whose webhook the real API
+server calls over loopback. The test namespaces carry no Pod Security labels, so every refusal
+seen here is Gatekeeper's, not Pod Security admission's.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from biogitops import bootstrap as bs
+from biogitops import gatekeeper
+from biogitops.policies import CONSTRAINT_GROUP, render_policies
+from biogitops.providers import Provider
+
+from .conftest import Cluster
+
+NS = "lab-gktest"  # lab-* as the constraints match; labelled as a lab
+IMAGE = "quay.io/biocontainers/samtools:1.21--h50ea8bc_0"
+
+
+@pytest.fixture(scope="module")
+def result(cluster: Cluster, provider: Provider) -> Iterator[bs.Result]:
+    if provider.name != "kwok":
+        pytest.skip("Gatekeeper as a local process is the kwok path; kind runs the chart in-cluster")
+    yield bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    # The kwok cluster outlives this run and is reused by the next: leave no webhook behind that
+    # calls a stopped process. The next bootstrap starts Gatekeeper and its webhook again.
+    gatekeeper.local(provider).stop()
+    _kubectl(cluster, "delete", "validatingwebhookconfiguration", gatekeeper.WEBHOOK_NAME, "--ignore-not-found")
+
+
+def _kubectl(cluster: Cluster, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(cluster.kubectl.argv(*args), input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def _create(cluster: Cluster, obj: dict) -> subprocess.CompletedProcess:
+    return _kubectl(cluster, "create", "-f", "-", stdin=yaml.safe_dump(obj))
+
+
+def _pod(
+    name: str, namespace: str = NS, image: str = IMAGE, container_security: dict | None = None, **spec: object
+) -> dict:
+    """A pod every policy accepts, unless the arguments say otherwise."""
+    container = {
+        "name": "task",
+        "image": image,
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
+        "securityContext": container_security or {},
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"securityContext": {"runAsNonRoot": True, "runAsUser": 1000}, "containers": [container], **spec},
+    }
+
+
+def _service(name: str, kind: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"type": kind, "selector": {"app": name}, "ports": [{"port": 8000}]},
+    }
+
+
+BAD = {
+    "privileged": (lambda n: _pod(n, container_security={"privileged": True}), "is privileged"),
+    "latest": (lambda n: _pod(n, image="quay.io/biocontainers/samtools:latest"), "floating tag :latest"),
+    "loadbalancer": (lambda n: _service(n, "LoadBalancer"), "type LoadBalancer"),
+}
+
+
+def _constraints(cluster: Cluster) -> list[dict]:
+    return cluster.kubectl.json("get", "constraints")["items"]
+
+
+def _enforced(c: dict) -> bool:
+    pods = (c.get("status") or {}).get("byPod") or []
+    generation = c["metadata"]["generation"]
+    return bool(pods) and all(p.get("enforced") and p.get("observedGeneration") == generation for p in pods)
+
+
+def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(2)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def lab_namespace(cluster: Cluster, result: bs.Result) -> Iterator[str]:
+    """A lab namespace with its default-deny, once Gatekeeper's inventory has it (a compliant pod
+    is then reviewed without any warning)."""
+    cluster.kubectl.apply_text(
+        yaml.safe_dump_all(
+            [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": NS, "labels": {"bio-gitops.io/lab": "gktest"}},
+                },
+                {
+                    "apiVersion": "networking.k8s.io/v1",
+                    "kind": "NetworkPolicy",
+                    "metadata": {"name": "default-deny", "namespace": NS},
+                    "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+                },
+            ]
+        )
+    )
+
+    def clean_review() -> bool:
+        proc = _kubectl(cluster, "create", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump(_pod("probe")))
+        return proc.returncode == 0 and "Warning" not in proc.stderr
+
+    _wait(clean_review, 120, f"Gatekeeper to admit a compliant pod in {NS} without warnings")
+    yield NS
+    _kubectl(cluster, "delete", "namespace", NS, "--wait=false")
+
+
+def test_policies_application_is_synced_and_healthy(cluster: Cluster, result: bs.Result) -> None:
+    assert "policies" in result.graph.applications
+    app = cluster.application("policies")
+    assert bs.app_state(app) == bs.HEALTHY, app.get("status", {}).get("resources")
+    kinds = {r["kind"] for r in app["status"]["resources"] if r.get("group") == CONSTRAINT_GROUP}
+    assert len(kinds) >= 8
+
+
+def test_every_constraint_is_enforced_with_the_environments_action(
+    cluster: Cluster, provider: Provider, result: bs.Result
+) -> None:
+    expected = provider.settings.raw["addons"]["gatekeeper"]["enforcement"]
+    objs = render_policies(provider.settings.env)
+    rendered = {o["metadata"]["name"] for o in objs if o["apiVersion"].startswith(CONSTRAINT_GROUP)}
+    live = {c["metadata"]["name"]: c for c in _constraints(cluster)}
+    assert rendered <= set(live)
+    for name in rendered:
+        assert live[name]["spec"]["enforcementAction"] == expected, name
+        assert _enforced(live[name]), (name, live[name].get("status"))
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_warn_admits_with_the_reason(cluster: Cluster, provider: Provider, lab_namespace: str, case: str) -> None:
+    if provider.settings.raw["addons"]["gatekeeper"]["enforcement"] != "warn":
+        pytest.skip(f"{provider.settings.env} does not warn")
+    make, reason = BAD[case]
+    proc = _create(cluster, make(f"warn-{case}"))
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning:" in proc.stderr and reason in proc.stderr, proc.stderr
+
+
+def test_audit_reports_existing_violations(cluster: Cluster, lab_namespace: str) -> None:
+    """A Service admitted under warn shows up in audit. lab-services, not allowed-images: the
+    dev labs' own pods fill allowed-images' list of violations, which audit caps."""
+    _create(cluster, _service("audit-nodeport", "NodePort"))
+
+    def reported() -> list:
+        services = cluster.kubectl.json("get", "biogitopslabservices", "lab-services")
+        return [
+            v
+            for v in (services.get("status") or {}).get("violations") or []
+            if v.get("namespace") == NS and v.get("name") == "audit-nodeport"
+        ]
+
+    found = _wait(reported, 30 + 6 * gatekeeper.AUDIT_INTERVAL, "the audit to report Service audit-nodeport")
+    assert "type NodePort" in found[0]["message"]
+
+
+@pytest.fixture(scope="module")
+def staging_constraints(cluster: Cluster, result: bs.Result) -> Iterator[list[str]]:
+    """Staging's constraints (enforcementAction deny, as rendered for staging) beside dev's,
+    renamed so that Argo CD neither owns nor prunes them; removed afterwards."""
+    objs = [o for o in render_policies("staging") if o["apiVersion"].startswith(CONSTRAINT_GROUP)]
+    assert objs and all(o["spec"]["enforcementAction"] == "deny" for o in objs)
+    for obj in objs:
+        obj["metadata"] = {"name": f"staging-{obj['metadata']['name']}"}
+    cluster.kubectl.apply_text(yaml.safe_dump_all(objs))
+    names = [(o["kind"].lower(), o["metadata"]["name"]) for o in objs]
+
+    def all_enforced() -> bool:
+        return all(_enforced(cluster.kubectl.json("get", kind, name)) for kind, name in names)
+
+    _wait(all_enforced, 120, "staging's constraints to be enforced")
+    yield [n for _, n in names]
+    for kind, name in names:
+        _kubectl(cluster, "delete", kind, name, "--ignore-not-found")
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_deny_refuses_with_the_reason(
+    cluster: Cluster, lab_namespace: str, staging_constraints: list[str], case: str
+) -> None:
+    make, reason = BAD[case]
+    obj = make(f"deny-{case}")
+    proc = _create(cluster, obj)
+    assert proc.returncode != 0, f"{case} was admitted"
+    assert 'admission webhook "validation.gatekeeper.sh" denied the request' in proc.stderr, proc.stderr
+    assert reason in proc.stderr
+    kind = obj["kind"].lower()
+    assert not cluster.kubectl.ok("-n", NS, "get", kind, obj["metadata"]["name"])
+
+
+def test_deny_admits_a_compliant_pod(cluster: Cluster, lab_namespace: str, staging_constraints: list[str]) -> None:
+    proc = _create(cluster, _pod("deny-compliant"))
+    assert proc.returncode == 0 and "Warning" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("namespace", "pod"),
+    [
+        # node-exporter's shape: the lab policies do not match platform namespaces
+        ("monitoring", _pod("host-agent", "monitoring", hostNetwork=True, container_security={"privileged": True})),
+        # the control plane is exempt from every policy (policies/gatekeeper/config.yaml)
+        ("kube-system", _pod("latest-tool", "kube-system", image="registry.example.invalid/tool:latest")),
+    ],
+    ids=["monitoring-host-access", "kube-system-any-image"],
+)
+def test_platform_namespaces_keep_working_under_deny(
+    cluster: Cluster, result: bs.Result, staging_constraints: list[str], namespace: str, pod: dict
+) -> None:
+    proc = _create(cluster, pod)
+    try:
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        name = pod["metadata"]["name"]
+        _kubectl(cluster, "-n", namespace, "delete", "pod", name, "--ignore-not-found", "--wait=false")
+
+
+def test_rebootstrap_leaves_gatekeeper_and_policies_untouched(
+    cluster: Cluster, provider: Provider, result: bs.Result
+) -> None:
+    local = gatekeeper.local(provider)
+    pid = local.proc.pid()
+    vwh = cluster.kubectl.json("get", "validatingwebhookconfiguration", gatekeeper.WEBHOOK_NAME)
+    before = {c["metadata"]["name"]: c["metadata"]["generation"] for c in _constraints(cluster)}
+    bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    after_vwh = cluster.kubectl.json("get", "validatingwebhookconfiguration", vwh["metadata"]["name"])
+    assert local.proc.pid() == pid and local.ready()
+    assert after_vwh["metadata"]["resourceVersion"] == vwh["metadata"]["resourceVersion"]
+    after = {c["metadata"]["name"]: c["metadata"]["generation"] for c in _constraints(cluster)}
+    assert {n: g for n, g in after.items() if n in before} == before

@@ -1,0 +1,99 @@
+"""Each repository rule fires on its failing fixture (tests/fixtures/rules/<rule>/), naming the
+file and the object, and the whole rule set finds a plaintext Secret or a :latest image added
+anywhere in a copy of the repository."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from biogitops import rules
+from biogitops.paths import REPO_ROOT
+
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "rules"
+
+
+@pytest.mark.parametrize("rule", sorted(rules.RULES))
+def test_rule_fires_on_its_fixture_naming_file_and_object(rule: str) -> None:
+    fixture = FIXTURES / rule
+    assert fixture.is_dir(), f"rule {rule} has no failing fixture in {fixture}"
+    docs = rules.load_dir(fixture)
+    problems = rules.check(docs, [rule])
+    assert problems, f"{rule} did not fire on {fixture}"
+    for problem in problems:
+        assert problem.rule == rule
+        assert problem.file.startswith(f"tests/fixtures/rules/{rule}/")
+        assert Path(REPO_ROOT / problem.file).is_file()
+        kind, name = problem.obj.split(" ", 1)
+        assert any(d.obj.get("kind") == kind and d.ref == problem.obj for d in docs), problem
+        assert str(problem).startswith(f"{rule}: {problem.file}: {kind} {name}: ")
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ("floating-tag", {"Deployment lab-genomics/fastqc", "SparkApplication lab-genomics/spark-pi"}),
+        ("app-project", {"Application argocd/lab-genomics-escape", "Application argocd/orphan"}),
+        ("namespace-netpol", {"Namespace lab-genomics"}),  # the staging NetworkPolicy does not cover dev
+        ("memory-resources", {"CronJob lab-genomics/cleanup"}),
+    ],
+)
+def test_rule_finds_every_bad_object(rule: str, expected: set[str]) -> None:
+    problems = rules.check(rules.load_dir(FIXTURES / rule), [rule])
+    assert {p.obj for p in problems} == expected
+
+
+@pytest.mark.parametrize(
+    ("image", "tag", "canonical"),
+    [
+        ("ubuntu", "", "docker.io/library/ubuntu"),
+        ("nextflow/nextflow:25.10.4", "25.10.4", "docker.io/nextflow/nextflow:25.10.4"),
+        ("localhost:5000/x", "", "localhost:5000/x"),
+        ("quay.io/biocontainers/samtools:1.21--h50ea8bc_0@sha256:ab", "1.21--h50ea8bc_0", None),
+        ("registry.example:443/a/b@sha256:ab", "", None),
+    ],
+)
+def test_image_reference_parsing(image: str, tag: str, canonical: str | None) -> None:
+    assert rules.image_tag(image) == tag
+    if canonical:
+        assert rules.canonical(image) == canonical
+
+
+def _copy_repo(tmp_path: Path) -> Path:
+    """A git checkout of this working tree (committed files plus the change under test)."""
+    copy = tmp_path / "repo"
+    files = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "ls-files", "-co", "--exclude-standard"], capture_output=True, text=True
+    ).stdout.split()
+    for rel in files:
+        src = REPO_ROOT / rel
+        if src.is_file():
+            (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, copy / rel)
+    subprocess.run(["git", "init", "-q", str(copy)], check=True)
+    subprocess.run(["git", "-C", str(copy), "add", "-A"], check=True)
+    return copy
+
+
+def test_plaintext_secret_added_anywhere_is_found(tmp_path: Path) -> None:
+    repo = _copy_repo(tmp_path)
+    assert rules.repository_secrets(repo) == []
+    target = repo / "observability" / "grafana-admin.yaml"
+    shutil.copy(FIXTURES / "plaintext-secret" / "dev" / "secret.yaml", target)
+    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
+    problems = rules.repository_secrets(repo)
+    assert [(p.rule, p.file, p.obj) for p in problems] == [
+        ("plaintext-secret", "observability/grafana-admin.yaml", "Secret lab-genomics/galaxy-db")
+    ]
+
+
+def test_latest_image_in_rendered_output_fails_the_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(FIXTURES / "floating-tag", out)
+    assert rules.main(["--dir", str(out), "--rule", "floating-tag"]) == 1
+    err = capsys.readouterr().err
+    assert "floating-tag: " in err and "Deployment lab-genomics/fastqc" in err
+    assert "rules: floating-tag" in err.splitlines()[-1]

@@ -1,0 +1,51 @@
+"""The suite checks refuse a template without a suite, a suite without a denied or an allowed
+case, and (with gator) a suite whose expectation is wrong; the repository's own suites pass."""
+
+from __future__ import annotations
+
+import pytest
+
+from biogitops import suites, tools
+from biogitops.errors import ToolError
+from biogitops.paths import REPO_ROOT
+
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "suites"
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("template-without-suite", "demo/template.yaml: no suite.yaml beside it"),
+        ("suite-without-denied-case", "demo/suite.yaml: tests[0] (demo): no denied case"),
+        ("suite-without-allowed-case", "demo/suite.yaml: tests[0] (demo): no allowed case"),
+        ("template-not-in-suite", "demo/template-second.yaml: no test in"),
+        ("constraint-with-exemption", "demo/samples/constraint.yaml: spec.match.excludedNamespaces: exemptions live"),
+    ],
+)
+def test_bad_suite_is_refused_naming_the_file(case: str, expected: str) -> None:
+    problems = suites.coverage(FIXTURES / case)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"tests/fixtures/suites/{case}/")
+    assert expected in problems[0]
+    assert suites.main(["--root", str(FIXTURES / case), "--no-run"]) == 1
+
+
+def test_repository_policies_are_covered() -> None:
+    assert suites.coverage() == []
+    assert len(suites.policy_dirs()) >= 7
+
+
+def _gator() -> None:
+    try:
+        tools.which("gator")
+    except ToolError as err:
+        pytest.skip(f"gator not installed: {err.line()}")
+
+
+def test_wrong_expectation_fails_gator_verify() -> None:
+    _gator()
+    root = FIXTURES / "wrong-expectation"
+    assert suites.coverage(root) == []
+    proc = suites.verify(root)
+    assert proc.returncode != 0
+    assert "load-balancer-claimed-allowed" in proc.stdout + proc.stderr

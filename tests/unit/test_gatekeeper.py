@@ -1,0 +1,53 @@
+"""The local Gatekeeper listens only where the port plan says, on loopback; its webhook
+certificate is valid for 127.0.0.1 under its own CA; its exemptions come from the Config."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from biogitops import gatekeeper
+from biogitops.providers import kwok
+
+
+def test_argv_uses_the_planned_ports_on_loopback(tmp_path: Path) -> None:
+    argv = gatekeeper.LocalGatekeeper(tmp_path, tmp_path / "kc", 26400).argv(Path("/bin/manager"))
+    assert "--host=127.0.0.1" in argv
+    assert f"--port={26400 + gatekeeper.PORTS['webhook']}" in argv
+    assert f"--health-addr=127.0.0.1:{26400 + gatekeeper.PORTS['health']}" in argv
+    assert f"--prometheus-port={26400 + gatekeeper.PORTS['metrics']}" in argv
+    assert {"--operation=webhook", "--operation=audit", "--operation=status", "--operation=generate"} <= set(argv)
+    assert max(gatekeeper.PORTS.values()) <= kwok.LAST_PORT_OFFSET
+
+
+def test_webhook_certificate_is_for_loopback_and_signed_by_its_ca(tmp_path: Path) -> None:
+    ca = gatekeeper.make_certs(tmp_path / "certs")
+    assert ca.startswith(b"-----BEGIN CERTIFICATE-----")
+    certs = tmp_path / "certs"
+    verify = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(certs / "ca.crt"), str(certs / "tls.crt")], capture_output=True, text=True
+    )
+    assert verify.returncode == 0, verify.stderr
+    san = subprocess.run(
+        ["openssl", "x509", "-in", str(certs / "tls.crt"), "-noout", "-ext", "subjectAltName"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "IP Address:127.0.0.1" in san
+    assert oct((certs / "tls.key").stat().st_mode & 0o777) == "0o600"
+    # created once: a restart keeps the CA that the webhook configuration trusts
+    assert gatekeeper.make_certs(certs) == ca
+
+
+def test_exempt_namespaces_are_the_configs() -> None:
+    assert gatekeeper.excluded_namespaces() == {"kube-system", "kube-public", "kube-node-lease", "gatekeeper-system"}
+
+
+def test_anchor_pod_meets_restricted_pod_security() -> None:
+    pod = gatekeeper.anchor_pod()
+    assert pod["metadata"]["namespace"] == gatekeeper.NAMESPACE
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    container = pod["spec"]["containers"][0]
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["image"].endswith(f":v{gatekeeper.manager_pin().version}")
