@@ -247,7 +247,7 @@ def test_root_application_syncs_the_bootstrap_chart_and_config_with_self_heal() 
 def test_root_project_admits_only_argo_cds_own_objects() -> None:
     spec = _projects()["argocd"]["spec"]
     kinds = {k["kind"] for k in spec["namespaceResourceWhitelist"]}
-    assert kinds == {"ConfigMap", "AppProject", "ApplicationSet"}
+    assert kinds == {"ConfigMap", "NetworkPolicy", "AppProject", "ApplicationSet"}
     assert [d["namespace"] for d in spec["destinations"]] == ["argocd"]
 
 
