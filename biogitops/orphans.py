@@ -79,7 +79,7 @@ class Claim:
 
 def claims_of(pvcs: list[dict[str, Any]], pvs: list[dict[str, Any]] | None = None) -> list[Claim]:
     """Claims from `kubectl get pvc -o json` items, with reclaim policies from PersistentVolume items."""
-    reclaim = {pv["metadata"]["name"]: (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy", "") for pv in pvs or []}
+    reclaim = {v["metadata"]["name"]: (v.get("spec") or {}).get("persistentVolumeReclaimPolicy", "") for v in pvs or []}
     out = []
     for pvc in pvcs:
         spec = pvc.get("spec") or {}

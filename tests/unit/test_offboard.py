@@ -153,9 +153,10 @@ def test_unwritable_export_deletes_nothing(root: Path, tmp_path: Path) -> None:
 def test_plan_takes_every_application_of_the_lab_and_none_of_a_lab_with_a_longer_name() -> None:
     objs = lab_objects("gen") + lab_objects("gen-x")
     objs += [application("lab-gen", "platform"), application("lab-gen-x", "platform")]
+    objs += [application("gen-galaxy-moved", "workloads", lab="gen")]  # labelled, in another project
     plan = ob.find_plan(FakeKubectl(objs), "dev", "gen")
     assert [a["metadata"]["name"] for a in plan.parents] == ["lab-gen"]
-    assert [a["metadata"]["name"] for a in plan.children] == ["lab-gen-nextflow", "lab-gen-spark"]
+    assert [a["metadata"]["name"] for a in plan.children] == ["gen-galaxy-moved", "lab-gen-nextflow", "lab-gen-spark"]
 
 
 def test_plan_shows_each_claim_with_its_size_and_bound_volume() -> None:
@@ -211,7 +212,7 @@ def test_default_export_path_names_env_lab_and_time() -> None:
 
 
 def test_deletion_never_cascades_and_goes_applications_project_namespace(root: Path, tmp_path: Path) -> None:
-    objs = lab_objects("itest") + [application("lab-itest", "platform"), application("project-itest", "bootstrap")]
+    objs = [*lab_objects("itest"), application("lab-itest", "platform"), application("project-itest", "bootstrap")]
     kubectl = FakeKubectl(objs)
     offboard(kubectl, root, tmp_path)
     assert kubectl.cascaded == []
