@@ -332,7 +332,16 @@ def run(
         "their contents are not exported: copy what you need before you confirm"
     )
     now = now or datetime.now(UTC)
-    path = write_export(out or default_export_path(env, lab, now), plan, collect(kubectl, plan), now)
+    try:
+        objects = collect(kubectl, plan)
+    except OffboardError:
+        raise
+    except BioGitopsError as err:
+        raise OffboardError(
+            f"export failed: {err.message}; nothing deleted",
+            "fix the cause (an unavailable API service shows in `kubectl get apiservices`), then run this again",
+        ) from None
+    path = write_export(out or default_export_path(env, lab, now), plan, objects, now)
     console.print(f"exported the lab's objects to {path}")
     if not yes:
         try:

@@ -133,7 +133,7 @@ def test_end_of_input_at_the_confirmation_deletes_nothing(root: Path, tmp_path: 
 
 def test_failed_export_listing_deletes_nothing(root: Path, tmp_path: Path) -> None:
     kubectl = FakeKubectl(lab_objects("itest"), fail=("configmaps,",))
-    with pytest.raises(BioGitopsError, match="injected failure"):
+    with pytest.raises(ob.OffboardError, match="export failed: .*injected failure; nothing deleted"):
         offboard(kubectl, root, tmp_path)
     assert mutations(kubectl) == []
     assert not (tmp_path / "export.yaml").exists()
