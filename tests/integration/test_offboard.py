@@ -19,6 +19,7 @@ import yaml
 
 from biogitops import bootstrap as bs
 from biogitops import offboard as ob
+from biogitops.labs import labs_dir, scaffold
 from biogitops.paths import REPO_ROOT
 from biogitops.providers import Provider
 
@@ -69,21 +70,11 @@ def _lab_data(ns: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def removed(cluster: Cluster, provider: Provider) -> Removed:
-    """Bootstrap with lab `offtest` (Nextflow: a work-dir claim), add data by hand, remove the lab file,
+    """Bootstrap with lab `offtest` as `invoke lab.new` writes it, add data by hand, remove the lab file,
     bootstrap again, and wait until Argo CD has acted on the removal."""
     env = provider.settings.env
-    lab_file = REPO_ROOT / "clusters" / env / "labs" / f"{LAB}.yaml"
-    lab_file.write_text(
-        yaml.safe_dump(
-            {
-                "name": LAB,
-                "owners": f"{LAB}-admins",
-                "members": LAB,
-                "quota": {"cpu": "2", "memory": "4Gi", "storage": "10Gi"},
-                "apps": {"nextflow": {"workdir": "1Gi"}},
-            }
-        )
-    )
+    (labs_dir(env) / f"{LAB}.yaml").unlink(missing_ok=True)  # left by an interrupted run
+    lab_file = scaffold(LAB, env)  # Nextflow, with a 50Gi work-dir claim
     try:
         added = bs.Bootstrap(env, provider.name, print).run()
         assert added.states[f"lab-{LAB}-nextflow"] == bs.HEALTHY
@@ -112,7 +103,7 @@ def test_removed_lab_file_leaves_the_lab_reported_orphaned_with_its_data(
     out = _invoke(provider, "status")
     assert out.returncode == 0, out.stderr
     row = next((line for line in out.stdout.splitlines() if f" {NS} " in line), "")
-    assert "orphaned, data kept" in row and " 1 " in row and "1Gi" in row, out.stdout
+    assert "orphaned, data kept" in row and " 1 " in row and "50Gi" in row, out.stdout
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +119,7 @@ def orphan(cluster: Cluster, removed: Removed) -> Iterator[None]:
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
             "metadata": {"name": "nextflow-work", "namespace": NS},
-            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "50Gi"}}},
         }
         kubectl.apply_text(yaml.safe_dump_all([ns, claim, *_lab_data(NS)]), server_side=False)
     if not kubectl.ok("-n", "argocd", "get", "appproject", NS):
@@ -188,7 +179,7 @@ def test_offboard_exports_then_deletes_namespace_claims_applications_and_project
     export = tmp_path / "export.yaml"
     out = _invoke(provider, "lab.offboard", LAB, "--yes", "--out", str(export))
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "PersistentVolumeClaim" in out.stdout and f"{NS}/nextflow-work" in out.stdout and "1Gi" in out.stdout
+    assert "PersistentVolumeClaim" in out.stdout and f"{NS}/nextflow-work" in out.stdout and "50Gi" in out.stdout
     assert _namespace_phase(cluster) == "gone"
     assert not {n for n in _app_names(cluster) if n == f"lab-{LAB}" or n.startswith(f"lab-{LAB}-")}
     assert not cluster.kubectl.ok("-n", "argocd", "get", "appproject", NS)
