@@ -87,8 +87,8 @@ class Plan:
         return not (self.parents or self.children or self.project or self.namespace)
 
     def rows(self) -> list[list[str]]:
-        rows = [["Application", _name(a), f"project {a['spec'].get('project', '')}"] for a in self.parents]
-        rows += [["Application", _name(a), f"project {a['spec'].get('project', '')}"] for a in self.children]
+        apps = [*self.parents, *self.children]
+        rows = [["Application", _name(a), f"project {a['spec'].get('project', '')}"] for a in apps]
         if self.project:
             rows.append(["AppProject", _name(self.project), ""])
         if self.namespace:
