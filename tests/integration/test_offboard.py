@@ -6,6 +6,8 @@ exports and deletes it, on a real API server with the real Argo CD.
 
 from __future__ import annotations
 
+import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -39,6 +41,30 @@ class Removed:
 def _invoke(provider: Provider, *args: str, stdin: Any = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "invoke", *args, "--env", provider.settings.env, "--provider", provider.name]
     return subprocess.run(cmd, cwd=REPO_ROOT, stdin=stdin, capture_output=True, text=True, timeout=600, check=False)
+
+
+def _typed(provider: Provider, answer: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`invoke ARGS` on a pseudo-terminal (util-linux `script`), typing `answer` at its prompt."""
+    script = shutil.which("script")
+    if not script:
+        pytest.skip("util-linux `script` is missing: no pseudo-terminal to answer the confirmation prompt on")
+    cmd = [sys.executable, "-m", "invoke", *args, "--env", provider.settings.env, "--provider", provider.name]
+    return subprocess.run(
+        [script, "-qec", shlex.join(cmd), "/dev/null"],
+        cwd=REPO_ROOT,
+        input=answer + "\n",
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def _orphan_row(provider: Provider) -> str:
+    """The row of `invoke status` for lab offtest."""
+    out = _invoke(provider, "status")
+    assert out.returncode == 0, out.stderr
+    return next((line for line in out.stdout.splitlines() if f" {NS} " in line), out.stdout)
 
 
 def _app_names(cluster: Cluster) -> set[str]:
@@ -100,10 +126,8 @@ def test_removed_lab_file_leaves_the_lab_reported_orphaned_with_its_data(
     PVCs carry Delete=false). Before it, removing the file deletes the namespace and this fails."""
     assert removed.namespace_kept, f"namespace {NS} was deleted when its lab file was removed"
     assert removed.claims_kept == ["nextflow-work"]
-    out = _invoke(provider, "status")
-    assert out.returncode == 0, out.stderr
-    row = next((line for line in out.stdout.splitlines() if f" {NS} " in line), "")
-    assert "orphaned, data kept" in row and " 1 " in row and "50Gi" in row, out.stdout
+    row = _orphan_row(provider)
+    assert "orphaned, data kept" in row and " 1 " in row and "50Gi" in row, row
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +195,22 @@ def test_offboard_without_terminal_or_yes_is_refused_and_deletes_nothing(
     assert "stdin is not a terminal and --yes is missing" in out.stderr
     assert _namespace_phase(cluster) == "Active"
     assert f"lab-{LAB}-nextflow" in _app_names(cluster)
+
+
+def test_status_reports_a_lab_namespace_without_a_lab_file_as_orphaned(provider: Provider, orphan: None) -> None:
+    row = _orphan_row(provider)
+    assert "orphaned, data kept" in row and " 1 " in row and "50Gi" in row, row
+
+
+def test_offboard_with_a_mistyped_confirmation_deletes_nothing(
+    cluster: Cluster, provider: Provider, orphan: None, tmp_path: Path
+) -> None:
+    out = _typed(provider, "offtset", "lab.offboard", LAB, "--out", str(tmp_path / "export.yaml"))
+    assert out.returncode == 1, out.stdout
+    assert "confirmation did not match the lab's name; nothing deleted" in out.stdout  # the pty merges stderr
+    assert _namespace_phase(cluster) == "Active"
+    assert f"lab-{LAB}-nextflow" in _app_names(cluster)
+    assert cluster.kubectl.ok("-n", "argocd", "get", "appproject", NS)
 
 
 def test_offboard_exports_then_deletes_namespace_claims_applications_and_project(
