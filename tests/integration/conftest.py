@@ -120,15 +120,21 @@ def probe_app(name: str, project: str, repo_url: str, path: str, namespace: str)
 
 def refusal(cluster: Cluster, name: str, timeout: float = 300) -> list[dict]:
     """What Argo CD reports when it will not (or cannot) sync Application `name`: its error
-    conditions and a failed operation's message; [] if it synced or nothing came in time."""
+    conditions, a failed operation's message, and each resource whose sync failed (while Argo CD
+    retries, the operation stays Running); [] if it synced or nothing came in time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = cluster.application(name).get("status") or {}
         conds = status.get("conditions") or []
         op = status.get("operationState") or {}
         failed = op.get("phase") in ("Failed", "Error") or "not permitted" in op.get("message", "")
-        if conds or failed:
-            return conds + ([{"type": "OperationError", "message": op.get("message", "")}] if failed else [])
+        resources = [
+            {"type": "SyncFailed", "message": f"{r['kind']} {r['name']}: {r.get('message', '')}"}
+            for r in (op.get("syncResult") or {}).get("resources") or []
+            if r.get("status") == "SyncFailed"
+        ]
+        if conds or failed or resources:
+            return conds + resources + ([{"type": "OperationError", "message": op.get("message", "")}] if failed else [])
         time.sleep(2)
     return []
 

@@ -128,6 +128,9 @@ def test_lab_application_cannot_change_what_bounds_the_lab(
     text = " ".join(c.get("message", "") for c in refused)
     assert kind in text or "denied" in text or "forbidden" in text, refused
     [path] = sorted((REPO_ROOT / "tests" / "fixtures" / "lab-escalation" / fixture).glob("*.yaml"))
+    if kind == "RoleBinding":  # a lab kind: admission refuses the role, whoever applies it (Argo CD is cluster-admin)
+        out = cluster.kubectl.run("-n", "lab-genomics", "create", "--dry-run=server", "-f", str(path), check=False)
+        assert out == "" and not cluster.kubectl.ok("-n", "lab-genomics", "get", "rolebinding", "itest-cluster-admin")
     obj = yaml.safe_load(path.read_text())
     plural = {"AppProject": "appprojects.argoproj.io", "Application": "applications.argoproj.io"}.get(
         kind, kind.lower()
