@@ -54,7 +54,7 @@ def shell_scripts() -> list[Path]:
 CHARTS = {
     "applications/nextflow": ["lab=example"],
     "applications/spark-operator/lab": ["lab=example"],
-    "applications/galaxy/extras": ["webHandlers.replicaCount=2"],
+    "applications/galaxy/extras": ["webHandlers.replicaCount=2", "extras.environment=dev"],
     "clusters/argocd/bootstrap": ["repoURL=https://git.example.invalid/r.git", "charts.galaxy.version=1.0.0"],
     "clusters/argocd/projects": ["name=platform", "repoURL=https://git.example.invalid/r.git"],
     "clusters/argocd/lab-tenant": [
