@@ -84,6 +84,7 @@ def lint(session: Any) -> None:
 
 KWOK_TOOLS = list(KWOK_BINARIES)
 ARGOCD_TOOLS = ["argocd", "helm", "kustomize"]
+SECRETS_TOOLS = ["kubeseal"]  # the controller is built from its module on first use (sealedsecrets.py)
 
 
 def _provider_arg(posargs: list[str]) -> str:
@@ -98,7 +99,9 @@ def _provider_arg(posargs: list[str]) -> str:
 def integration(session: Any) -> None:
     """pytest tests/integration against a real cluster; `-- --provider kwok|kind|existing`."""
     provider = _provider_arg(session.posargs)
-    needed = ["kubectl", *ARGOCD_TOOLS] + (KWOK_TOOLS if provider == "kwok" else ["kind"] if provider == "kind" else [])
+    needed = ["kubectl", *ARGOCD_TOOLS, *SECRETS_TOOLS] + (
+        KWOK_TOOLS if provider == "kwok" else ["kind"] if provider == "kind" else []
+    )
     env = _env(session, sorted(set(needed)))
     session.chdir(REPO_ROOT)
     args = list(session.posargs)
@@ -121,7 +124,7 @@ def integration(session: Any) -> None:
 
 def render(session: Any) -> None:
     """Render every overlay and chart per environment; validate strictly; test the validator."""
-    env = _env(session, sorted({"helm", "kustomize", "kubeconform", *KWOK_TOOLS}))
+    env = _env(session, sorted({"helm", "kustomize", "kubeconform", "kubeseal", *KWOK_TOOLS}))
     session.chdir(REPO_ROOT)
     session.run(sys.executable, "-m", "biogitops.validate", env=env)
     session.run(

@@ -390,3 +390,35 @@ def test_restore_refuses_what_is_not_a_sealing_key(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [item]}))
     with pytest.raises(ConfigError, match="not a sealing key"):
         sealedsecrets.read_backup(bad)
+
+
+def test_real_kubeseal_seals_for_one_namespace_only(
+    tmp_path: Path, secrets_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the pinned kubeseal: the dev key opens what was sealed for lab-a, and nothing once
+    the SealedSecret is moved to lab-b (strict scope binds namespace and name)."""
+    from biogitops import tools
+
+    try:
+        kubeseal = tools.which("kubeseal")
+    except BioGitopsError as err:
+        pytest.skip(f"kubeseal not installed: {err.line()}")
+    monkeypatch.setattr(secrets, "dev_key_dir", lambda: tmp_path / "dev-key")  # the tool cache stays real
+    sealed = secrets.seal("dev", "lab-a", "db", {"password": SECRET_VALUE})
+    assert SECRET_VALUE not in yaml.safe_dump(sealed)
+    key = secrets.ensure_dev_key(lambda _: None).key
+
+    def unseal(obj: dict) -> subprocess.CompletedProcess:
+        cmd = [str(kubeseal), "--recovery-unseal", "--recovery-private-key", str(key), "-o", "yaml"]
+        env = dict(os.environ, KUBECONFIG=os.devnull)
+        return subprocess.run(cmd, input=yaml.safe_dump(obj), capture_output=True, text=True, env=env)
+
+    opened = unseal(sealed)
+    assert opened.returncode == 0, opened.stderr
+    import base64
+
+    assert base64.b64decode(yaml.safe_load(opened.stdout)["data"]["password"]).decode() == SECRET_VALUE
+    sealed["metadata"]["namespace"] = "lab-b"
+    moved = unseal(sealed)
+    assert moved.returncode != 0
+    assert "decrypt" in moved.stderr
