@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -29,7 +30,7 @@ from biogitops.errors import BioGitopsError, ConfigError, Fatal
 from biogitops.kube import Kubectl, wait_until
 from biogitops.paths import REPO_ROOT, cache_dir, tools_dir
 from biogitops.pins import ToolPin, load_pins
-from biogitops.procs import Managed, port_open
+from biogitops.procs import Managed, http_ok, port_open
 from biogitops.providers.base import Provider
 from biogitops.upstream import module_dir
 
@@ -124,7 +125,7 @@ class LocalController:
         ]
 
     def ready(self) -> bool:
-        return self.proc.alive() and _http_ok(f"http://127.0.0.1:{self.port('http')}/healthz")
+        return self.proc.alive() and http_ok(f"http://127.0.0.1:{self.port('http')}/healthz")
 
     def start(self, progress=_quiet, timeout: float = 60) -> None:
         if self.ready():
@@ -160,14 +161,6 @@ class LocalController:
     def cert(self) -> bytes:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port('http')}/v1/cert.pem", timeout=10) as resp:
             return resp.read()
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return 200 <= resp.status < 300
-    except OSError:
-        return False
 
 
 # ---------------------------------------------------------------- cluster operations
@@ -244,8 +237,6 @@ def fetch_cert(provider: Provider) -> bytes:
         cmd += ["--kubeconfig", str(provider.kubeconfig())]
     if provider.context:
         cmd += ["--context", provider.context]
-    import subprocess
-
     proc = subprocess.run(cmd, capture_output=True, timeout=60, env=tools.env_with_tools())
     if proc.returncode != 0:
         last = (proc.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]

@@ -422,3 +422,25 @@ def test_real_kubeseal_seals_for_one_namespace_only(
     moved = unseal(sealed)
     assert moved.returncode != 0
     assert "decrypt" in moved.stderr
+
+
+def test_fetched_certificate_of_another_environment_is_not_written(secrets_dir: Path, tmp_path: Path) -> None:
+    pem = _cert("dev", tmp_path / "k").read_bytes()
+    with pytest.raises(ConfigError, match=r"staging/cert.pem: certificate is for environment 'dev'"):
+        sealedsecrets.write_cert("staging", pem)
+    assert not (secrets_dir / "staging").exists() or list((secrets_dir / "staging").iterdir()) == []
+    good = _cert("staging", tmp_path / "s").read_bytes()
+    assert sealedsecrets.write_cert("staging", good).read_bytes() == good
+
+
+def test_bootstrap_preflight_refuses_a_misplaced_sealed_secret_before_applying_anything() -> None:
+    from biogitops.bootstrap import Bootstrap, BootstrapError
+
+    path = secrets.sealed_file("galaxy", "dev", "lab-unit-a", "galaxy-db")
+    _write(path, _sealed("lab-unit-b", None))
+    try:
+        with pytest.raises(BootstrapError, match=r"step preflight: .*lab-unit-a/sealedsecret-galaxy-db.yaml"):
+            Bootstrap("dev", "kwok").run(stop_after="preflight")
+    finally:
+        path.unlink()
+        path.parent.rmdir()
