@@ -29,6 +29,17 @@ HELP = {**ENV, "provider": "kind | kwok | existing (default: the environment's s
 REFUSED = "refused: secret values are never taken from the command line"
 
 
+def _required(task: str, **given: str | None) -> None:
+    missing = [f"--{flag}" for flag, value in given.items() if not value]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)}: required", f"invoke secrets.{task} --help")
+
+
+def _provider(task: str, env: str | None, provider: str | None):
+    _required(task, env=env)
+    return get_provider(load_settings(env), provider)  # type: ignore[arg-type]
+
+
 @task(
     help={
         **ENV,
@@ -46,9 +57,9 @@ REFUSED = "refused: secret values are never taken from the command line"
 @friendly
 def seal(
     c,
-    env,
-    namespace,
-    name,
+    env=None,
+    namespace=None,
+    name=None,
     from_file=None,
     keys="",
     type="Opaque",
@@ -59,6 +70,7 @@ def seal(
 ):
     """Seal values for one Secret with the environment's certificate, offline (kubeseal --cert)."""
     secrets.refuse_command_line_value(value=value, literal=literal, from_literal=from_literal)
+    _required("seal", env=env, namespace=namespace, name=name)
     key_names = secrets.check_keys([k.strip() for k in keys.split(",") if k.strip()])
     if from_file and key_names:
         raise ConfigError("--from-file and --keys: give one of them")
@@ -88,8 +100,9 @@ def seal(
     },
 )
 @friendly
-def app_credentials(c, env, lab, app="galaxy", regenerate=False):
+def app_credentials(c, env=None, lab=None, app="galaxy", regenerate=False):
     """Seal random credentials an app needs in a lab namespace, beside the app (extras/sealed/)."""
+    _required("app-credentials", env=env, lab=lab)
     if not secrets.app_credentials(app):
         raise ConfigError(f"applications/{app}/extras/credentials.yaml: missing", f"{app} declares no credentials")
     written = secrets.ensure_app_credentials(env, lab, app, regenerate=regenerate, progress=console.print)
@@ -101,11 +114,11 @@ def app_credentials(c, env, lab, app="galaxy", regenerate=False):
 
 @task(name="fetch-cert", help=HELP)
 @friendly
-def fetch_cert(c, env, provider=None):
+def fetch_cert(c, env=None, provider=None):
     """Write secrets/<env>/cert.pem from the environment's running controller (checked to be env's)."""
     from biogitops import sealedsecrets
 
-    prov = get_provider(load_settings(env), provider)
+    prov = _provider("fetch-cert", env, provider)
     path = sealedsecrets.write_cert(env, sealedsecrets.fetch_cert(prov))
     console.print(f"{env} certificate {secrets.fingerprint(secrets.load_cert(path))}: {path}")
 
@@ -121,22 +134,23 @@ def check(c, env=None):
 
 @task(name="backup-key", help={**HELP, "out": "file to write (default: the cache, never the repository)"})
 @friendly
-def backup_key(c, env, provider=None, out=None):
+def backup_key(c, env=None, provider=None, out=None):
     """Export the controller's sealing keys (private!) to a 0600 file outside the repository."""
     from biogitops import sealedsecrets
 
-    prov = get_provider(load_settings(env), provider)
+    prov = _provider("backup-key", env, provider)
     path, count = sealedsecrets.backup_keys(prov, Path(out).expanduser() if out else None)
     console.print(f"{count} sealing key(s) of {env} written to {path} (mode 0600): store it offline")
 
 
 @task(name="restore-key", help={**HELP, "file": "a file written by secrets.backup-key"})
 @friendly
-def restore_key(c, env, file, provider=None):
+def restore_key(c, env=None, file=None, provider=None):
     """Put backed-up sealing keys into a (rebuilt) cluster and restart the controller to load them."""
     from biogitops import sealedsecrets
 
-    prov = get_provider(load_settings(env), provider)
+    _required("restore-key", file=file)
+    prov = _provider("restore-key", env, provider)
     with progress("restoring sealing keys") as update:
         count = sealedsecrets.restore_keys(prov, Path(file).expanduser(), update)
     console.print(f"{count} sealing key(s) restored into {env}; the controller reloaded them")
@@ -144,12 +158,12 @@ def restore_key(c, env, file, provider=None):
 
 @task(name="rotate-key", help=HELP)
 @friendly
-def rotate_key(c, env, provider=None):
+def rotate_key(c, env=None, provider=None):
     """Make a new active sealing key (old keys stay, so existing SealedSecrets still open)."""
     from biogitops import sealedsecrets
     from biogitops.labs import load_labs
 
-    prov = get_provider(load_settings(env), provider)
+    prov = _provider("rotate-key", env, provider)
     with progress("rotating the sealing key") as update:
         result = sealedsecrets.rotate_key(prov, update)
     console.print(f"new sealing key for {env}: {result}")
