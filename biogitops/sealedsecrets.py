@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from biogitops import secrets, tools
+from biogitops.argocd import kubectl_for
 from biogitops.errors import BioGitopsError, ConfigError, Fatal
 from biogitops.kube import Kubectl, wait_until
 from biogitops.paths import REPO_ROOT, cache_dir, tools_dir
@@ -164,10 +165,6 @@ class LocalController:
 
 
 # ---------------------------------------------------------------- cluster operations
-
-
-def kubectl_for(provider: Provider) -> Kubectl:
-    return Kubectl(provider.kubeconfig(), provider.context)
 
 
 def key_secret_name(pair: secrets.KeyPair) -> str:
