@@ -145,3 +145,32 @@ def test_second_bootstrap_changes_nothing_for_secrets(cluster: Cluster, provider
     if pid is not None:
         assert sealedsecrets.LocalController(provider).proc.pid() == pid
     assert {p: p.stat().st_mtime_ns for p in dev_files} == dev_files
+
+
+def test_rotation_keeps_what_old_keys_sealed_open(
+    cluster: Cluster, provider: Provider, synced: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Last: a new active key, and the Secret sealed with the old one is still unsealed. The
+    rotation runs on a copy of this machine's key pair; the new key is removed afterwards."""
+    if provider.name != "kwok":
+        pytest.skip("reads the certificate from the local controller (kwok)")
+    copy = tmp_path / "dev-key"
+    copy.mkdir()
+    for name in ("tls.key", "tls.crt"):
+        (copy / name).write_bytes((secrets.dev_key_dir() / name).read_bytes())
+    monkeypatch.setattr(secrets, "dev_key_dir", lambda: copy)
+    local = sealedsecrets.LocalController(provider)
+    before = local.cert()
+    new_key = sealedsecrets.rotate_key(provider, print)
+    try:
+        assert local.cert() != before
+        assert local.cert() == (copy / "tls.crt").read_bytes()
+        assert (copy / "previous").is_dir()
+        cluster.kubectl.run("-n", NAMESPACE, "delete", "secret", "itest-sealed")
+        secret = _wait("the Secret recreated with the old key", lambda: _secret(cluster, NAMESPACE, "itest-sealed"))
+        assert base64.b64decode(secret["data"]["token"]).decode() == VALUE
+    finally:
+        cluster.kubectl.run("-n", "sealed-secrets", "delete", "secret", new_key, "--ignore-not-found")
+        monkeypatch.undo()
+        secrets.ensure_dev_key()
+        sealedsecrets.restart_controller(provider, print)
