@@ -58,9 +58,11 @@ CHARTS = {
     "clusters/argocd/bootstrap": ["repoURL=https://git.example.invalid/r.git", "charts.galaxy.version=1.0.0"],
     "clusters/argocd/projects": ["name=platform", "repoURL=https://git.example.invalid/r.git"],
     "clusters/argocd/lab-tenant": [
-        "name=example",
-        "owners=a",
-        "members=b",
+        "lab.name=example",
+        "lab.owners=example-admins",
+        "lab.members=example",
+        "labFile=example.yaml",
+        "apiServer.ips=10.0.0.1",
         "repoURL=https://git.example.invalid/r.git",
     ],
 }
