@@ -78,6 +78,10 @@ PINS_SCHEMA: dict[str, Any] = {
                     # verified by the Go checksum database, when the chart repository is unreachable
                     "goModule": {"type": "string", "pattern": r"^[a-z0-9.-]+\.[a-z]+/[\w./-]+$"},
                     "goModulePath": {"type": "string", "pattern": r"^[\w.-]+(/[\w.-]+)*$"},
+                    # the chart ships in the Go module of this pinned tool, at its version: rendered
+                    # from there offline (verified by the Go checksum database)
+                    "module_of": {"type": "string", "minLength": 1},
+                    "path": {"type": "string", "minLength": 1},
                 },
             },
         },

@@ -146,6 +146,8 @@ def upstream_value_files(name: str, env: str) -> list[Path]:
 def upstream_source(name: str, pins: Pins) -> tuple[list[str], str]:
     """How `helm template` reaches a pinned chart: (arguments, "") or ([], why it cannot)."""
     chart = pins.charts[name]
+    if chart.get("module_of"):
+        return [str(module_chart(name, pins))], ""
     archive = charts.cached(name, pins)
     if archive:
         return [str(archive)], ""
@@ -158,6 +160,14 @@ def upstream_source(name: str, pins: Pins) -> tuple[list[str], str]:
 
 
 def module_chart(name: str, pins: Pins) -> Path:
+    """An upstream chart shipped in a Go module: its own (goModule) or a pinned tool's (module_of)."""
+    chart = pins.charts[name]
+    if chart.get("goModule"):
+        return _go_module_chart(name, pins)
+    return _tool_module_chart(name, pins)
+
+
+def _go_module_chart(name: str, pins: Pins) -> Path:
     """The chart directory inside its pinned Go module (pins.yaml goModule/goModulePath), fetched
     through the module proxy and checked against the Go checksum database; its Chart.yaml must
     carry the pinned version."""
@@ -172,6 +182,22 @@ def module_chart(name: str, pins: Pins) -> Path:
             "fix goModulePath or the version",
         )
     return directory
+
+
+def _tool_module_chart(name: str, pins: Pins) -> Path:
+    """A chart shipped in a pinned tool's Go module (charts.<name>.module_of), from the Go module
+    cache: `go mod download` checks the module against the Go checksum database."""
+    chart = pins.charts[name]
+    tool = pins.tool(chart["module_of"])
+    path = module_dir(tool.module, tool.go_module_version) / chart["path"]
+    meta = yaml.safe_load((path / "Chart.yaml").read_text()) if (path / "Chart.yaml").is_file() else {}
+    if str(meta.get("version")) != chart["version"]:
+        raise BioGitopsError(
+            f"pins.yaml: charts.{name}: {tool.module}@{tool.go_module_version}/{chart['path']} holds chart "
+            f"{meta.get('name')} {meta.get('version')}, not {chart['version']}",
+            "pin the chart version the module ships",
+        )
+    return path
 
 
 def render_upstream(name: str, env: str, source: list[str], namespace: str | None = None) -> list[dict]:

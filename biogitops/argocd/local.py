@@ -23,7 +23,6 @@ from biogitops.argocd.incluster import CONTROLLER_ARGS, manifests
 from biogitops.errors import BioGitopsError, Fatal
 from biogitops.kube import Kubectl, wait_until
 from biogitops.procs import Managed, last_log_line, port_open, wait_for_port
-from biogitops.procs import http_ok as _http_ok
 
 NAMESPACE = "argocd"
 
@@ -258,10 +257,10 @@ class LocalArgoCD:
         if component == "repo-server":
             return port_open(self.port("repo-server"))
         if component == "application-controller":
-            return _http_ok(f"http://127.0.0.1:{self.port('controller-metrics')}/metrics")
+            return http_ok(f"http://127.0.0.1:{self.port('controller-metrics')}/metrics")
         if component == "applicationset-controller":
-            return _http_ok(f"http://127.0.0.1:{self.port('appset-metrics')}/metrics")
-        return _http_ok(f"http://127.0.0.1:{self.port('server')}/healthz")
+            return http_ok(f"http://127.0.0.1:{self.port('appset-metrics')}/metrics")
+        return http_ok(f"http://127.0.0.1:{self.port('server')}/healthz")
 
     def status(self) -> dict[str, str]:
         return {c: "ready" if self.ready(c) else ("running" if self.proc(c).alive() else "stopped") for c in COMPONENTS}

@@ -37,8 +37,8 @@ BINARIES = [
 ]
 
 # Offsets from kwok.basePort: Argo CD +10..+18 (argocd/local.py), Prometheus +19 (prometheus.py),
-# Gatekeeper +20..+22 (gatekeeper.py).
-LAST_PORT_OFFSET = 22
+# Gatekeeper +20..+22 (gatekeeper.py), Sealed Secrets +30..+31 (sealedsecrets.py).
+LAST_PORT_OFFSET = 31
 PORTS = {
     "kube-apiserver": 0,
     "etcd": 1,

@@ -152,8 +152,15 @@ def test_kwok_knows_where_the_local_processes_ports_end() -> None:
     from biogitops.argocd.local import PORTS as ARGOCD_PORTS
     from biogitops.gatekeeper import PORTS as GATEKEEPER_PORTS
     from biogitops.prometheus import PORTS as PROMETHEUS_PORTS
+    from biogitops.sealedsecrets import PORTS as SEALED_SECRETS_PORTS
 
-    offsets = [*kwok.PORTS.values(), *ARGOCD_PORTS.values(), *PROMETHEUS_PORTS.values(), *GATEKEEPER_PORTS.values()]
+    offsets = [
+        *kwok.PORTS.values(),
+        *ARGOCD_PORTS.values(),
+        *PROMETHEUS_PORTS.values(),
+        *GATEKEEPER_PORTS.values(),
+        *SEALED_SECRETS_PORTS.values(),
+    ]
     assert len(offsets) == len(set(offsets)), "two processes share a port offset"
     assert max(offsets) == kwok.LAST_PORT_OFFSET
 
