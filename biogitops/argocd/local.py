@@ -22,7 +22,7 @@ from biogitops import tools
 from biogitops.argocd.incluster import CONTROLLER_ARGS, manifests
 from biogitops.errors import BioGitopsError, Fatal
 from biogitops.kube import Kubectl, wait_until
-from biogitops.procs import Managed, last_log_line, port_open, wait_for_port
+from biogitops.procs import Managed, http_ok, last_log_line, port_open, wait_for_port
 
 NAMESPACE = "argocd"
 
