@@ -1,4 +1,4 @@
-"""`invoke lab.*`: scaffold lab files."""
+"""`invoke lab.*`: scaffold lab files; offboard a lab whose file is gone."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from invoke import task
 
 from biogitops.console import console
 from biogitops.labs import scaffold
+from biogitops.offboard import offboard as offboard_lab
 from biogitops.paths import REPO_ROOT
+from biogitops.tasks.cluster import HELP
 from biogitops.tasks.common import friendly
 
 
@@ -18,3 +20,18 @@ def new(c, name, env="dev"):
     console.print(
         f"wrote {path.relative_to(REPO_ROOT)}; edit owners, quota and apps, then `invoke bootstrap --env {env}`"
     )
+
+
+@task(
+    help={
+        **HELP,
+        "name": "the lab to delete (its file must already be removed and synced)",
+        "yes": "do not ask for the lab's name (needed when stdin is not a terminal)",
+        "out": "export file (default out/offboard/<env>-<lab>-<UTC time>.yaml)",
+        "timeout": "seconds to wait for each deletion step",
+    }
+)
+@friendly
+def offboard(c, name, env="dev", provider=None, yes=False, out=None, timeout=300):
+    """Delete lab NAME and its data: show what goes, export its objects, confirm, delete."""
+    offboard_lab(env, name, provider, yes=yes, out=out, timeout=float(timeout))

@@ -11,6 +11,7 @@ from biogitops.argocd.local import NAMESPACE
 from biogitops.console import console, progress, table
 from biogitops.graph import mermaid
 from biogitops.labs import load_labs
+from biogitops.orphans import ORPHAN_COLUMNS, live_orphans
 from biogitops.paths import REPO_ROOT
 from biogitops.pins import load_pins
 from biogitops.render import bootstrap_values, expected_graph, render_bootstrap, root_application
@@ -63,9 +64,13 @@ def bootstrap(c, env="dev", provider=None, stop_after=None, timeout=900):
 @task(help=HELP)
 @friendly
 def status(c, env="dev", provider=None):
-    """The Applications table of ENV's cluster, right now."""
+    """The Applications table of ENV's cluster, right now, and labs whose file is gone but whose data is kept."""
     rows = [list(r) for r in bs.live_states(env, provider)]
     table(f"bio-gitops {env}", ["application", "project", "state"], rows)
+    orphans = live_orphans(env, provider)
+    if orphans:
+        table(f"labs without a lab file in clusters/{env}/labs/", ORPHAN_COLUMNS, [o.row() for o in orphans])
+        console.print(f"to delete one and its data: `invoke lab.offboard NAME --env {env}`")
 
 
 @task(help={"env": HELP["env"], "out": "file to write (default handbook/graph-<env>.md)"})
