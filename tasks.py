@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from biogitops.tasks import argocd, charts, ci, cluster, infra, lab, pipeline, platform, tools
+from biogitops.tasks import argocd, charts, ci, cluster, infra, lab, pipeline, platform, secrets, tools
 
 ns = Collection(platform.bootstrap, platform.status, platform.graph)
 ns.add_collection(Collection.from_module(tools), name="tools")
@@ -13,3 +13,4 @@ ns.add_collection(Collection.from_module(pipeline), name="pipeline")
 ns.add_collection(Collection.from_module(ci), name="ci")
 ns.add_collection(Collection.from_module(charts), name="charts")
 ns.add_collection(Collection.from_module(infra), name="infra")
+ns.add_collection(Collection.from_module(secrets), name="secrets")

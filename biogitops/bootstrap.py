@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from biogitops import argocd, kube, tools
+from biogitops import argocd, kube, sealedsecrets, secrets, tools
 from biogitops.errors import BioGitopsError
 from biogitops.kube import Kubectl
 from biogitops.labs import Lab, check_apps, load_labs, load_labs_at
@@ -192,6 +192,9 @@ class Bootstrap:
         if self.settings.repo_url != "local":  # Argo CD reads the pinned revision, not this working tree
             self.labs = load_labs_at(env, self.settings.repo_revision)
         check_apps(self.labs, self.settings)
+        # committed SealedSecrets: their namespace's folder and this environment's certificate
+        # (dev's are re-sealed in the cluster step when this machine's key changed)
+        secrets.check_sealed(self.settings.env, check_cert=self.settings.env != "dev")
         pins = load_pins()
         needed = ["kubectl", "helm", "kustomize"]
         needed += {
@@ -212,6 +215,10 @@ class Bootstrap:
 
     def cluster(self) -> None:
         self.provider.create(self.progress)
+        if self.settings.raw.get("addons", {}).get("sealedSecrets", {}).get("enabled"):
+            # before Argo CD: dev's key must be the controller's when it starts, and dev's sealed
+            # credentials part of the snapshot Argo CD reads
+            sealedsecrets.prepare(self.provider, self.labs, self.progress)
 
     def argocd(self) -> None:
         argocd.install(self.provider, self.progress)

@@ -74,6 +74,10 @@ PINS_SCHEMA: dict[str, Any] = {
                     "version": _VERSION,
                     # sha256 of the chart archive, as the repository's index.yaml lists it
                     "digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    # the chart ships in the Go module of this pinned tool, at its version: rendered
+                    # from there offline (verified by the Go checksum database)
+                    "module_of": {"type": "string", "minLength": 1},
+                    "path": {"type": "string", "minLength": 1},
                 },
             },
         },

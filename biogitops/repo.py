@@ -21,6 +21,9 @@ from biogitops.paths import REPO_ROOT
 from biogitops.providers.base import Provider
 
 BRANCH = "snapshot"
+# gitignored, yet Argo CD must see them: dev's credentials, sealed with this machine's key
+# (biogitops/secrets.py), so that no other machine's checkout carries them
+GENERATED = ["applications/*/extras/sealed/dev/*/*.yaml"]
 GIT_ID = ["-c", "user.name=bio-gitops", "-c", "user.email=bootstrap@bio-gitops.invalid"]
 
 
@@ -52,6 +55,9 @@ def snapshot(bare: Path, source: Path = REPO_ROOT) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, GIT_INDEX_FILE=str(Path(tmp) / "index"))
         _git("add", "-A", ".", env=env, cwd=source)
+        generated = [str(p.relative_to(source)) for pattern in GENERATED for p in sorted(source.glob(pattern))]
+        if generated:
+            _git("add", "-f", "--", *generated, env=env, cwd=source)
         tree = _git("write-tree", env=env, cwd=source)
     previous = subprocess.run(
         ["git", "rev-parse", "-q", "--verify", f"{BRANCH}^{{commit}}"],

@@ -35,7 +35,7 @@ CRD_MODULES = [
         "v3.23.1",
         ["charts/gatekeeper/crds/constrainttemplate-customresourcedefinition.yaml"],
     ),
-    ("github.com/bitnami-labs/sealed-secrets", "v0.40.0", ["helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml"]),
+    ("github.com/bitnami-labs/sealed-secrets", "v0.27.1", ["helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml"]),
     (
         "github.com/prometheus-operator/prometheus-operator",
         "v0.93.1",

@@ -54,13 +54,15 @@ def shell_scripts() -> list[Path]:
 CHARTS = {
     "applications/nextflow": ["lab=example"],
     "applications/spark-operator/lab": ["lab=example"],
-    "applications/galaxy/extras": ["webHandlers.replicaCount=2"],
+    "applications/galaxy/extras": ["webHandlers.replicaCount=2", "extras.environment=dev"],
     "clusters/argocd/bootstrap": ["repoURL=https://git.example.invalid/r.git", "charts.galaxy.version=1.0.0"],
     "clusters/argocd/projects": ["name=platform", "repoURL=https://git.example.invalid/r.git"],
     "clusters/argocd/lab-tenant": [
-        "name=example",
-        "owners=a",
-        "members=b",
+        "lab.name=example",
+        "lab.owners=example-admins",
+        "lab.members=example",
+        "labFile=example.yaml",
+        "apiServer.ips=10.0.0.1",
         "repoURL=https://git.example.invalid/r.git",
     ],
 }
@@ -84,6 +86,7 @@ def lint(session: Any) -> None:
 
 KWOK_TOOLS = list(KWOK_BINARIES)
 ARGOCD_TOOLS = ["argocd", "helm", "kustomize"]
+SECRETS_TOOLS = ["kubeseal"]  # the controller is built from its module on first use (sealedsecrets.py)
 
 
 def _provider_arg(posargs: list[str]) -> str:
@@ -98,7 +101,9 @@ def _provider_arg(posargs: list[str]) -> str:
 def integration(session: Any) -> None:
     """pytest tests/integration against a real cluster; `-- --provider kwok|kind|existing`."""
     provider = _provider_arg(session.posargs)
-    needed = ["kubectl", *ARGOCD_TOOLS] + (KWOK_TOOLS if provider == "kwok" else ["kind"] if provider == "kind" else [])
+    needed = ["kubectl", *ARGOCD_TOOLS, *SECRETS_TOOLS] + (
+        KWOK_TOOLS if provider == "kwok" else ["kind"] if provider == "kind" else []
+    )
     env = _env(session, sorted(set(needed)))
     session.chdir(REPO_ROOT)
     args = list(session.posargs)
@@ -121,7 +126,7 @@ def integration(session: Any) -> None:
 
 def render(session: Any) -> None:
     """Render every overlay and chart per environment; validate strictly; test the validator."""
-    env = _env(session, sorted({"helm", "kustomize", "kubeconform", *KWOK_TOOLS}))
+    env = _env(session, sorted({"helm", "kustomize", "kubeconform", "kubeseal", *KWOK_TOOLS}))
     session.chdir(REPO_ROOT)
     session.run(sys.executable, "-m", "biogitops.validate", env=env)
     session.run(

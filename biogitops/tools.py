@@ -293,8 +293,18 @@ def wrapper_go_mod(pin: ToolPin, upstream: dict, go_version: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def go_build(pin: ToolPin, pins: Pins, out: Path, progress: Progress = _quiet) -> None:
-    """Build `pin` from source through the Go module proxy into the file `out`."""
+def go_build(
+    pin: ToolPin,
+    pins: Pins,
+    out: Path,
+    progress: Progress = _quiet,
+    patches: dict[str, Callable[[str], str]] | None = None,
+) -> None:
+    """Build `pin` from source through the Go module proxy into the file `out`.
+
+    `patches` maps a file of the module (relative path) to a function that rewrites its text;
+    the module is then built inside a temporary copy with the rewritten files (the module cache
+    stays untouched; `go build -overlay` may not replace files in it)."""
     go, env = go_toolchain(pins)
     with tempfile.TemporaryDirectory(prefix=f"biogitops-build-{pin.name}-") as tmp:
         work = Path(tmp)
@@ -317,9 +327,19 @@ def go_build(pin: ToolPin, pins: Pins, out: Path, progress: Progress = _quiet) -
             cmd += ["-ldflags", f"-s -w {pin.render_ldflags()}"]
         else:
             cmd += ["-ldflags", "-s -w"]
-        cmd.append(pin.main_package)
+        cwd = work
+        if patches:
+            cwd = work / "src"
+            shutil.copytree(info["Dir"], cwd)
+            for path in [cwd, *cwd.rglob("*")]:
+                path.chmod(path.stat().st_mode | 0o200)
+            for rel, rewrite in patches.items():
+                (cwd / rel).write_text(rewrite((cwd / rel).read_text()))
+            cmd.append("./" + pin.package)
+        else:
+            cmd.append(pin.main_package)
         progress(f"compiling {pin.main_package}")
-        proc = subprocess.Popen(cmd, env=env, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert proc.stdout is not None
         last: list[str] = []
         count = 0

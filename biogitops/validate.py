@@ -35,6 +35,7 @@ from biogitops.render import (
     tenant_values,
 )
 from biogitops.settings import APP_VALUES, known_envs, load_settings
+from biogitops.upstream import module_dir
 
 OUT = REPO_ROOT / "out" / "render"
 APPS = REPO_ROOT / "applications"
@@ -139,6 +140,8 @@ def upstream_value_files(name: str, env: str) -> list[Path]:
 def upstream_source(name: str, pins: Pins) -> tuple[list[str], str]:
     """How `helm template` reaches a pinned chart: (arguments, "") or ([], why it cannot)."""
     chart = pins.charts[name]
+    if chart.get("module_of"):
+        return [str(module_chart(name, pins))], ""
     archive = charts.cached(name, pins)
     if archive:
         return [str(archive)], ""
@@ -146,6 +149,22 @@ def upstream_source(name: str, pins: Pins) -> tuple[list[str], str]:
     if why:
         return [], f"chart repository unreachable ({why}) and no verified archive in {charts.charts_dir()}"
     return [chart["chart"], "--repo", chart["repoURL"], "--version", chart["version"]], ""
+
+
+def module_chart(name: str, pins: Pins) -> Path:
+    """A chart shipped in a pinned tool's Go module (charts.<name>.module_of), from the Go module
+    cache: `go mod download` checks the module against the Go checksum database."""
+    chart = pins.charts[name]
+    tool = pins.tool(chart["module_of"])
+    path = module_dir(tool.module, tool.go_module_version) / chart["path"]
+    meta = yaml.safe_load((path / "Chart.yaml").read_text()) if (path / "Chart.yaml").is_file() else {}
+    if str(meta.get("version")) != chart["version"]:
+        raise BioGitopsError(
+            f"pins.yaml: charts.{name}: {tool.module}@{tool.go_module_version}/{chart['path']} holds chart "
+            f"{meta.get('name')} {meta.get('version')}, not {chart['version']}",
+            "pin the chart version the module ships",
+        )
+    return path
 
 
 def render_upstream(name: str, env: str, source: list[str], namespace: str | None = None) -> list[dict]:

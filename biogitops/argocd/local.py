@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from biogitops import tools
 from biogitops.argocd.incluster import manifests
 from biogitops.errors import BioGitopsError, Fatal
 from biogitops.kube import Kubectl, wait_until
-from biogitops.procs import Managed, port_open, wait_for_port
+from biogitops.procs import Managed, http_ok, port_open, wait_for_port
 
 NAMESPACE = "argocd"
 
@@ -257,10 +256,10 @@ class LocalArgoCD:
         if component == "repo-server":
             return port_open(self.port("repo-server"))
         if component == "application-controller":
-            return _http_ok(f"http://127.0.0.1:{self.port('controller-metrics')}/metrics")
+            return http_ok(f"http://127.0.0.1:{self.port('controller-metrics')}/metrics")
         if component == "applicationset-controller":
-            return _http_ok(f"http://127.0.0.1:{self.port('appset-metrics')}/metrics")
-        return _http_ok(f"http://127.0.0.1:{self.port('server')}/healthz")
+            return http_ok(f"http://127.0.0.1:{self.port('appset-metrics')}/metrics")
+        return http_ok(f"http://127.0.0.1:{self.port('server')}/healthz")
 
     def status(self) -> dict[str, str]:
         return {c: "ready" if self.ready(c) else ("running" if self.proc(c).alive() else "stopped") for c in COMPONENTS}
@@ -305,11 +304,3 @@ class LocalArgoCD:
     def stop(self) -> None:
         for component in reversed(COMPONENTS):
             self.proc(component).stop()
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return 200 <= resp.status < 300
-    except OSError:
-        return False

@@ -37,7 +37,7 @@ BINARIES = [
 ]
 
 # Offsets from kwok.basePort. Argo CD's ports (argocd/local.py) start at +10.
-LAST_PORT_OFFSET = 18  # local Argo CD's ports run from +10 to +18 (argocd/local.py)
+LAST_PORT_OFFSET = 31  # Argo CD +10..+18 (argocd/local.py); Sealed Secrets +30..+31 (sealedsecrets.py)
 PORTS = {
     "kube-apiserver": 0,
     "etcd": 1,

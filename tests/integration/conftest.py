@@ -86,6 +86,37 @@ def cluster(provider: Provider) -> Iterator[Cluster]:
     api.close()
 
 
+def git_application(name: str, repo_url: str, namespaces: list[str], cluster_kinds: tuple[str, ...] = ()) -> list[dict]:
+    """An AppProject of its own and an Application syncing `repo_url` (path ".", branch main)
+    into namespaces[0]; the project admits only that repository and `namespaces`."""
+    server = "https://kubernetes.default.svc"
+    project = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {"name": name, "namespace": "argocd"},
+        "spec": {
+            "sourceRepos": [repo_url],
+            "destinations": [{"server": server, "namespace": ns} for ns in namespaces],
+            "clusterResourceWhitelist": [{"group": "", "kind": k} for k in cluster_kinds],
+        },
+    }
+    app = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd"},
+        "spec": {
+            "project": name,
+            "source": {"repoURL": repo_url, "targetRevision": "main", "path": "."},
+            "destination": {"server": server, "namespace": namespaces[0]},
+            "syncPolicy": {
+                "automated": {"prune": True, "selfHeal": True},
+                "syncOptions": ["CreateNamespace=true"],
+            },
+        },
+    }
+    return [project, app]
+
+
 def git_repo_from(source: Path, bare: Path) -> str:
     """Publish a directory as a one-commit bare git repository; returns its file:// URL."""
     work = bare.with_suffix(".work")

@@ -10,40 +10,10 @@ import yaml
 
 from biogitops.paths import REPO_ROOT
 
-from .conftest import Cluster, git_repo_from
+from .conftest import Cluster, git_application, git_repo_from
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "harness-app"
 NAMESPACE = "harness"
-
-
-def _project(repo_url: str) -> dict:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "AppProject",
-        "metadata": {"name": "harness", "namespace": "argocd"},
-        "spec": {
-            "sourceRepos": [repo_url],
-            "destinations": [{"server": "https://kubernetes.default.svc", "namespace": NAMESPACE}],
-            "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
-        },
-    }
-
-
-def _application(repo_url: str) -> dict:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {"name": "harness", "namespace": "argocd"},
-        "spec": {
-            "project": "harness",
-            "source": {"repoURL": repo_url, "targetRevision": "main", "path": "."},
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": NAMESPACE},
-            "syncPolicy": {
-                "automated": {"prune": True, "selfHeal": True},
-                "syncOptions": ["CreateNamespace=true"],
-            },
-        },
-    }
 
 
 def _wait_synced_healthy(cluster: Cluster, name: str, timeout: float = 240) -> dict:
@@ -70,7 +40,7 @@ def test_local_git_application_is_synced_and_healthy(cluster: Cluster) -> None:
             "in-cluster Argo CD needs the git server that bootstrap provides"
         )
     repo_url = git_repo_from(FIXTURE, cluster.provider.state_dir / "git" / "harness.git")
-    cluster.kubectl.apply_text(yaml.safe_dump_all([_project(repo_url), _application(repo_url)]))
+    cluster.kubectl.apply_text(yaml.safe_dump_all(git_application("harness", repo_url, [NAMESPACE], ("Namespace",))))
     app = _wait_synced_healthy(cluster, "harness")
     kinds = sorted(r["kind"] for r in app["status"]["resources"])
     assert kinds == ["ConfigMap", "Deployment"]

@@ -135,7 +135,8 @@ def test_kwok_refuses_ports_in_the_ephemeral_range(dev, monkeypatch, offset: int
     monkeypatch.setattr(prov, "_binaries", lambda: {})
     monkeypatch.setattr(kwok, "port_open", lambda port: False)
     if refused:
-        with pytest.raises(ProviderError, match=r"kwok.basePort: ports 32760-32778 fall in the kernel's ephemeral"):
+        last = 32760 + kwok.LAST_PORT_OFFSET
+        with pytest.raises(ProviderError, match=rf"kwok.basePort: ports 32760-{last} fall in the kernel's ephemeral"):
             prov.preflight()
     else:
         assert prov.preflight() == {}
@@ -149,8 +150,11 @@ def test_ephemeral_range_is_read_from_the_kernel_file(tmp_path: Path) -> None:
 
 def test_kwok_knows_where_local_argocds_ports_end() -> None:
     from biogitops.argocd.local import PORTS as ARGOCD_PORTS
+    from biogitops.sealedsecrets import PORTS as SEALED_SECRETS_PORTS
 
-    assert max(ARGOCD_PORTS.values()) == kwok.LAST_PORT_OFFSET
+    offsets = [*ARGOCD_PORTS.values(), *SEALED_SECRETS_PORTS.values()]
+    assert max(offsets) == kwok.LAST_PORT_OFFSET
+    assert len(set(offsets)) == len(offsets)
 
 
 def test_a_second_checkout_moves_every_cluster_aside(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,350 @@
+"""The Sealed Secrets controller and its keys on a cluster.
+
+    prepare(provider, progress)              # bootstrap: active key (dev), CRD + local controller (kwok)
+    fetch_cert(provider)                     # the controller's current certificate (PEM)
+    backup_keys(provider, out) / restore_keys(provider, file)
+    rotate_key(provider)
+
+On kwok the controller runs as a local process (like Argo CD there), built from the Go module
+kubeseal comes from, at the same version (pins.yaml: tools.kubeseal). Upstream it reads only
+in-cluster credentials (`rest.InClusterConfig`), so our build swaps that one call for the
+KUBECONFIG the process is given (a `go build -overlay`; nothing upstream is copied into this
+repository). It listens on 127.0.0.1 at kwok.basePort + 30 (HTTP: /healthz, /v1/cert.pem) and
++31 (metrics). Logs: <state>/sealed-secrets/logs/controller.log.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from biogitops import secrets, tools
+from biogitops.argocd import kubectl_for
+from biogitops.errors import BioGitopsError, ConfigError, Fatal
+from biogitops.kube import Kubectl, wait_until
+from biogitops.paths import REPO_ROOT, cache_dir, tools_dir
+from biogitops.pins import ToolPin, load_pins
+from biogitops.procs import Managed, http_ok, port_open
+from biogitops.providers.base import Provider
+from biogitops.upstream import module_dir
+
+NAMESPACE = secrets.CONTROLLER_NAMESPACE
+CRD = "helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml"
+CHART = "helm/sealed-secrets"
+PORTS = {"http": 30, "metrics": 31}  # offsets from kwok.basePort
+IN_CLUSTER = "rest.InClusterConfig()"
+OUT_OF_CLUSTER = 'clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))'
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+# ---------------------------------------------------------------- the controller binary
+
+
+def controller_pin() -> ToolPin:
+    """kubeseal's pin with the controller's main package: one module, one version."""
+    kubeseal = load_pins().tool("kubeseal")
+    return ToolPin(
+        name="sealed-secrets-controller",
+        version=kubeseal.version,
+        source="go",
+        version_args=("--version",),
+        module=kubeseal.module,
+        module_version=kubeseal.module_version,
+        package="cmd/controller",
+        ldflags=kubeseal.ldflags,
+    )
+
+
+def kubeconfig_patch(text: str) -> str:
+    """pkg/controller/main.go with its in-cluster config replaced by $KUBECONFIG's."""
+    import_old, import_new = '"k8s.io/client-go/rest"', '"k8s.io/client-go/tools/clientcmd"'
+    if text.count(IN_CLUSTER) != 1 or text.count(import_old) != 1:
+        raise BioGitopsError(
+            "sealed-secrets controller: pkg/controller/main.go no longer calls rest.InClusterConfig() once",
+            "update kubeconfig_patch in biogitops/sealedsecrets.py for the pinned version",
+        )
+    return text.replace(IN_CLUSTER, OUT_OF_CLUSTER).replace(import_old, import_new)
+
+
+def controller_binary(progress=_quiet) -> Path:
+    """Build the controller once into the tool cache; later calls cost nothing."""
+    pin = controller_pin()
+    out = tools_dir() / f"{pin.name}-{pin.version}" / pin.name
+    if out.is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".building")
+    progress(f"building the sealed-secrets controller {pin.version} (first use only)")
+    tools.go_build(pin, load_pins(), tmp, progress, patches={"pkg/controller/main.go": kubeconfig_patch})
+    tmp.rename(out)
+    return out
+
+
+def module_path(rel: str) -> Path:
+    pin = controller_pin()
+    return module_dir(pin.module, pin.go_module_version) / rel
+
+
+# ---------------------------------------------------------------- the local controller (kwok)
+
+
+class LocalController:
+    """The controller as a supervised process beside a kwok cluster."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+        self.home = provider.state_dir / "sealed-secrets"
+        self.proc = Managed("controller", self.home)
+
+    def port(self, name: str) -> int:
+        return self.provider.base_port + PORTS[name]
+
+    def argv(self, binary: Path) -> list[str]:
+        return [
+            str(binary),
+            "--key-prefix",
+            "sealed-secrets-key",
+            "--update-status",
+            "--key-renew-period",
+            "0",  # dev: the key is ours (secrets.ensure_dev_key); rotation is `invoke secrets.rotate-key`
+            "--my-cn",
+            secrets.cert_cn(self.provider.settings.env),
+            "--listen-addr",
+            f"127.0.0.1:{self.port('http')}",
+            "--listen-metrics-addr",
+            f"127.0.0.1:{self.port('metrics')}",
+        ]
+
+    def ready(self) -> bool:
+        return self.proc.alive() and http_ok(f"http://127.0.0.1:{self.port('http')}/healthz")
+
+    def start(self, progress=_quiet, timeout: float = 60) -> None:
+        if self.ready():
+            return
+        binary = controller_binary(progress)
+        if not self.proc.alive():
+            busy = [f"{n} {self.port(n)}" for n in PORTS if port_open(self.port(n))]
+            if busy:
+                raise BioGitopsError(
+                    f"cannot start the sealed-secrets controller: port(s) {', '.join(busy)} in use on 127.0.0.1",
+                    "stop what listens there, or change kwok.basePort in the environment settings",
+                )
+            env = tools.env_with_tools()
+            env.update({"KUBECONFIG": str(self.provider.kubeconfig()), "POD_NAMESPACE": NAMESPACE})
+            progress("starting the sealed-secrets controller")
+            self.proc.start(self.argv(binary), env)
+
+        def ready_or_dead() -> bool:
+            if not self.proc.alive():
+                lines = (
+                    self.proc.logfile.read_text(errors="replace").splitlines() if self.proc.logfile.is_file() else []
+                )
+                raise Fatal(
+                    f"sealed-secrets controller exited: {(lines or ['no log'])[-1][:200]}", f"see {self.proc.logfile}"
+                )
+            return self.ready()
+
+        wait_until(ready_or_dead, timeout, "the sealed-secrets controller", progress, hint=f"see {self.proc.logfile}")
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+    def cert(self) -> bytes:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port('http')}/v1/cert.pem", timeout=10) as resp:
+            return resp.read()
+
+
+# ---------------------------------------------------------------- cluster operations
+
+
+def key_secret_name(pair: secrets.KeyPair) -> str:
+    fp = secrets.fingerprint(secrets.load_cert(pair.cert))
+    return f"sealed-secrets-key-dev-{fp.removeprefix('sha256:')[:10]}"
+
+
+def ensure_namespace(kubectl: Kubectl) -> None:
+    # the platform Application manages it later (clusters/base/namespaces/sealed-secrets.yaml)
+    manifest = yaml.safe_load((REPO_ROOT / "clusters/base/namespaces/sealed-secrets.yaml").read_text())
+    kubectl.apply_text(yaml.safe_dump(manifest))
+
+
+def install_dev_key(provider: Provider, progress=_quiet) -> str:
+    """This machine's dev key as an active controller key (idempotent); returns the Secret's name."""
+    pair = secrets.ensure_dev_key(progress)
+    kubectl = kubectl_for(provider)
+    ensure_namespace(kubectl)
+    name = key_secret_name(pair)
+    kubectl.apply_text(yaml.safe_dump(secrets.key_secret(pair, name)))
+    return name
+
+
+def restart_controller(provider: Provider, progress=_quiet) -> None:
+    """Make the controller read its keys again (it loads them when it starts)."""
+    if provider.name == "kwok":
+        local = LocalController(provider)
+        local.stop()
+        local.start(progress)
+        return
+    kubectl = kubectl_for(provider)
+    deploy = f"deployment/{secrets.CONTROLLER_NAME}"
+    kubectl.run("-n", NAMESPACE, "rollout", "restart", deploy)
+    kubectl.run("-n", NAMESPACE, "rollout", "status", deploy, "--timeout=180s", timeout=200)
+
+
+def prepare(provider: Provider, labs: list[Any], progress=_quiet) -> None:
+    """Bootstrap's part: dev gets this machine's key as the active one before any controller
+    starts, and its labs' app credentials sealed with it; kwok gets the CRD and a local controller."""
+    env = provider.settings.env
+    if env == "dev":
+        install_dev_key(provider, progress)
+        for lab in labs:
+            for app in lab.apps:
+                if secrets.app_credentials(app):
+                    secrets.ensure_app_credentials(env, lab.name, app, progress=progress)
+    if provider.name == "kwok":
+        kubectl = kubectl_for(provider)
+        kubectl.apply_file(module_path(CRD))
+        kubectl.wait_crd("sealedsecrets.bitnami.com")
+        LocalController(provider).start(progress)
+
+
+def fetch_cert(provider: Provider) -> bytes:
+    """The controller's current certificate: from the local process on kwok, else through kubeseal."""
+    if provider.name == "kwok":
+        return LocalController(provider).cert()
+    cmd = [
+        str(tools.which("kubeseal")),
+        "--fetch-cert",
+        "--controller-name",
+        secrets.CONTROLLER_NAME,
+        "--controller-namespace",
+        NAMESPACE,
+    ]
+    if provider.kubeconfig():
+        cmd += ["--kubeconfig", str(provider.kubeconfig())]
+    if provider.context:
+        cmd += ["--context", provider.context]
+    proc = subprocess.run(cmd, capture_output=True, timeout=60, env=tools.env_with_tools())
+    if proc.returncode != 0:
+        last = (proc.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+        raise BioGitopsError(f"kubeseal --fetch-cert failed: {last}", f"is the controller running in {NAMESPACE}?")
+    return proc.stdout
+
+
+def write_cert(env: str, pem: bytes) -> Path:
+    """Check a fetched certificate is `env`'s, then write secrets/<env>/cert.pem."""
+    path = secrets.cert_path(env)
+    tmp = path.with_suffix(".fetched")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_bytes(pem)
+    try:
+        secrets.check_cert(env, path, secrets.load_cert(tmp))
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def backups_dir(env: str) -> Path:
+    return cache_dir() / "secrets" / env / "backups"
+
+
+def check_backup_path(out: Path) -> Path:
+    out = out.resolve()
+    if out.is_relative_to(REPO_ROOT.resolve()):
+        raise ConfigError(f"{out}: inside the repository", "private keys never go near git: choose a path outside it")
+    return out
+
+
+def backup_keys(provider: Provider, out: Path | None = None) -> tuple[Path, int]:
+    """Every sealing key of the controller into one file (0600), outside the repository."""
+    env = provider.settings.env
+    out = check_backup_path(out or backups_dir(env) / f"keys-{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%SZ}.yaml")
+    kubectl = kubectl_for(provider)
+    items = kubectl.json("-n", NAMESPACE, "get", "secrets", "-l", secrets.KEY_LABEL)["items"]
+    if not items:
+        raise BioGitopsError(f"no sealing keys in namespace {NAMESPACE}", "is the controller installed and started?")
+    keep = ("name", "namespace", "labels", "annotations")
+    clean = [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": s["type"],
+            "metadata": {k: v for k, v in s["metadata"].items() if k in keep},
+            "data": s["data"],
+        }
+        for s in items
+    ]
+    out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": clean}, handle, sort_keys=False)
+    return out, len(clean)
+
+
+def read_backup(path: Path) -> list[dict[str, Any]]:
+    """The key Secrets in a backup file; anything else in it is refused."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        raise ConfigError(f"{path}: not YAML") from None
+    items = data.get("items") if isinstance(data, dict) else None
+    if not items:
+        raise ConfigError(f"{path}: no key Secrets (expected a List written by invoke secrets.backup-key)")
+    for item in items:
+        meta = item.get("metadata") or {}
+        if item.get("kind") != "Secret" or item.get("type") != "kubernetes.io/tls":
+            raise ConfigError(f"{path}: {meta.get('name')}: not a kubernetes.io/tls Secret")
+        if secrets.KEY_LABEL not in (meta.get("labels") or {}) or not {"tls.crt", "tls.key"} <= set(item["data"]):
+            raise ConfigError(f"{path}: {meta.get('name')}: not a sealing key (label {secrets.KEY_LABEL}, tls.crt/key)")
+        meta["namespace"] = NAMESPACE
+    return items
+
+
+def restore_keys(provider: Provider, path: Path, progress=_quiet) -> int:
+    """Put backed-up keys back (a rebuilt cluster), then restart the controller so it loads them."""
+    items = read_backup(path)
+    kubectl = kubectl_for(provider)
+    ensure_namespace(kubectl)
+    kubectl.apply_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+    restart_controller(provider, progress)
+    return len(items)
+
+
+def rotate_key(provider: Provider, progress=_quiet) -> str:
+    """A new active sealing key; the old ones stay, so what they sealed still opens.
+
+    dev: a new key pair in the cache (the old one kept beside it), installed, and the dev app
+    credentials sealed again with it. Elsewhere: the controller makes the key itself (key
+    cutoff now), and the new certificate is fetched into secrets/<env>/cert.pem.
+    """
+    env = provider.settings.env
+    if env == "dev":
+        directory = secrets.dev_key_dir()
+        old = directory / "previous" / f"{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%SZ}"
+        old.mkdir(parents=True, mode=0o700)
+        for name in ("tls.key", "tls.crt"):
+            if (directory / name).is_file():
+                (directory / name).rename(old / name)
+        name = install_dev_key(provider, progress)
+        restart_controller(provider, progress)
+        return name
+    kubectl = kubectl_for(provider)
+    cutoff = datetime.datetime.now(datetime.UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    deploy = f"deployment/{secrets.CONTROLLER_NAME}"
+    kubectl.run("-n", NAMESPACE, "set", "env", deploy, f"SEALED_SECRETS_KEY_CUTOFF_TIME={cutoff}")
+    kubectl.run("-n", NAMESPACE, "rollout", "status", deploy, "--timeout=180s", timeout=200)
+    time.sleep(2)
+    return str(write_cert(env, fetch_cert(provider)))
