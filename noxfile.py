@@ -32,6 +32,12 @@ def render(session: nox.Session) -> None:
 
 
 @nox.session
+def rules(session: nox.Session) -> None:
+    """promtool check/test of every alert rule, runbook links, dashboard queries, metric sources."""
+    sessions.rules(session)
+
+
+@nox.session
 def integration(session: nox.Session) -> None:
     """Bootstrap a real cluster and test it: `nox -s integration -- --provider kwok` (default kind)."""
     sessions.integration(session)

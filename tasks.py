@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from biogitops.tasks import argocd, charts, ci, cluster, infra, lab, pipeline, platform, secrets, tools
+from biogitops.tasks import argocd, charts, ci, cluster, infra, lab, observability, pipeline, platform, secrets, tools
 
 ns = Collection(platform.bootstrap, platform.status, platform.graph)
 ns.add_collection(Collection.from_module(tools), name="tools")
@@ -14,3 +14,4 @@ ns.add_collection(Collection.from_module(ci), name="ci")
 ns.add_collection(Collection.from_module(charts), name="charts")
 ns.add_collection(Collection.from_module(infra), name="infra")
 ns.add_collection(Collection.from_module(secrets), name="secrets")
+ns.add_collection(Collection.from_module(observability), name="observability")

@@ -4,7 +4,9 @@ Steps, in order; each is idempotent and waits for its result, so a re-run after 
 interruption at any point converges:
   1. preflight          settings, lab files and charts valid; tools and container engine present
   2. cluster            the provider's cluster (kind / kwok / existing)
-  3. argocd             Argo CD at the pinned version
+  3. argocd             Argo CD at the pinned version; on kwok also the CRDs of
+                        clusters/base/crds, from the Go module cache (the crds Application
+                        cannot reach their URLs offline)
   4. default-project    `default` held empty and deny-everything; no Application may use it
   5. root               the root Application (and its project): from then on Argo CD syncs
                         the bootstrap chart (projects, ApplicationSets) and its own config
@@ -28,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from biogitops import argocd, kube, sealedsecrets, secrets, tools
+from biogitops import argocd, crds, kube, sealedsecrets, secrets, tools
 from biogitops.errors import BioGitopsError
 from biogitops.kube import Kubectl
 from biogitops.labs import Lab, check_apps, load_labs, load_labs_at
@@ -222,6 +224,8 @@ class Bootstrap:
 
     def argocd(self) -> None:
         argocd.install(self.provider, self.progress)
+        if self.provider.argocd_mode == "local":
+            crds.install(self.kubectl, self.progress)
         source = source_for(self.provider)
         self.commit = source.commit
         api_server = kube.api_server_endpoints(self.kubectl)

@@ -50,6 +50,21 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def http_ok(url: str, timeout: float = 2) -> bool:
+    """True when `url` answers with a 2xx status."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return 200 <= resp.status < 300
+    except OSError:
+        return False
+
+
+def last_log_line(log: Path) -> str:
+    """The last non-empty line of a log file, or '' (for one-line errors about a dead process)."""
+    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()] if log.is_file() else []
+    return lines[-1][:200] if lines else ""
+
+
 def wait_for_port(port: int, timeout: float, what: str, log: Path | None = None, host: str = "127.0.0.1") -> None:
     """Wait until host:port accepts connections, else raise with the last log line."""
     deadline = time.monotonic() + timeout
@@ -57,10 +72,8 @@ def wait_for_port(port: int, timeout: float, what: str, log: Path | None = None,
         if port_open(port, host):
             return
         time.sleep(0.3)
-    tail = ""
-    if log and log.is_file():
-        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-        tail = f"; last log line: {lines[-1][:200]}" if lines else ""
+    last = last_log_line(log) if log else ""
+    tail = f"; last log line: {last}" if last else ""
     raise BioGitopsError(
         f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f}s{tail}", f"see {log}" if log else ""
     )
@@ -90,6 +103,16 @@ class Managed:
     def alive(self) -> bool:
         pid = self.pid()
         return pid is not None and pid_alive(pid)
+
+    def cmdline(self) -> list[str]:
+        """The running process's command line ([] when it is not running)."""
+        pid = self.pid()
+        if pid is None or not pid_alive(pid):
+            return []
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+        except OSError:
+            return []
 
     def start(self, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> int:
         """Start `argv` in its own session (survives this Python process); returns the pid."""

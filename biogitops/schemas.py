@@ -42,6 +42,7 @@ CRD_MODULES = [
         [
             "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml",
             "example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml",
+            "example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml",  # observability/
         ],
     ),
     (

@@ -14,7 +14,7 @@ from biogitops import terraform_checks, tools
 from biogitops.paths import REPO_ROOT
 from biogitops.providers.kwok import BINARIES as KWOK_BINARIES
 
-DEFAULT = ["lint", "unit", "render", "terraform"]
+DEFAULT = ["lint", "unit", "render", "terraform", "rules"]
 
 WORKFLOW_DIRS = [".github/workflows", "ci/actions"]
 
@@ -61,9 +61,9 @@ CHARTS = {
         "lab.name=example",
         "lab.owners=example-admins",
         "lab.members=example",
+        "repoURL=https://git.example.invalid/r.git",
         "labFile=example.yaml",
         "apiServer.ips=10.0.0.1",
-        "repoURL=https://git.example.invalid/r.git",
     ],
 }
 
@@ -101,8 +101,9 @@ def _provider_arg(posargs: list[str]) -> str:
 def integration(session: Any) -> None:
     """pytest tests/integration against a real cluster; `-- --provider kwok|kind|existing`."""
     provider = _provider_arg(session.posargs)
+    local = [*KWOK_TOOLS, "prometheus"]  # kwok: the control plane, and Prometheus beside it
     needed = ["kubectl", *ARGOCD_TOOLS, *SECRETS_TOOLS] + (
-        KWOK_TOOLS if provider == "kwok" else ["kind"] if provider == "kind" else []
+        local if provider == "kwok" else ["kind"] if provider == "kind" else []
     )
     env = _env(session, sorted(set(needed)))
     session.chdir(REPO_ROOT)
@@ -131,6 +132,17 @@ def render(session: Any) -> None:
     session.run(sys.executable, "-m", "biogitops.validate", env=env)
     session.run(
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/render", *session.posargs, env=env
+    )
+
+
+def rules(session: Any) -> None:
+    """Alert rules (promtool check and test), runbook links, dashboard queries and metric sources
+    (biogitops/alert_rules.py), then the tests that prove each check fires on its fixture."""
+    env = _env(session, ["promtool"])
+    session.chdir(REPO_ROOT)
+    session.run(sys.executable, "-m", "biogitops.alert_rules", env=env)
+    session.run(
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/rules", *session.posargs, env=env
     )
 
 

@@ -91,6 +91,8 @@ def targets(env: str) -> dict[str, list[dict]]:
         f"{env}/overlay": kustomize(REPO_ROOT / "clusters" / env),
         f"{env}/bootstrap": render_bootstrap({**values, "renderRoot": True}),
         f"{env}/argocd-config": argocd_config(settings),
+        # alert rules, monitors and dashboards (the observability Application; the same in every env)
+        f"{env}/observability": kustomize(REPO_ROOT / "observability"),
     }
     for name in static_projects():
         out[f"{env}/project-{name}"] = helm_template(ARGOCD / "projects", [project_values(values, static=name)])

@@ -2,7 +2,8 @@
 
 Upstream's manifests/install.yaml at the pinned tag (read from the Go module cache, never
 copied into this repo) is adjusted before it is applied: no Dex (SSO goes straight to the
-OIDC provider), resources on every container, and our own ConfigMaps from
+OIDC provider), resources on every container, the application controller's SyncError
+metric (CONTROLLER_ARGS), and our own ConfigMaps from
 clusters/argocd/config/ instead of upstream's empty ones.
 """
 
@@ -29,6 +30,9 @@ RESOURCES = {
     },
     "argocd-redis": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
 }
+# the application controller exports argocd_app_condition for these condition types only
+# (upstream default: none); the ArgoCDAppSyncFailing alert reads SyncError
+CONTROLLER_ARGS = ["--metrics-application-conditions", "SyncError"]
 DEFAULT_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
 
 
@@ -47,6 +51,8 @@ def adjust(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
             pod = obj["spec"]["template"]["spec"]
             for container in pod.get("containers", []) + pod.get("initContainers", []):
                 container["resources"] = RESOURCES.get(name, DEFAULT_RESOURCES)
+                if container.get("name") == "argocd-application-controller":
+                    container["args"] = [*container.get("args", []), *CONTROLLER_ARGS]
         out.append(obj)
     return out
 

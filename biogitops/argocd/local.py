@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from biogitops import tools
-from biogitops.argocd.incluster import manifests
+from biogitops.argocd.incluster import CONTROLLER_ARGS, manifests
 from biogitops.errors import BioGitopsError, Fatal
 from biogitops.kube import Kubectl, wait_until
-from biogitops.procs import Managed, http_ok, port_open, wait_for_port
+from biogitops.procs import Managed, http_ok, last_log_line, port_open, wait_for_port
 
 NAMESPACE = "argocd"
 
@@ -183,6 +183,7 @@ class LocalArgoCD:
                 "10",
                 "--operation-processors",
                 "5",
+                *CONTROLLER_ARGS,
             ]
         if component == "applicationset-controller":
             return [
@@ -279,8 +280,12 @@ class LocalArgoCD:
                 )
         for component in COMPONENTS:
             proc = self.proc(component)
-            if proc.alive():
+            # redis rewrites its process title, so only Argo CD's own command lines are compared
+            if proc.alive() and (component == "redis" or proc.cmdline() == self.argv(component)):
                 continue
+            if proc.alive():  # started by another version of this code: flags differ
+                progress(f"restarting argocd {component}: its command line changed")
+                proc.stop()
             progress(f"starting argocd {component}")
             proc.start(self.argv(component), self._env(component, params))
             if component == "redis":
@@ -297,8 +302,7 @@ class LocalArgoCD:
     def _ready_or_dead(self, component: str) -> bool:
         if not self.proc(component).alive():
             log = self.proc(component).logfile
-            lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()] if log.is_file() else []
-            raise Fatal(f"Argo CD {component} exited: {lines[-1][:200] if lines else 'no log'}", f"see {log}")
+            raise Fatal(f"Argo CD {component} exited: {last_log_line(log) or 'no log'}", f"see {log}")
         return self.ready(component)
 
     def stop(self) -> None:

@@ -37,7 +37,8 @@ BINARIES = [
 ]
 
 # Offsets from kwok.basePort. Argo CD's ports (argocd/local.py) start at +10.
-LAST_PORT_OFFSET = 31  # Argo CD +10..+18 (argocd/local.py); Sealed Secrets +30..+31 (sealedsecrets.py)
+# Argo CD +10..+18 (argocd/local.py); Prometheus +19 (prometheus.py); Sealed Secrets +30..+31 (sealedsecrets.py)
+LAST_PORT_OFFSET = 31
 PORTS = {
     "kube-apiserver": 0,
     "etcd": 1,

@@ -18,12 +18,10 @@ import pytest
 import yaml
 from kubernetes import client, config
 
-from biogitops import argocd
+from biogitops import argocd, crds
 from biogitops.kube import Kubectl
 from biogitops.providers import Provider, get_provider
-from biogitops.schemas import CRD_MODULES
 from biogitops.settings import load_settings
-from biogitops.upstream import module_dir
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,12 +73,11 @@ def cluster(provider: Provider) -> Iterator[Cluster]:
     kubeconfig = provider.kubeconfig()
     kubectl = Kubectl(kubeconfig, provider.context)
     if provider.name == "kwok":
-        # Online, the crds Application installs the lab-facing CRDs before any lab exists (wave -1);
-        # offline its URLs are unreachable, so the same pinned release comes from the Go module cache.
-        # Before the labs, so that their quotas count SparkApplications from the start.
-        module, version, paths = next(m for m in CRD_MODULES if "spark-operator" in m[0])
-        kubectl.apply_file(module_dir(module, version) / paths[0])
-        kubectl.wait_crd("sparkapplications.sparkoperator.k8s.io")
+        # Online, the crds Application installs the CRDs before any lab exists (wave -1); offline
+        # its URLs are unreachable, so the same pinned files come from the Go module cache (as
+        # `invoke bootstrap` does on kwok). Before the labs, so that their quotas count
+        # SparkApplications from the start.
+        crds.install(kubectl, print)
     api = config.new_client_from_config(config_file=str(kubeconfig) if kubeconfig else None, context=provider.context)
     yield Cluster(provider, kubectl, api)
     api.close()

@@ -148,13 +148,14 @@ def test_ephemeral_range_is_read_from_the_kernel_file(tmp_path: Path) -> None:
     assert kwok.ephemeral_ports(tmp_path / "missing") is None
 
 
-def test_kwok_knows_where_local_argocds_ports_end() -> None:
+def test_kwok_knows_where_the_local_processes_ports_end() -> None:
     from biogitops.argocd.local import PORTS as ARGOCD_PORTS
+    from biogitops.prometheus import PORTS as PROMETHEUS_PORTS
     from biogitops.sealedsecrets import PORTS as SEALED_SECRETS_PORTS
 
-    offsets = [*ARGOCD_PORTS.values(), *SEALED_SECRETS_PORTS.values()]
+    offsets = [*kwok.PORTS.values(), *ARGOCD_PORTS.values(), *PROMETHEUS_PORTS.values(), *SEALED_SECRETS_PORTS.values()]
+    assert len(offsets) == len(set(offsets)), "two processes share a port offset"
     assert max(offsets) == kwok.LAST_PORT_OFFSET
-    assert len(set(offsets)) == len(offsets)
 
 
 def test_a_second_checkout_moves_every_cluster_aside(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,112 @@
+"""Each check of `nox -s rules` (biogitops/alert_rules.py) fires on its bad fixture, naming the
+file, the alert or panel and the reason, and stays quiet on the good one.
+
+Fixtures: tests/fixtures/rules/good/ is a small tree in the repository's layout; each
+tests/fixtures/rules/bad/<case>/ holds the files that differ from it (and `.delete`, the paths
+it removes).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from biogitops import alert_rules, tools
+from biogitops.errors import ToolError
+from biogitops.paths import REPO_ROOT
+
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "rules"
+
+
+def _promtool() -> bool:
+    try:
+        tools.which("promtool")
+        return True
+    except ToolError:
+        return False
+
+
+needs_promtool = pytest.mark.skipif(
+    not _promtool(), reason="promtool not installed (invoke tools.install --only promtool)"
+)
+
+
+def tree(tmp_path: Path, case: str | None = None) -> Path:
+    root = tmp_path / "tree"
+    shutil.copytree(FIXTURES / "good", root)
+    if case:
+        bad = FIXTURES / "bad" / case
+        shutil.copytree(bad, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".delete"))
+        if (bad / ".delete").is_file():
+            for rel in (bad / ".delete").read_text().split():
+                (root / rel).unlink()
+    return root
+
+
+def lines(root: Path, promtool: bool) -> list[str]:
+    return [p.line(root) for p in alert_rules.check(root, run_promtool=promtool).problems]
+
+
+@needs_promtool
+def test_good_fixture_passes_every_check(tmp_path: Path) -> None:
+    root = tree(tmp_path)
+    report = alert_rules.check(root)
+    assert [p.line(root) for p in report.problems] == []
+    assert report.counts == {"rule files": 1, "alerts": 1, "panel queries": 2}
+
+
+RULE = "observability/prometheus/alert-rules/demo.yaml"
+ALERT = "alert DemoDown"
+STATIC_CASES = {
+    "no-runbook-url": (RULE, ALERT, "annotation runbook_url is missing"),
+    "no-severity": (RULE, ALERT, "label severity missing"),
+    "no-test": (RULE, ALERT, "has no test: demo.test.yaml is missing"),
+    "no-quiet-case": (RULE, ALERT, "no case in tests/demo.test.yaml where it does not fire"),
+    "runbook-missing": (RULE, ALERT, "runbook_url names runbooks/alerts/DemoDown.md, which does not exist"),
+    "runbook-sections": ("runbooks/alerts/DemoDown.md", "runbook of DemoDown", "lacks the section(s) ## Mitigation"),
+    "not-prometheusrule": (
+        "observability/prometheus/alert-rules/extra.yaml",
+        "file",
+        "is a v1/ConfigMap, not a monitoring.coreos.com/v1 PrometheusRule",
+    ),
+    "unknown-metric": (RULE, ALERT, "metric demo_requests_total is exposed by no exporter we deploy"),
+    "unknown-exporter": (
+        "observability/prometheus/metrics.yaml",
+        "exporter argocd-application-controller",
+        "deployedBy tool:no-such-tool: pins.yaml has no such tool",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STATIC_CASES))
+def test_static_check_fires_on_its_fixture(tmp_path: Path, case: str) -> None:
+    found = lines(tree(tmp_path, case), promtool=False)
+    assert any(line.startswith(": ".join(STATIC_CASES[case])) for line in found), found
+
+
+PROMTOOL_CASES = {
+    "invalid-rule-expr": ("observability/prometheus/alert-rules/demo.yaml: promtool check rules:", "parse error"),
+    "dashboard-invalid-query": (
+        "observability/grafana/dashboards/demo.json: panel 'Broken rate': promtool rejects the query:",
+        "unexpected",
+    ),
+    "failing-test": (
+        "observability/prometheus/alert-rules/tests/demo.test.yaml: promtool test rules: failed:",
+        "DemoDown",
+    ),
+}
+
+
+@needs_promtool
+@pytest.mark.parametrize("case", sorted(PROMTOOL_CASES))
+def test_promtool_check_fires_on_its_fixture(tmp_path: Path, case: str) -> None:
+    prefix, reason = PROMTOOL_CASES[case]
+    found = lines(tree(tmp_path, case), promtool=True)
+    assert any(line.startswith(prefix) and reason in line for line in found), found
+
+
+def test_every_bad_fixture_has_a_test() -> None:
+    cases = {p.name for p in (FIXTURES / "bad").iterdir()}
+    assert cases == set(STATIC_CASES) | set(PROMTOOL_CASES)

@@ -1,0 +1,46 @@
+"""observability/prometheus/metrics.yaml is true: every metric it lists is registered in the
+named file of the exporter's Go module, at the version we deploy (read from the module cache,
+fetched through the Go module proxy and checked against the Go checksum database)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from biogitops.alert_rules import METRICS
+from biogitops.paths import REPO_ROOT
+from biogitops.pins import load_pins
+from biogitops.upstream import module_dir
+
+SOURCES = yaml.safe_load((REPO_ROOT / METRICS).read_text())
+ENTRIES = [
+    (exporter, spec, metric, source)
+    for exporter, spec in SOURCES["exporters"].items()
+    for metric, source in spec["metrics"].items()
+]
+
+
+@pytest.mark.parametrize(("exporter", "spec", "metric", "source"), ENTRIES, ids=[e[2] for e in ENTRIES])
+def test_metric_is_registered_in_the_pinned_source(exporter: str, spec: dict, metric: str, source: str) -> None:
+    if spec.get("proxy") is False:
+        pytest.skip(f"{spec['module']} is not served by the Go module proxy; checked by reading its repository")
+    module, version = spec["module"].split("@")
+    path, _, literal = source.partition("#")
+    text = (module_dir(module, version) / path).read_text()
+    assert (literal or f'"{metric}"') in text, f"{exporter}: {metric} not found in {spec['module']}/{path}"
+
+
+@pytest.mark.parametrize("exporter", sorted(SOURCES["exporters"]))
+def test_exporter_version_is_the_one_we_deploy(exporter: str) -> None:
+    spec = SOURCES["exporters"][exporter]
+    pins = load_pins()
+    kind, _, name = spec["deployedBy"].partition(":")
+    version = spec["module"].split("@")[1]
+    if kind == "tool":
+        pin = pins.tool(name)
+        assert spec["module"] == f"{pin.module}@{pin.go_module_version}"
+    elif kind == "kubernetes":
+        minor_patch = pins.kubernetes_version.split(".", 1)[1]
+        assert version in {f"v{pins.kubernetes_version}", f"v0.{minor_patch}"}
+    else:
+        assert name in pins.charts, f"{exporter}: deployedBy {spec['deployedBy']} is not a pinned chart"

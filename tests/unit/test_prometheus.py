@@ -1,0 +1,90 @@
+"""biogitops/prometheus.py: the local Prometheus's configuration for a kwok cluster."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from biogitops import prometheus, tools
+from biogitops.errors import ToolError
+from biogitops.providers.kwok import PORTS as KWOK_PORTS
+
+
+def kubeconfig(tmp_path: Path, inline: bool) -> Path:
+    user = (
+        {
+            "client-certificate-data": base64.b64encode(b"CERT").decode(),
+            "client-key-data": base64.b64encode(b"KEY").decode(),
+        }
+        if inline
+        else {"client-certificate": "pki/admin.crt", "client-key": "/abs/admin.key"}
+    )
+    path = tmp_path / "kubeconfig.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": [
+                    {
+                        "name": "k",
+                        "cluster": {
+                            "server": "https://127.0.0.1:26400",
+                            "certificate-authority-data": base64.b64encode(b"CA").decode(),
+                        },
+                    }
+                ],
+                "users": [{"name": "admin", "user": user}],
+            }
+        )
+    )
+    return path
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["inline-certs", "cert-paths"])
+def test_scrapes_apiserver_etcd_and_every_argocd_component(tmp_path: Path, inline: bool) -> None:
+    local = prometheus.LocalPrometheus(tmp_path / "state", kubeconfig(tmp_path, inline), 26400)
+    config = local.config()
+    jobs = {c["job_name"]: c for c in config["scrape_configs"]}
+    assert set(jobs) == {"apiserver", "etcd", *prometheus.ARGOCD_JOBS}
+    assert jobs["apiserver"]["static_configs"][0]["targets"] == [f"127.0.0.1:{26400 + KWOK_PORTS['kube-apiserver']}"]
+    tls = jobs["apiserver"]["tls_config"]
+    assert Path(tls["ca_file"]).read_bytes() == b"CA"
+    if inline:
+        assert Path(tls["cert_file"]).read_bytes() == b"CERT"
+    else:
+        assert tls["cert_file"] == str(tmp_path / "pki/admin.crt")
+        assert tls["key_file"] == "/abs/admin.key"
+    assert local.port == 26400 + prometheus.PORTS["prometheus"]
+
+
+def test_rules_are_the_committed_prometheusrule_specs(tmp_path: Path) -> None:
+    local = prometheus.LocalPrometheus(tmp_path / "state", kubeconfig(tmp_path, True), 26400)
+    local.write()
+    written = {p.name: yaml.safe_load(p.read_text()) for p in (local.home / "rules").glob("*.yaml")}
+    assert written == prometheus.rule_specs()
+    assert written, "no rule files"
+
+
+def test_a_file_that_is_not_a_prometheusrule_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "x.yaml").write_text("kind: ConfigMap\n")
+    with pytest.raises(Exception, match=r"x.yaml: not a PrometheusRule"):
+        prometheus.rule_specs(tmp_path)
+
+
+def test_promtool_accepts_the_configuration_and_rules(tmp_path: Path) -> None:
+    try:
+        promtool = tools.which("promtool")
+    except ToolError:
+        pytest.skip("promtool not installed (invoke tools.install --only promtool)")
+    local = prometheus.LocalPrometheus(tmp_path / "state", kubeconfig(tmp_path, True), 26400)
+    local.write()
+    proc = subprocess.run(
+        [str(promtool), "check", "config", str(local.home / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS" in proc.stdout and "rules found" in proc.stdout
