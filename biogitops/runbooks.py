@@ -15,6 +15,7 @@ the kwok integration tests, which run them one by one.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import sys
@@ -121,6 +122,7 @@ def _words(command: str) -> list[str]:
     return words
 
 
+@functools.cache
 def _tasks() -> dict[str, set[str]]:
     """Task name -> accepted flags (long and short, with dashes)."""
     sys.path.insert(0, str(REPO_ROOT))
@@ -139,6 +141,7 @@ def _tasks() -> dict[str, set[str]]:
     return known
 
 
+@functools.cache
 def _sessions() -> set[str]:
     """Session names from noxfile.py."""
     import runpy  # noqa: PLC0415
