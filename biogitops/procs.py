@@ -26,15 +26,6 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def http_ok(url: str) -> bool:
-    """True when `url` answers with a 2xx status."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return 200 <= resp.status < 300
-    except OSError:
-        return False
-
-
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

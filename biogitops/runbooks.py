@@ -126,7 +126,7 @@ def _words(command: str) -> list[str]:
 def _tasks() -> dict[str, set[str]]:
     """Task name -> accepted flags (long and short, with dashes)."""
     sys.path.insert(0, str(REPO_ROOT))
-    import tasks  # noqa: PLC0415 (the repository's own Invoke collection)
+    import tasks
 
     ns = tasks.ns
     known: dict[str, set[str]] = {}
@@ -144,9 +144,9 @@ def _tasks() -> dict[str, set[str]]:
 @functools.cache
 def _sessions() -> set[str]:
     """Session names from noxfile.py."""
-    import runpy  # noqa: PLC0415
+    import runpy
 
-    import nox.registry  # noqa: PLC0415
+    import nox.registry
 
     runpy.run_path(str(REPO_ROOT / "noxfile.py"))
     return set(nox.registry.get())

@@ -82,7 +82,10 @@ def test_commands_are_checked_against_tasks_and_sessions(known, command: str, wh
 
 
 def test_commands_are_found_in_spans_and_shell_blocks_with_their_line() -> None:
-    text = "# T\n\nRun `invoke status --env dev` first.\n\n```sh\nexport X=1\nENV=dev invoke bootstrap --env dev && nox -s unit\n```\n\n```yaml\ninvoke: not a command\n```\n"
+    text = (
+        "# T\n\nRun `invoke status --env dev` first.\n\n```sh\nexport X=1\n"
+        "ENV=dev invoke bootstrap --env dev && nox -s unit\n```\n\n```yaml\ninvoke: not a command\n```\n"
+    )
     assert runbooks.commands(text) == [
         (7, "ENV=dev invoke bootstrap --env dev"),
         (7, "nox -s unit"),
@@ -124,7 +127,8 @@ def test_broken_links_and_anchors_fail(tmp_path: Path) -> None:
     problems = [str(p) for p in runbooks.check(root)]
     assert problems == [
         "runbooks/README.md:6: link 'missing.md': no file missing.md",
-        "runbooks/README.md:6: link '../handbook/CONTRIBUTING.md#nope': no heading #nope in ../handbook/CONTRIBUTING.md",
+        "runbooks/README.md:6: link '../handbook/CONTRIBUTING.md#nope': "
+        "no heading #nope in ../handbook/CONTRIBUTING.md",
         "runbooks/README.md:6: link '#nope': no heading #nope in runbooks/README.md",
     ]
 
