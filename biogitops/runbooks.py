@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import re
 import shlex
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -281,6 +282,33 @@ def steps(page: str, procedure: str, root: Path = REPO_ROOT) -> list[Step]:
     if not found:
         raise LookupError(f"{page}: no block marked `<!-- runbook: run {procedure} -->`")
     return found
+
+
+class StepFailed(Exception):
+    """A marked block exited non-zero; the message starts with page:line."""
+
+
+def run_steps(page: str, procedure: str, env: dict[str, str], root: Path = REPO_ROOT, timeout: float = 1800) -> int:
+    """Run the marked blocks of `procedure` one by one with `bash -euo pipefail` in `root`.
+
+    Raises StepFailed naming the page and line of the first block that fails; returns how many ran.
+    """
+    found = steps(page, procedure, root)
+    for step in found:
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", step.script],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).splitlines()[-25:])
+            where = f"{step.path}:{step.line}"
+            raise StepFailed(f"{where}: step of `{procedure}` exited {result.returncode}\n{step.script}\n{tail}")
+    return len(found)
 
 
 def main() -> int:

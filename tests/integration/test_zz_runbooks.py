@@ -11,7 +11,6 @@ procedure deletes and recreates the cluster the other integration tests share.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -49,21 +48,10 @@ def no_lab_file_left_behind() -> object:
 
 
 def run_procedure(page: str, procedure: str, env: dict[str, str]) -> None:
-    for step in runbooks.steps(page, procedure):
-        result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", step.script],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            check=False,
-        )
-        if result.returncode != 0:
-            tail = "\n".join((result.stdout + result.stderr).splitlines()[-25:])
-            pytest.fail(
-                f"{step.path}:{step.line}: step of `{procedure}` exited {result.returncode}\n{step.script}\n{tail}"
-            )
+    try:
+        runbooks.run_steps(page, procedure, env)
+    except runbooks.StepFailed as failed:
+        pytest.fail(str(failed))
 
 
 def test_resume_a_failed_bootstrap(shell_env: dict[str, str]) -> None:

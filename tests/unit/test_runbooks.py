@@ -204,3 +204,18 @@ def test_the_markdown_lint_fires_on_a_bad_page(tmp_path: Path) -> None:
     assert result.returncode != 0
     for rule in ["MD031", "MD040", "MD013"]:
         assert rule in result.stdout, result.stdout
+
+
+def test_a_broken_step_fails_naming_page_and_line(tmp_path: Path) -> None:
+    page = tmp_path / "runbooks" / "p.md"
+    page.parent.mkdir()
+    page.write_text(
+        '# P\n\n<!-- runbook: run demo -->\n\n```sh\necho "$LAB" > seen\n```\n\n'
+        "<!-- runbook: run demo -->\n\n```sh\ninvoke no-such-task | cat\n```\n\n"
+        "<!-- runbook: run demo -->\n\n```sh\ntouch never\n```\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "LAB": "x"}
+    with pytest.raises(runbooks.StepFailed, match=r"^runbooks/p\.md:12: step of `demo` exited 127"):
+        runbooks.run_steps("runbooks/p.md", "demo", env, tmp_path)
+    assert (tmp_path / "seen").read_text() == "x\n"
+    assert not (tmp_path / "never").exists()
