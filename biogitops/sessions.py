@@ -82,6 +82,13 @@ def lint(session: Any) -> None:
     for chart, values in CHARTS.items():
         sets = [arg for v in values for arg in ("--set", v)]
         session.run(str(tools.which("helm")), "lint", "--strict", chart, *sets, env=env)
+    session.run(sys.executable, "-m", "pymarkdown", "--config", ".pymarkdown.json", "scan", *markdown_files(), env=env)
+
+
+def markdown_files() -> list[str]:
+    """runbooks/ and handbook/ pages for the markdown lint; generated pages (`invoke graph`) are left out."""
+    pages = sorted((REPO_ROOT / "runbooks").rglob("*.md")) + sorted((REPO_ROOT / "handbook").glob("*.md"))
+    return [str(p.relative_to(REPO_ROOT)) for p in pages if not p.read_text().startswith("<!-- generated")]
 
 
 KWOK_TOOLS = list(KWOK_BINARIES)
