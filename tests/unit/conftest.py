@@ -11,6 +11,14 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _main_instance(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests see the default cluster names and ports, even from a shell that moved its
+    clusters aside (BIOGITOPS_INSTANCE / BIOGITOPS_PORT_OFFSET)."""
+    monkeypatch.delenv("BIOGITOPS_INSTANCE", raising=False)
+    monkeypatch.delenv("BIOGITOPS_PORT_OFFSET", raising=False)
+
+
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point the bio-gitops cache at a temporary directory."""
