@@ -61,10 +61,10 @@ def _typed(provider: Provider, answer: str, *args: str) -> subprocess.CompletedP
 
 
 def _orphan_row(provider: Provider) -> str:
-    """The row of `invoke status` for lab offtest."""
+    """The row of `invoke status` for lab offtest in the orphaned-labs table (not an Application's row)."""
     out = _invoke(provider, "status")
     assert out.returncode == 0, out.stderr
-    return next((line for line in out.stdout.splitlines() if f" {NS} " in line), out.stdout)
+    return next((line for line in out.stdout.splitlines() if f" {LAB} " in line and f" {NS} " in line), out.stdout)
 
 
 def _app_names(cluster: Cluster) -> set[str]:
