@@ -76,7 +76,8 @@ def test_committed_durations_are_unchanged() -> None:
     assert alerts["AdmissionWebhookFailing"] == "5m"
 
 
-def test_prometheus_scrapes_the_control_plane_and_argocd(prom: prometheus.LocalPrometheus) -> None:
+def test_prometheus_scrapes_the_control_plane_and_argocd(prom: prometheus.LocalPrometheus, platform: bs.Result) -> None:
+    # after bootstrap: the controller reports argocd_app_info only once Applications exist
     expected = {"apiserver", "etcd", *prometheus.ARGOCD_JOBS}
 
     def all_up() -> dict[str, str] | None:

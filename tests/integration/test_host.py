@@ -11,6 +11,7 @@ import pytest
 import testinfra
 
 from biogitops.argocd.local import LocalArgoCD
+from biogitops.gatekeeper import PORTS as GATEKEEPER_PORTS
 from biogitops.providers.kwok import PORTS
 
 from .conftest import Cluster
@@ -97,8 +98,9 @@ def test_every_listening_socket_is_loopback(host, kwok: Cluster) -> None:
     ours = _pids_under(kwok)
     assert ours, "no pid files found for the cluster"
     argocd = LocalArgoCD(kwok.provider.state_dir, kwok.provider.kubeconfig(), kwok.provider.base_port)
-    # upstream binds the application controller's metrics to 0.0.0.0 (controller/appcontroller.go)
-    allowed_wildcard = {argocd.port("controller-metrics")}
+    # upstream binds the application controller's metrics to 0.0.0.0 (controller/appcontroller.go),
+    # and Gatekeeper its --prometheus-port (no flag takes an address)
+    allowed_wildcard = {argocd.port("controller-metrics"), kwok.provider.base_port + GATEKEEPER_PORTS["metrics"]}
     seen = [(addr, port, ours[pid]) for addr, port, pid in _listening(host) if pid in ours]
     assert {name for _, _, name in seen} >= {"kube-apiserver", "etcd", "redis", "server", "repo-server"}
     exposed = [(a, p, n) for a, p, n in seen if a not in ("127.0.0.1", "::1") and p not in allowed_wildcard]

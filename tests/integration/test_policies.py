@@ -78,7 +78,9 @@ def _service(name: str, kind: str) -> dict:
 BAD = {
     "privileged": (lambda n: _pod(n, container_security={"privileged": True}), "is privileged"),
     "latest": (lambda n: _pod(n, image="quay.io/biocontainers/samtools:latest"), "floating tag :latest"),
-    "loadbalancer": (lambda n: _service(n, "LoadBalancer"), "type LoadBalancer"),
+    # a LoadBalancer is refused before Gatekeeper by the lab-services admission policy
+    # (clusters/base/admission), whatever the enforcement: test_loadbalancer_is_refused_under_warn
+    "host-network": (lambda n: _pod(n, hostNetwork=True), "sets hostNetwork: true"),
 }
 
 
@@ -164,20 +166,27 @@ def test_warn_admits_with_the_reason(cluster: Cluster, provider: Provider, lab_n
 
 
 def test_audit_reports_existing_violations(cluster: Cluster, lab_namespace: str) -> None:
-    """A Service admitted under warn shows up in audit. lab-services, not allowed-images: the
+    """A pod admitted under warn shows up in audit. lab-no-host-access, not allowed-images: the
     dev labs' own pods fill allowed-images' list of violations, which audit caps."""
-    _create(cluster, _service("audit-nodeport", "NodePort"))
+    proc = _create(cluster, _pod("audit-host-network", hostNetwork=True))
+    assert proc.returncode == 0, proc.stderr
 
     def reported() -> list:
-        services = cluster.kubectl.json("get", "biogitopslabservices", "lab-services")
+        constraint = cluster.kubectl.json("get", "biogitopsnohostaccess", "lab-no-host-access")
         return [
             v
-            for v in (services.get("status") or {}).get("violations") or []
-            if v.get("namespace") == NS and v.get("name") == "audit-nodeport"
+            for v in (constraint.get("status") or {}).get("violations") or []
+            if v.get("namespace") == NS and v.get("name") == "audit-host-network"
         ]
 
-    found = _wait(reported, 30 + 6 * gatekeeper.AUDIT_INTERVAL, "the audit to report Service audit-nodeport")
-    assert "type NodePort" in found[0]["message"]
+    found = _wait(reported, 30 + 6 * gatekeeper.AUDIT_INTERVAL, "the audit to report pod audit-host-network")
+    assert "hostNetwork" in found[0]["message"]
+
+
+def test_loadbalancer_is_refused_under_warn(cluster: Cluster, lab_namespace: str) -> None:
+    # two layers: Gatekeeper's lab-services only warns in dev, the admission policy refuses
+    proc = _create(cluster, _service("warn-loadbalancer", "LoadBalancer"))
+    assert proc.returncode != 0 and "lab-services" in proc.stderr, proc.stderr
 
 
 @pytest.fixture(scope="module")
