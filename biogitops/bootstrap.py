@@ -139,17 +139,7 @@ class Bootstrap:
             self.kubectl.run(
                 "-n", "argocd", "annotate", "--overwrite", "application", name, "argocd.argoproj.io/refresh=normal"
             )
-        for appset in self.graph.applicationsets:
-            if self.kubectl.ok("-n", "argocd", "get", "applicationset", appset):
-                self.kubectl.run(
-                    "-n",
-                    "argocd",
-                    "annotate",
-                    "--overwrite",
-                    "applicationset",
-                    appset,
-                    "argocd.argoproj.io/application-set-refresh=true",
-                )
+        refresh_applicationsets(self.kubectl, self.graph.applicationsets)
 
     def applications(self) -> dict[str, dict[str, Any]]:
         items = self.kubectl.json("-n", "argocd", "get", "applications.argoproj.io")["items"]
@@ -304,6 +294,16 @@ class Bootstrap:
             if step == stop_after:
                 break
         return self.result
+
+
+def refresh_applicationsets(kubectl: Kubectl, names: list[str]) -> None:
+    """Make these ApplicationSets re-run their generators now (those that exist)."""
+    for appset in names:
+        if kubectl.ok("-n", "argocd", "get", "applicationset", appset):
+            kubectl.run(
+                "-n", "argocd", "annotate", "--overwrite", "applicationset", appset,
+                "argocd.argoproj.io/application-set-refresh=true",
+            )  # fmt: skip
 
 
 def _revisions(app: dict[str, Any]) -> list[str]:

@@ -42,16 +42,7 @@ def _wait(cond, timeout: float, what: str) -> None:
 def _publish_without_preflight(cluster: Cluster, provider: Provider) -> None:
     """Snapshot the working tree for Argo CD and make its ApplicationSets re-read it now."""
     source_for(provider)
-    for appset in ("projects", "labs"):
-        cluster.kubectl.run(
-            "-n",
-            "argocd",
-            "annotate",
-            "--overwrite",
-            "applicationset",
-            appset,
-            "argocd.argoproj.io/application-set-refresh=true",
-        )
+    bs.refresh_applicationsets(cluster.kubectl, ["projects", "labs"])
 
 
 def _remove_lab_objects(cluster: Cluster, lab: str) -> None:
