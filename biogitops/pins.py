@@ -36,6 +36,8 @@ TOOL_SCHEMA: dict[str, Any] = {
         "url": {"type": "string", "pattern": "^https?://"},
         "sha256": _SHA256,
         "archive_member": {"type": "string"},
+        # Go build tags (e.g. containerd without the cgo-only btrfs snapshotter)
+        "tags": {"type": "array", "items": {"type": "string", "pattern": r"^[\w.]+$"}},
     },
     "allOf": [
         {
@@ -47,6 +49,24 @@ TOOL_SCHEMA: dict[str, Any] = {
             "then": {"required": ["url", "sha256"]},
         },
     ],
+}
+
+NODE_IMAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["debian", "components"],
+    "additionalProperties": False,
+    "properties": {
+        "debian": {
+            "type": "object",
+            "required": ["suite", "mirror"],
+            "additionalProperties": False,
+            "properties": {
+                "suite": {"type": "string", "pattern": "^[a-z]+$"},
+                "mirror": {"type": "string", "pattern": "^https?://"},
+            },
+        },
+        "components": {"type": "object", "minProperties": 1, "additionalProperties": TOOL_SCHEMA},
+    },
 }
 
 PINS_SCHEMA: dict[str, Any] = {
@@ -85,6 +105,7 @@ PINS_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "nodeImage": NODE_IMAGE_SCHEMA,
         "tools": {
             "type": "object",
             "minProperties": 1,
@@ -111,6 +132,7 @@ class ToolPin:
     url: str = ""
     sha256: str = ""
     archive_member: str = ""
+    tags: tuple[str, ...] = ()
 
     @property
     def go_module_version(self) -> str:
@@ -138,6 +160,9 @@ class Pins:
     tools: dict[str, ToolPin] = field(default_factory=dict)
     images: dict[str, str] = field(default_factory=dict)
     charts: dict[str, dict[str, str]] = field(default_factory=dict)
+    # the kind node image built here (biogitops/nodeimage): Debian release and the Go-built parts
+    debian: dict[str, str] = field(default_factory=dict)
+    node_components: dict[str, ToolPin] = field(default_factory=dict)
 
     def tool(self, name: str) -> ToolPin:
         """The pin for `name`, or a ToolError that lists the known names."""
@@ -148,18 +173,26 @@ class Pins:
             raise ToolError(f"unknown tool {name!r}", f"pinned tools are: {known}") from None
 
 
+def _tool_pins(specs: dict[str, dict[str, Any]]) -> dict[str, ToolPin]:
+    pins = {}
+    for name, spec in specs.items():
+        spec = dict(spec)
+        spec["version_args"] = tuple(spec["version_args"])
+        spec["tags"] = tuple(spec.get("tags", ()))
+        pins[name] = ToolPin(name=name, **spec)
+    return pins
+
+
 def parse_pins(data: Any, source: Path | str = PINS_FILE) -> Pins:
     """Validate the parsed YAML of a pin file and build `Pins` from it."""
     validate(data, PINS_SCHEMA, source)
-    tools = {}
-    for name, spec in data["tools"].items():
-        spec = dict(spec)
-        spec["version_args"] = tuple(spec["version_args"])
-        tools[name] = ToolPin(name=name, **spec)
+    node_image = data.get("nodeImage") or {}
     return Pins(
         go_version=data["go"]["version"],
         kubernetes_version=data["kubernetes"]["version"],
-        tools=tools,
+        tools=_tool_pins(data["tools"]),
+        debian=dict(node_image.get("debian") or {}),
+        node_components=_tool_pins(node_image.get("components") or {}),
         images=dict(data.get("images") or {}),
         charts={k: dict(v) for k, v in (data.get("charts") or {}).items()},
     )

@@ -323,6 +323,8 @@ def go_build(
         go_version = (upstream.get("Go") or pins.go_version).strip()
         (work / "go.mod").write_text(wrapper_go_mod(pin, upstream, go_version))
         cmd = [str(go), "build", "-v", "-trimpath", "-o", str(out)]
+        if pin.tags:
+            cmd += ["-tags", ",".join(pin.tags)]
         if pin.ldflags:
             cmd += ["-ldflags", f"-s -w {pin.render_ldflags()}"]
         else:

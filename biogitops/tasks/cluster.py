@@ -52,3 +52,18 @@ def status(c, env="dev", provider=None):
         table("components", ["component", "state"], rows)
     if st.exists and prov.kubeconfig():
         console.print(f"export KUBECONFIG={prov.kubeconfig()}")
+
+
+@task(name="build-node-image")
+@friendly
+def build_node_image(c):
+    """Build the kind node image from pinned sources (no registry); a no-op when it is built.
+
+    The first run debootstraps Debian and builds containerd, kubelet and the control-plane
+    images (minutes); later runs take seconds. Needs a Docker engine that runs privileged
+    containers, and root for debootstrap. Log: ~/.cache/bio-gitops/nodeimage/build.log."""
+    from biogitops import nodeimage
+
+    with progress("kind node image") as update:
+        ref = nodeimage.build(update)
+    console.print(f"node image: {ref}")

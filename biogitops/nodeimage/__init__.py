@@ -1,0 +1,118 @@
+"""The kind node image, built on this machine from pinned sources, without any registry.
+
+    invoke cluster.build-node-image          # first run: debootstrap + builds; then seconds
+
+What goes in (pins.yaml, `nodeImage` and `tools`): a Debian root filesystem (debootstrap),
+containerd 2.x, kubelet, kubeadm and kubectl, and as container images already in the node's
+containerd: kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, etcd,
+CoreDNS, pause, the pod network agent, local-path-provisioner, Argo CD and Redis. The image
+is tagged `bio-gitops/kind-node:v<kubernetes>-<key>`, the key a hash of every input, so a
+changed pin or file builds a new image and an unchanged one is reused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from biogitops import tools
+from biogitops.nodeimage.docker import Docker, ImageBuildError
+from biogitops.nodeimage.images import build_images, cluster_images
+from biogitops.nodeimage.node import FILES, KIND_BASE_FILES, assemble, build_key, file_digests, render_manifest
+from biogitops.nodeimage.rootfs import rootfs_key, rootfs_ref
+from biogitops.nodeimage.rootfs import ensure_rootfs
+from biogitops.paths import cache_dir
+from biogitops.pins import Pins, ToolPin, load_pins
+from biogitops.upstream import module_dir
+
+__all__ = ["ImageBuildError", "build", "node_image_ref", "platform_images"]
+
+# binaries from `tools` that the node or its images carry
+TOOLS_IN_IMAGE = (
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "etcd",
+    "kubectl",
+    "argocd",
+    "helm",
+    "kustomize",
+    "kind",
+)
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _pins_in_image(pins: Pins) -> list[ToolPin]:
+    return [pins.tools[name] for name in TOOLS_IN_IMAGE] + list(pins.node_components.values())
+
+
+def node_key(pins: Pins) -> str:
+    """The hash of every input: pinned versions, the Debian base, our files, this package's code."""
+    inputs = {pin.name: f"{pin.module}@{pin.version} {pin.ldflags} {pin.tags}" for pin in _pins_in_image(pins)}
+    inputs["debian"] = rootfs_key(pins)
+    inputs["files"] = str(file_digests(Path(__file__).parent))
+    return build_key(inputs)
+
+
+def node_image_ref(pins: Pins | None = None) -> str:
+    pins = pins or load_pins()
+    return f"bio-gitops/kind-node:v{pins.kubernetes_version}-{node_key(pins)}"
+
+
+def platform_images(pins: Pins | None = None) -> dict[str, str]:
+    """The node image's Argo CD and Redis images, for the in-cluster Argo CD manifests."""
+    pins = pins or load_pins()
+    key = node_key(pins)
+    return {
+        "argocd": f"bio-gitops/argocd:v{pins.tools['argocd'].version}-{key}",
+        "redis": f"bio-gitops/redis:{key}",
+        "debian": rootfs_ref(pins),
+    }
+
+
+def cache() -> Path:
+    return cache_dir() / "nodeimage"
+
+
+def ensure_binaries(pins: Pins, progress) -> dict[str, Path]:
+    """Build (or reuse from the tool cache) every binary the node image holds."""
+    bins = {}
+    for pin in _pins_in_image(pins):
+        status = tools.install_one(pin, pins, progress, use_path=False)
+        bins[pin.name] = status.path
+    return bins
+
+
+def build(progress=_quiet, pins: Pins | None = None) -> str:
+    """Build the node image unless it is there already; returns its reference."""
+    pins = pins or load_pins()
+    root = cache()
+    root.mkdir(parents=True, exist_ok=True)
+    docker = Docker(root / "build.log")
+    ref = node_image_ref(pins)
+    if docker.image_exists(ref):
+        progress(f"node image {ref} is built already")
+        return ref
+    bins = ensure_binaries(pins, progress)
+    debian = ensure_rootfs(pins, docker, root, progress)
+    docker.check_privileged(debian)
+    key = node_key(pins)
+    specs = cluster_images(pins.kubernetes_version, bins, debian, key, FILES / "net-agent.sh")
+    tarballs = build_images(specs, docker, root / f"images-{key}", progress)
+    by_name = {spec.ref.split(":")[0].rsplit("/", 1)[1]: spec.ref for spec in specs}
+    manifests = {
+        "default-cni.yaml": render_manifest("default-cni.yaml", {"NET_AGENT_IMAGE": by_name["net-agent"]}),
+        "default-storage.yaml": render_manifest(
+            "default-storage.yaml",
+            {"PROVISIONER_IMAGE": by_name["local-path-provisioner"], "HELPER_IMAGE": debian},
+        ),
+    }
+    kind = pins.tools["kind"]
+    kind_module = module_dir(kind.module, kind.go_module_version)
+    if not (kind_module / KIND_BASE_FILES).is_dir():
+        raise ImageBuildError(f"node image: {kind_module}/{KIND_BASE_FILES} is missing", "reinstall kind")
+    assemble(docker, ref, debian, pins.kubernetes_version, kind_module, bins, specs, tarballs, manifests, root,
+             progress)
+    return ref
