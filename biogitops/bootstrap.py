@@ -220,7 +220,7 @@ class Bootstrap:
         argocd.install(self.provider, self.progress)
         if self.provider.argocd_mode == "local":
             crds.install(self.kubectl, self.progress)
-        source = source_for(self.provider)
+        source = source_for(self.provider, self.progress)
         self.commit = source.commit
         api_server = kube.api_server_endpoints(self.kubectl)
         self.values = bootstrap_values(self.settings, load_pins(), source.url, source.revision, api_server)

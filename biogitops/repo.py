@@ -78,8 +78,11 @@ def bare_repo(provider: Provider) -> Path:
     return provider.state_dir / "git" / "bio-gitops.git"
 
 
-def source_for(provider: Provider) -> RepoSource:
-    """Where Argo CD reads this environment from (creating the dev snapshot when needed)."""
+def source_for(provider: Provider, progress=lambda _: None) -> RepoSource:
+    """Where Argo CD reads this environment from (creating the dev snapshot when needed).
+
+    kwok's local Argo CD reads the bare repository as a file; an in-cluster Argo CD (kind)
+    reads it from the git server bootstrap runs in the cluster and pushes the snapshot to."""
     settings = provider.settings
     if settings.repo_url != "local":
         return RepoSource(settings.repo_url, settings.repo_revision)
@@ -87,6 +90,10 @@ def source_for(provider: Provider) -> RepoSource:
     commit = snapshot(bare)
     if provider.argocd_mode == "local":
         return RepoSource(f"file://{bare}", BRANCH, commit)
-    from biogitops.git_server import serve
+    from biogitops import git_server
+    from biogitops.kube import Kubectl
+    from biogitops.nodeimage import platform_images
 
-    return RepoSource(serve(provider, bare), BRANCH, commit)
+    kubectl = Kubectl(provider.kubeconfig(), provider.context)
+    url = git_server.serve(kubectl, bare, BRANCH, platform_images()["debian"], progress)
+    return RepoSource(url, BRANCH, commit)

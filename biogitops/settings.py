@@ -17,7 +17,7 @@ from biogitops.paths import REPO_ROOT
 from biogitops.schema import load_yaml, validate
 
 CLUSTERS_DIR = REPO_ROOT / "clusters"
-PROVIDERS = ("kind", "kwok", "existing")
+PROVIDERS = ("auto", "kind", "kwok", "existing")  # auto: kind when a container engine answers, else kwok
 LAB_APPS = ("nextflow", "galaxy", "spark")
 # a lab app needs a cluster-wide add-on of the same environment
 APP_ADDONS = {"galaxy": "galaxyDeps", "spark": "sparkOperator"}

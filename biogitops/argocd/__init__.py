@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from biogitops.argocd.incluster import kind_images
 from biogitops.argocd.incluster import manifests as incluster_manifests
 from biogitops.argocd.local import NAMESPACE, LocalArgoCD
 from biogitops.kube import Kubectl
@@ -64,7 +65,8 @@ def install(provider: Provider, progress=_quiet) -> None:
         local(provider).start(kubectl, progress, params.get("data") or {})
         return
     progress("applying Argo CD install manifests (pinned upstream, no Dex)")
-    kubectl.apply_text(yaml.safe_dump_all(incluster_manifests()))
+    images = kind_images() if provider.name == "kind" else None
+    kubectl.apply_text(yaml.safe_dump_all(incluster_manifests(images)))
     for deploy in ("argocd-server", "argocd-repo-server", "argocd-applicationset-controller", "argocd-redis"):
         kubectl.run("-n", NAMESPACE, "rollout", "status", f"deployment/{deploy}", "--timeout=300s", timeout=320)
     kubectl.run(

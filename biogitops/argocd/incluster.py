@@ -36,8 +36,10 @@ CONTROLLER_ARGS = ["--metrics-application-conditions", "SyncError"]
 DEFAULT_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
 
 
-def adjust(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop Dex and the ConfigMaps we own; set resources on every container."""
+def adjust(objects: list[dict[str, Any]], images: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Drop Dex and the ConfigMaps we own; set resources on every container; replace upstream
+    image references (`repository` -> our reference, for a kind node that cannot pull)."""
+    images = images or {}
     out = []
     for obj in objects:
         if not obj:
@@ -51,13 +53,30 @@ def adjust(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
             pod = obj["spec"]["template"]["spec"]
             for container in pod.get("containers", []) + pod.get("initContainers", []):
                 container["resources"] = RESOURCES.get(name, DEFAULT_RESOURCES)
+                repository = container["image"].rsplit(":", 1)[0]
+                if repository in images:
+                    container["image"] = images[repository]
+                    container["imagePullPolicy"] = "IfNotPresent"
                 if container.get("name") == "argocd-application-controller":
                     container["args"] = [*container.get("args", []), *CONTROLLER_ARGS]
         out.append(obj)
     return out
 
 
-def manifests() -> list[dict[str, Any]]:
-    """The adjusted upstream install manifests at the pinned version."""
+UPSTREAM_ARGOCD = "quay.io/argoproj/argocd"
+UPSTREAM_REDIS = "public.ecr.aws/docker/library/redis"
+
+
+def manifests(images: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The adjusted upstream install manifests at the pinned version; `images` maps upstream
+    repositories to the references to run instead (kind: the node image's own builds)."""
     raw = (argocd_dir() / "manifests" / "install.yaml").read_text()
-    return adjust(list(yaml.safe_load_all(raw)))
+    return adjust(list(yaml.safe_load_all(raw)), images)
+
+
+def kind_images() -> dict[str, str]:
+    """Upstream Argo CD and Redis replaced by the images built into the kind node image."""
+    from biogitops.nodeimage import platform_images
+
+    ours = platform_images()
+    return {UPSTREAM_ARGOCD: ours["argocd"], UPSTREAM_REDIS: ours["redis"]}

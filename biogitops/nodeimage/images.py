@@ -128,6 +128,8 @@ def cluster_images(k8s: str, bins: dict[str, Path], debian: str, key: str, net_a
             env={"HOME": "/home/argocd", "USER": "argocd"},
         ),
         ImageSpec(f"bio-gitops/redis:{key}", debian, {}, ("/usr/bin/redis-server",)),
+        # the base itself: local-path-provisioner's helper pods, the in-cluster git server
+        ImageSpec(debian, debian),
     ]
 
 

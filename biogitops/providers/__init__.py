@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 
 from biogitops.errors import ConfigError
 from biogitops.providers.base import ClusterStatus, Provider, ProviderError
@@ -29,6 +31,10 @@ def get_provider(settings: Settings, override: str | None = None, instance: str 
         BIOGITOPS_INSTANCE=b BIOGITOPS_PORT_OFFSET=1000 invoke bootstrap --env dev --provider kwok
     """
     name = override or settings.provider
+    reason = f"--provider {name}" if override else f"clusters/{settings.env}/settings.yaml says {name}"
+    if name == "auto":
+        name, why = choose_auto()
+        reason = f"auto: {why}"
     if name not in _REGISTRY:
         raise ConfigError(f"unknown provider {name!r}", f"choose one of: {', '.join(PROVIDERS)}")
     aside = os.environ.get("BIOGITOPS_INSTANCE", "")
@@ -38,4 +44,31 @@ def get_provider(settings: Settings, override: str | None = None, instance: str 
     if not offset.isdigit():
         raise ConfigError(f"BIOGITOPS_PORT_OFFSET={offset!r}: not a number of ports", "e.g. BIOGITOPS_PORT_OFFSET=1000")
     instance = "-".join(part for part in (aside, instance) if part)
-    return _REGISTRY[name](settings, instance=instance, port_offset=port_offset + int(offset))
+    provider = _REGISTRY[name](settings, instance=instance, port_offset=port_offset + int(offset))
+    provider.reason = reason
+    return provider
+
+
+def engine_answer() -> tuple[bool, str]:
+    """Whether a container engine answers `docker info`, and what it said (version or error)."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return False, "`docker` is not on PATH"
+    try:
+        proc = subprocess.run(
+            [docker, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=20, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return False, "`docker info` did not answer within 20s"
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return False, f"`docker info` failed: {last[:120]}"
+    return True, f"Docker engine {proc.stdout.strip()}"
+
+
+def choose_auto() -> tuple[str, str]:
+    """`provider: auto`: kind when a container engine answers, kwok otherwise; and why."""
+    answers, detail = engine_answer()
+    if answers:
+        return "kind", f"{detail} answered, so kind"
+    return "kwok", f"no container engine ({detail}), so kwok"

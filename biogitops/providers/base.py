@@ -42,6 +42,7 @@ class Provider(abc.ABC):
         self.settings = settings
         self.instance = instance
         self.port_offset = port_offset
+        self.reason = ""  # why this provider: the command line, settings.yaml, or auto's probe
 
     @property
     def suffix(self) -> str:

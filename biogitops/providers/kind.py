@@ -1,10 +1,11 @@
 """kind provider: Kubernetes in Docker containers, the default for dev and for users.
 
-Needs a running container engine (Docker). The node image is pinned by version and digest
-(pins.yaml: images.kindNode); the cluster layout is clusters/<env>/kind.yaml, whose workers
-carry the node groups' labels and taints.
+Needs a running container engine (Docker) that runs privileged containers. The node image
+is built on this machine from pinned sources (biogitops/nodeimage, `invoke
+cluster.build-node-image`; `create` builds it first when it is missing); the cluster layout
+is clusters/<env>/kind.yaml, whose workers carry the node groups' labels and taints.
 
-    invoke cluster.create --env dev            # provider from clusters/dev/settings.yaml
+    invoke cluster.create --env dev --provider kind
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ from pathlib import Path
 
 import yaml
 
-from biogitops import tools
+from biogitops import nodeimage, tools
 from biogitops.kube import Kubectl, wait_until
+from biogitops.paths import cache_dir
 from biogitops.pins import load_pins
 from biogitops.providers.base import ClusterStatus, Provider, ProviderError
+
+
+VOLUMES_IN_NODE = "/var/local-path-provisioner"
 
 
 def _quiet(_: str) -> None:
@@ -39,7 +44,31 @@ class KindProvider(Provider):
 
     @property
     def node_image(self) -> str:
-        return load_pins().images["kindNode"]
+        return nodeimage.node_image_ref(load_pins())
+
+    def volumes_dir(self) -> Path:
+        """The host directory behind every node's /var/local-path-provisioner: the dev volumes.
+        Outside the state directory, so deleting the cluster keeps the labs' data."""
+        return cache_dir() / "kind-volumes" / self.cluster_name
+
+    def effective_config(self) -> Path:
+        """clusters/<env>/kind.yaml, with the volumes directory mounted into every node (the
+        node image's StorageClass is a shared filesystem there), plus `failCgroupV1: false` for
+        kubelet when this host is on cgroup v1 (Kubernetes 1.35+ refuses v1 otherwise); written
+        to the state directory."""
+        config = yaml.safe_load(self.config_file.read_text())
+        volumes = self.volumes_dir()
+        volumes.mkdir(parents=True, exist_ok=True)
+        mount = {"hostPath": str(volumes), "containerPath": VOLUMES_IN_NODE}
+        for node in config.get("nodes", []):
+            node["extraMounts"] = [*node.get("extraMounts", []), mount]
+        if host_cgroup_version() == 1:
+            patch = "kind: KubeletConfiguration\nfailCgroupV1: false\n"
+            config["kubeadmConfigPatches"] = [*config.get("kubeadmConfigPatches", []), patch]
+        out = self.state_dir / "kind.yaml"
+        out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        out.write_text(yaml.safe_dump(config, sort_keys=False))
+        return out
 
     def create_command(self) -> list[str]:
         """The exact `kind create cluster` invocation."""
@@ -50,7 +79,7 @@ class KindProvider(Provider):
             "--name",
             self.cluster_name,
             "--config",
-            str(self.config_file),
+            str(self.effective_config()),
             "--image",
             self.node_image,
             "--kubeconfig",
@@ -129,7 +158,8 @@ class KindProvider(Provider):
             )
         else:
             self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            progress(f"kind create cluster {self.cluster_name} ({self.node_image.split('@')[0]})")
+            nodeimage.build(progress)  # seconds when it is built already
+            progress(f"kind create cluster {self.cluster_name} ({self.node_image})")
             proc = subprocess.run(self.create_command(), capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -144,6 +174,13 @@ class KindProvider(Provider):
             subprocess.run(self.delete_command(), capture_output=True, check=False)
         if self.state_dir.exists():
             shutil.rmtree(self.state_dir)
+        if self.volumes_dir().is_dir() and any(self.volumes_dir().iterdir()):
+            progress(f"volumes kept at {self.volumes_dir()} (delete them by hand when no lab needs them)")
+
+
+def host_cgroup_version() -> int:
+    """2 when /sys/fs/cgroup is the unified hierarchy, else 1."""
+    return 2 if Path("/sys/fs/cgroup/cgroup.controllers").exists() else 1
 
 
 def kind_workers(config: dict) -> list[dict]:

@@ -30,8 +30,10 @@ from biogitops.tasks.common import friendly
 @friendly
 def bootstrap(c, env="dev", provider=None, stop_after=None, timeout=900):
     """Bring up the platform for ENV: cluster, Argo CD, projects, ApplicationSets; idempotent."""
+    run = bs.Bootstrap(env, provider, timeout=float(timeout))
+    console.print(f"provider: {run.provider.name} ({run.provider.reason})")
     with progress(f"bootstrap {env}") as update:
-        run = bs.Bootstrap(env, provider, update, timeout=float(timeout))
+        run.progress = update
         result = run.run(stop_after)
     if stop_after and stop_after != "wait":
         console.print(f"stopped after step {stop_after}; run again to continue")

@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from biogitops import nodeimage, providers
 from biogitops.errors import ConfigError
 from biogitops.pins import load_pins
 from biogitops.providers import ProviderError, get_provider, kwok
 from biogitops.providers.base import node_manifest
+from biogitops.providers import kind as kind_module
 from biogitops.providers.kind import KindProvider, kind_workers
 from biogitops.providers.kwok import PORTS, KwokProvider
 from biogitops.settings import load_settings
@@ -21,9 +23,32 @@ def dev(cache: Path):
     return load_settings("dev")
 
 
-def test_provider_comes_from_settings_unless_overridden(dev) -> None:
+def test_provider_comes_from_settings_unless_overridden(dev, monkeypatch) -> None:
+    monkeypatch.setattr(providers, "engine_answer", lambda: (True, "Docker engine 20.10.24"))
+    assert dev.provider == "auto"
     assert isinstance(get_provider(dev), KindProvider)
     assert isinstance(get_provider(dev, "kwok"), KwokProvider)
+    assert get_provider(dev, "kwok").reason == "--provider kwok"
+
+
+@pytest.mark.parametrize(
+    ("answer", "chosen", "why"),
+    [
+        ((True, "Docker engine 20.10.24"), KindProvider, "auto: Docker engine 20.10.24 answered, so kind"),
+        ((False, "`docker` is not on PATH"), KwokProvider, "auto: no container engine (`docker` is not on PATH), so kwok"),
+        ((False, "`docker info` failed: Cannot connect"), KwokProvider, "so kwok"),
+    ],
+)
+def test_auto_picks_kind_only_when_an_engine_answers(dev, monkeypatch, answer, chosen, why) -> None:
+    monkeypatch.setattr(providers, "engine_answer", lambda: answer)
+    provider = get_provider(dev)
+    assert isinstance(provider, chosen)
+    assert why in provider.reason
+
+
+def test_engine_answer_without_docker_says_so(monkeypatch) -> None:
+    monkeypatch.setattr(providers.shutil, "which", lambda _: None)
+    assert providers.engine_answer() == (False, "`docker` is not on PATH")
 
 
 def test_unknown_provider_is_refused(dev) -> None:
@@ -31,14 +56,24 @@ def test_unknown_provider_is_refused(dev) -> None:
         get_provider(dev, "docker-desktop")
 
 
-def test_kind_create_command_pins_the_node_image_by_digest(dev, cache: Path) -> None:
+def test_kind_create_command_uses_the_node_image_built_from_the_pins(dev, cache: Path) -> None:
     cmd = get_provider(dev, "kind").create_command()
     image = cmd[cmd.index("--image") + 1]
-    assert image == load_pins().images["kindNode"]
-    assert "@sha256:" in image
+    assert image == nodeimage.node_image_ref(load_pins())
+    assert image.startswith(f"bio-gitops/kind-node:v{load_pins().kubernetes_version}-")
     assert cmd[cmd.index("--name") + 1] == "bio-gitops-dev"
-    assert cmd[cmd.index("--config") + 1].endswith("clusters/dev/kind.yaml")
+    assert cmd[cmd.index("--config") + 1].startswith(str(cache))
     assert cmd[cmd.index("--kubeconfig") + 1].startswith(str(cache))
+
+
+@pytest.mark.parametrize(("version", "patched"), [(1, True), (2, False)])
+def test_fail_cgroup_v1_is_set_only_on_a_cgroup_v1_host(dev, cache: Path, monkeypatch, version, patched) -> None:
+    monkeypatch.setattr(kind_module, "host_cgroup_version", lambda: version)
+    config = yaml.safe_load(get_provider(dev, "kind").effective_config().read_text())
+    patches = [yaml.safe_load(p) for p in config.get("kubeadmConfigPatches", [])]
+    kubelet = [p for p in patches if p.get("kind") == "KubeletConfiguration"]
+    assert (kubelet == [{"kind": "KubeletConfiguration", "failCgroupV1": False}]) is patched
+    assert config["nodes"] == yaml.safe_load(dev.kind_config.read_text())["nodes"]
 
 
 def test_kind_workers_mirror_the_node_groups(dev) -> None:
