@@ -46,6 +46,12 @@ STEPS = ("preflight", "cluster", "argocd", "default-project", "root", "projects"
 ROOT = "root"
 HEALTHY = "Synced/Healthy"
 UNREACHABLE = "source unreachable"
+# first-party Applications that need an upstream one running, not only its CRDs: the policies'
+# constraint kinds exist only once Gatekeeper has compiled their templates. Where that upstream
+# source is unreachable (kind on our machines; kwok runs Gatekeeper as a local process) they
+# settle as BLOCKED instead of failing the bootstrap.
+NEEDS_RUNNING = {"policies": "gatekeeper"}
+BLOCKED = "blocked: {dependency} is source unreachable"
 # what a failed fetch of a chart or remote resource says (DNS, TCP, TLS, HTTP)
 _NETWORK = re.compile(
     r"no such host|dial tcp|lookup |connection refused|i/o timeout|timed out|"
@@ -89,7 +95,15 @@ def app_state(app: dict[str, Any]) -> str:
 
 
 def settled(name: str, state: str, upstream: set[str]) -> bool:
-    return state == HEALTHY or (name in upstream and state == UNREACHABLE)
+    return state == HEALTHY or (name in upstream and state == UNREACHABLE) or state.startswith("blocked: ")
+
+
+def blocked(name: str, state: str, live: dict[str, dict[str, Any]]) -> str:
+    """`state`, or BLOCKED when `name` is not healthy and the upstream it needs is unreachable."""
+    dependency = NEEDS_RUNNING.get(name)
+    if state == HEALTHY or dependency is None or dependency not in live:
+        return state
+    return BLOCKED.format(dependency=dependency) if app_state(live[dependency]) == UNREACHABLE else state
 
 
 class Bootstrap:
@@ -153,7 +167,7 @@ class Bootstrap:
         states: dict[str, str] = {}
         while True:
             live = self.applications()
-            states = {n: self._state(live.get(n)) for n in names}
+            states = {n: blocked(n, self._state(live.get(n)), live) for n in names}
             done = [n for n in names if settled(n, states[n], upstream)]
             self.progress(f"{what}: {len(done)}/{len(names)} settled ({time.monotonic() - start:.0f}s)")
             if len(done) == len(names):
@@ -218,7 +232,9 @@ class Bootstrap:
 
     def argocd(self) -> None:
         argocd.install(self.provider, self.progress)
-        if self.provider.argocd_mode == "local":
+        if self.provider.name in ("kwok", "kind"):
+            # the same pinned CRDs the crds Application applies, from the Go module cache: the
+            # add-ons and policies need them even where GitHub is out of reach
             crds.install(self.kubectl, self.progress)
         source = source_for(self.provider, self.progress)
         self.commit = source.commit

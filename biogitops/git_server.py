@@ -45,8 +45,18 @@ def push(bare: Path, branch: str, kubectl: Kubectl) -> None:
     """Push `branch` of the local bare repository to the in-cluster git server (forced: a new
     snapshot may not descend from the last one)."""
     env = env_with_tools(dict(os.environ))
-    cmd = ["git", "-c", "protocol.ext.allow=always", "-C", str(bare), "push", "--quiet", "--force",
-           ext_url(kubectl), f"{branch}:refs/heads/{branch}"]
+    cmd = [
+        "git",
+        "-c",
+        "protocol.ext.allow=always",
+        "-C",
+        str(bare),
+        "push",
+        "--quiet",
+        "--force",
+        ext_url(kubectl),
+        f"{branch}:refs/heads/{branch}",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]

@@ -49,6 +49,8 @@ def adjust(objects: list[dict[str, Any]], images: dict[str, str] | None = None) 
             continue
         if obj.get("kind") == "ConfigMap" and name in OURS:
             continue
+        if obj.get("kind") not in CLUSTER_SCOPED:  # upstream leaves the namespace to `kubectl -n`
+            obj.setdefault("metadata", {})["namespace"] = "argocd"
         if obj.get("kind") in ("Deployment", "StatefulSet"):
             pod = obj["spec"]["template"]["spec"]
             for container in pod.get("containers", []) + pod.get("initContainers", []):
@@ -63,6 +65,7 @@ def adjust(objects: list[dict[str, Any]], images: dict[str, str] | None = None) 
     return out
 
 
+CLUSTER_SCOPED = {"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
 UPSTREAM_ARGOCD = "quay.io/argoproj/argocd"
 UPSTREAM_REDIS = "public.ecr.aws/docker/library/redis"
 

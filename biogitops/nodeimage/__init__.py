@@ -18,8 +18,7 @@ from biogitops import tools
 from biogitops.nodeimage.docker import Docker, ImageBuildError
 from biogitops.nodeimage.images import build_images, cluster_images
 from biogitops.nodeimage.node import FILES, KIND_BASE_FILES, assemble, build_key, file_digests, render_manifest
-from biogitops.nodeimage.rootfs import rootfs_key, rootfs_ref
-from biogitops.nodeimage.rootfs import ensure_rootfs
+from biogitops.nodeimage.rootfs import ensure_rootfs, rootfs_key, rootfs_ref
 from biogitops.paths import cache_dir
 from biogitops.pins import Pins, ToolPin, load_pins
 from biogitops.upstream import module_dir
@@ -99,7 +98,9 @@ def build(progress=_quiet, pins: Pins | None = None) -> str:
     debian = ensure_rootfs(pins, docker, root, progress)
     docker.check_privileged(debian)
     key = node_key(pins)
-    specs = cluster_images(pins.kubernetes_version, bins, debian, key, FILES / "net-agent.sh")
+    argocd = pins.tools["argocd"]
+    argocd_module = module_dir(argocd.module, argocd.go_module_version)
+    specs = cluster_images(pins.kubernetes_version, bins, debian, key, FILES / "net-agent.sh", argocd_module)
     tarballs = build_images(specs, docker, root / f"images-{key}", progress)
     by_name = {spec.ref.split(":")[0].rsplit("/", 1)[1]: spec.ref for spec in specs}
     manifests = {
@@ -113,6 +114,7 @@ def build(progress=_quiet, pins: Pins | None = None) -> str:
     kind_module = module_dir(kind.module, kind.go_module_version)
     if not (kind_module / KIND_BASE_FILES).is_dir():
         raise ImageBuildError(f"node image: {kind_module}/{KIND_BASE_FILES} is missing", "reinstall kind")
-    assemble(docker, ref, debian, pins.kubernetes_version, kind_module, bins, specs, tarballs, manifests, root,
-             progress)
+    assemble(
+        docker, ref, debian, pins.kubernetes_version, kind_module, bins, specs, tarballs, manifests, root, progress
+    )
     return ref

@@ -1,8 +1,8 @@
 """The Docker CLI for image builds: every step logged to one file, failures as one line.
 
-    d = Docker(log=Path("build.log"))
-    d.run("import the root filesystem", ["import", "-", "bio-gitops/debian:x"], stdin=fh)
-    d.image_exists("bio-gitops/debian:x")
+d = Docker(log=Path("build.log"))
+d.run("import the root filesystem", ["import", "-", "bio-gitops/debian:x"], stdin=fh)
+d.image_exists("bio-gitops/debian:x")
 """
 
 from __future__ import annotations
@@ -42,9 +42,7 @@ class Docker:
         with self.log.open("ab") as log:
             log.write(f"\n== {step}: docker {' '.join(args)}\n".encode())
             log.flush()
-            proc = subprocess.run(
-                [self.binary, *args], stdin=stdin, capture_output=True, timeout=timeout, check=False
-            )
+            proc = subprocess.run([self.binary, *args], stdin=stdin, capture_output=True, timeout=timeout, check=False)
             log.write(proc.stdout + proc.stderr)
         if proc.returncode != 0:
             lines = [ln for ln in (proc.stderr or proc.stdout).decode(errors="replace").splitlines() if ln.strip()]

@@ -62,8 +62,12 @@ class ImageSpec:
         return self.ref.replace("/", "_").replace(":", "_")
 
 
-def cluster_images(k8s: str, bins: dict[str, Path], debian: str, key: str, net_agent: Path) -> list[ImageSpec]:
-    """Every image a node needs: control plane, add-ons kind installs, Argo CD and Redis."""
+def cluster_images(
+    k8s: str, bins: dict[str, Path], debian: str, key: str, net_agent: Path, argocd_module: Path
+) -> list[ImageSpec]:
+    """Every image a node needs: control plane, add-ons kind installs, Argo CD and Redis.
+    `argocd_module` is Argo CD's Go module at the pinned version: the repo-server runs its
+    gpg and git wrapper scripts (hack/), as upstream's image does."""
     path = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
     control_plane = [
         ImageSpec(
@@ -117,12 +121,20 @@ def cluster_images(k8s: str, bins: dict[str, Path], debian: str, key: str, net_a
                 "/usr/local/bin/argocd": bins["argocd"],
                 "/usr/local/bin/helm": bins["helm"],
                 "/usr/local/bin/kustomize": bins["kustomize"],
+                "/usr/local/bin/gpg-wrapper.sh": argocd_module / "hack" / "gpg-wrapper.sh",
+                "/usr/local/bin/git-verify-wrapper.sh": argocd_module / "hack" / "git-verify-wrapper.sh",
             },
             ("/usr/bin/tini", "--"),
             run=(
                 # uid 999 as upstream's image (the manifests run as 999); Debian has gid 999 already
                 "useradd -u 999 -U -m -d /home/argocd -s /bin/bash argocd",
                 *(f"ln -s argocd /usr/local/bin/{link}" for link in ARGOCD_LINKS),
+                # where the install manifests mount known hosts, TLS and GnuPG keys
+                "mkdir -p /app/config/ssh /app/config/tls /app/config/gpg/source /app/config/gpg/keys",
+                "touch /app/config/ssh/ssh_known_hosts",
+                "ln -sf /app/config/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts",
+                "chown argocd /app/config/gpg/keys",
+                "chmod 0700 /app/config/gpg/keys",
             ),
             user="999",
             env={"HOME": "/home/argocd", "USER": "argocd"},

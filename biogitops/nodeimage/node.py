@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from biogitops.nodeimage.docker import Docker, ImageBuildError
-from biogitops.nodeimage.images import ImageSpec, cluster_images
+from biogitops.nodeimage.images import ImageSpec
 
 FILES = Path(__file__).parent / "files"
 KIND_BASE_FILES = "images/base/files"
@@ -28,30 +28,33 @@ SKIP_KIND_FILES = ("etc/containerd/config.toml", "LICENSES")
 
 def node_dockerfile(debian: str, k8s: str) -> str:
     """The build stage of the node: files in place, systemd trimmed the way a container needs."""
-    return "\n".join(
-        [
-            f"FROM {debian}",
-            "COPY kind-base/ /",
-            "COPY bin/ /usr/local/bin/",
-            "COPY kube/ /usr/bin/",
-            "COPY containerd-config.toml /etc/containerd/config.toml",
-            "COPY manifests/ /kind/manifests/",
-            "RUN set -e; "
-            "chmod 0755 /kind /kind/bin /kind/bin/* /usr/local/bin/*; "
-            # a container boots no hardware: no udev, no getty, no tmpfiles cleanup at boot
-            "find /lib/systemd/system/sysinit.target.wants/ -name systemd-tmpfiles-setup.service -delete; "
-            "rm -f /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* "
-            "/lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* "
-            "/lib/systemd/system/sockets.target.wants/*initctl* /lib/systemd/system/basic.target.wants/*; "
-            "echo ReadKMsg=no >> /etc/systemd/journald.conf; "
-            "systemctl enable kubelet.service containerd.service undo-mount-hacks.service; "
-            "systemctl mask systemd-binfmt.service; "
-            "mkdir -p /etc/kubernetes/manifests /opt/cni/bin /var/local-path-provisioner; "
-            f"echo v{k8s} > /kind/version",
-            "ENV container=docker",
-            "STOPSIGNAL SIGRTMIN+3",
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                f"FROM {debian}",
+                "COPY kind-base/ /",
+                "COPY bin/ /usr/local/bin/",
+                "COPY kube/ /usr/bin/",
+                "COPY containerd-config.toml /etc/containerd/config.toml",
+                "COPY manifests/ /kind/manifests/",
+                "RUN set -e; "
+                "chmod 0755 /kind /kind/bin /kind/bin/* /usr/local/bin/*; "
+                # a container boots no hardware: no udev, no getty, no tmpfiles cleanup at boot
+                "find /lib/systemd/system/sysinit.target.wants/ -name systemd-tmpfiles-setup.service -delete; "
+                "rm -f /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* "
+                "/lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* "
+                "/lib/systemd/system/sockets.target.wants/*initctl* /lib/systemd/system/basic.target.wants/*; "
+                "echo ReadKMsg=no >> /etc/systemd/journald.conf; "
+                "systemctl enable kubelet.service containerd.service undo-mount-hacks.service; "
+                "systemctl mask systemd-binfmt.service; "
+                "mkdir -p /etc/kubernetes/manifests /opt/cni/bin /var/local-path-provisioner; "
+                f"echo v{k8s} > /kind/version",
+                "ENV container=docker",
+                "STOPSIGNAL SIGRTMIN+3",
+            ]
+        )
+        + "\n"
+    )
 
 
 def render_manifest(name: str, images: dict[str, str]) -> str:
@@ -105,8 +108,10 @@ def stage_context(context: Path, kind_module: Path, bins: dict[str, Path], manif
 
 def import_images(docker: Docker, container: str, tarballs: list[Path], progress) -> None:
     """Start containerd inside the build container and import every image, pinned (never GC'd)."""
-    docker.run("start containerd in the build container", ["exec", container, "sh", "-c",
-               "nohup /usr/local/bin/containerd >/var/log/containerd-build.log 2>&1 &"])
+    docker.run(
+        "start containerd in the build container",
+        ["exec", container, "sh", "-c", "nohup /usr/local/bin/containerd >/var/log/containerd-build.log 2>&1 &"],
+    )
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -121,8 +126,20 @@ def import_images(docker: Docker, container: str, tarballs: list[Path], progress
         with tarball.open("rb") as fh:
             docker.run(
                 f"import {tarball.name} into the node's containerd",
-                ["exec", "-i", container, "ctr", "--namespace=k8s.io", "images", "import",
-                 "--label=io.cri-containerd.pinned=pinned", "--all-platforms", "--no-unpack", "--digests", "-"],
+                [
+                    "exec",
+                    "-i",
+                    container,
+                    "ctr",
+                    "--namespace=k8s.io",
+                    "images",
+                    "import",
+                    "--label=io.cri-containerd.pinned=pinned",
+                    "--all-platforms",
+                    "--no-unpack",
+                    "--digests",
+                    "-",
+                ],
                 stdin=fh,
             )
     docker.run("stop containerd", ["exec", container, "sh", "-c", "pkill containerd; sleep 2"])
@@ -152,14 +169,22 @@ def assemble(
         docker.run("build the node stage", ["build", "-q", "-t", stage, str(context)])
     docker.remove(container)
     try:
-        docker.run("start the build container", ["run", "-d", "--name", container, "--entrypoint", "sleep", stage,
-                                                 "infinity"])
+        docker.run(
+            "start the build container", ["run", "-d", "--name", container, "--entrypoint", "sleep", stage, "infinity"]
+        )
         import_images(docker, container, tarballs, progress)
         progress(f"docker commit {ref}")
         docker.run(
             "commit the node image",
-            ["commit", "--change", 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
-             "--change", f"LABEL io.bio-gitops.images={','.join(s.ref for s in specs)}", container, ref],
+            [
+                "commit",
+                "--change",
+                'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
+                "--change",
+                f"LABEL io.bio-gitops.images={','.join(s.ref for s in specs)}",
+                container,
+                ref,
+            ],
         )
     finally:
         docker.remove(container)

@@ -21,12 +21,36 @@ from biogitops.pins import Pins
 
 # What the node needs (kind's base image installs the same kind of set), then what the
 # cluster images need: kube-proxy (iptables, conntrack), Argo CD (git, ssh, gpg, tini), redis.
-PACKAGES = (
-    "systemd systemd-sysv dbus conntrack iptables nftables iproute2 ethtool util-linux mount kmod "
-    "libseccomp2 pigz fuse-overlayfs e2fsprogs bash ca-certificates curl jq procps "
-    "runc containernetworking-plugins socat "
-    "git openssh-client gnupg redis-server tini"
-).split()
+PACKAGES = [
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "conntrack",
+    "iptables",
+    "nftables",
+    "iproute2",
+    "ethtool",
+    "util-linux",
+    "mount",
+    "kmod",
+    "libseccomp2",
+    "pigz",
+    "fuse-overlayfs",
+    "e2fsprogs",
+    "bash",
+    "ca-certificates",
+    "curl",
+    "jq",
+    "procps",
+    "runc",
+    "containernetworking-plugins",
+    "socat",
+    "git",
+    "openssh-client",
+    "gnupg",
+    "redis-server",
+    "tini",
+]
 PACKAGE_LIST = "/usr/share/bio-gitops/debian-packages"
 
 

@@ -22,7 +22,6 @@ from biogitops.paths import cache_dir
 from biogitops.pins import load_pins
 from biogitops.providers.base import ClusterStatus, Provider, ProviderError
 
-
 VOLUMES_IN_NODE = "/var/local-path-provisioner"
 
 

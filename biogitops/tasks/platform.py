@@ -50,10 +50,13 @@ def bootstrap(c, env="dev", provider=None, stop_after=None, timeout=900):
     ]
     table(f"bio-gitops {env} ({result.provider.name})", ["application", "project", "state", "source"], rows)
     unreachable = [n for n, s in result.states.items() if s == bs.UNREACHABLE]
+    blocked = [n for n, s in result.states.items() if s.startswith("blocked: ")]
     if unreachable:
         console.print(
             f"{len(unreachable)} upstream-chart Application(s) cannot reach their chart repository "
-            "from here; every first-party Application is Synced and Healthy."
+            "from here"
+            + (f", and {len(blocked)} need one of them running ({', '.join(blocked)})" if blocked else "")
+            + "; every other first-party Application is Synced and Healthy."
         )
     console.print(f"steps: {', '.join(f'{k} {v:.0f}s' for k, v in result.timings.items())}")
     console.print(f"Argo CD: `invoke argocd.ui --env {env}" + (f" --provider {provider}`" if provider else "`"))

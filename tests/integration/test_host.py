@@ -4,14 +4,17 @@ who can read the cluster's state."""
 from __future__ import annotations
 
 import re
-import shutil
 import stat
 
 import pytest
 import testinfra
+import yaml
 
+from biogitops import nodeimage
 from biogitops.argocd.local import LocalArgoCD
 from biogitops.gatekeeper import PORTS as GATEKEEPER_PORTS
+from biogitops.pins import load_pins
+from biogitops.providers.kind import kind_workers
 from biogitops.providers.kwok import PORTS
 
 from .conftest import Cluster
@@ -118,12 +121,27 @@ def test_state_and_etcd_data_are_private(host, kwok: Cluster) -> None:
 
 
 def test_kind_nodes_run_containerd_and_kubelet(cluster: Cluster) -> None:
+    """Every node container of the kind cluster, from the inside: the services, the versions the
+    node image was built at (pins.yaml), every image baked in, and no registry configuration
+    (nothing is pulled: a mirror would be a place images could come from)."""
     if cluster.provider.name != "kind":
-        pytest.skip("kind node checks: this run uses another provider")
-    if shutil.which("docker") is None:
-        pytest.skip("docker CLI missing")
+        pytest.skip(f"kind node checks: this run uses {cluster.provider.name}")
+    pins = load_pins()
+    k8s = pins.kubernetes_version
+    containerd = pins.node_components["containerd"].version
     nodes = [n.metadata.name for n in cluster.core.list_node().items]
+    assert len(nodes) == 1 + len(kind_workers(yaml.safe_load(cluster.provider.settings.kind_config.read_text())))
     for node in nodes:
         node_host = testinfra.get_host(f"docker://{node}")
-        assert node_host.service("containerd").is_running
-        assert node_host.service("kubelet").is_running
+        assert node_host.service("containerd").is_running, node
+        assert node_host.service("kubelet").is_running, node
+        assert f"v{containerd}" in node_host.check_output("containerd --version")
+        assert node_host.check_output("kubelet --version") == f"Kubernetes v{k8s}"
+        assert node_host.file("/kind/version").content_string.strip() == f"v{k8s}"
+        assert node_host.file("/usr/share/bio-gitops/debian-packages").contains("^runc ")
+        config = node_host.file("/etc/containerd/config.toml").content_string
+        assert "registry" not in config and "mirrors" not in config, f"{node}: registry configuration found"
+        images = node_host.check_output("ctr --namespace=k8s.io images list -q")
+        for name in ("kube-apiserver", "kube-proxy", "etcd", "coredns/coredns", "pause"):
+            assert f"registry.k8s.io/{name}:" in images, f"{node}: {name} image missing"
+        assert nodeimage.platform_images(pins)["argocd"] in images

@@ -50,3 +50,35 @@ def test_an_unresolved_revision_is_not_a_commit_behind_the_snapshot() -> None:
     assert bs._revisions(unresolved) == []
     multi = {"status": {"sync": {"revisions": ["1.2.3", "a" * 40]}}}
     assert bs._revisions(multi) == ["a" * 40]
+
+
+@pytest.mark.parametrize(
+    ("gatekeeper_status", "policies_state", "expected"),
+    [
+        pytest.param(
+            ERROR,
+            "error: constraint kinds not found",
+            "blocked: gatekeeper is source unreachable",
+            id="policies-blocked-while-gatekeeper-is-unreachable",
+        ),
+        pytest.param(
+            {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}},
+            "OutOfSync/Progressing",
+            "OutOfSync/Progressing",
+            id="policies-must-settle-once-gatekeeper-runs",
+        ),
+        pytest.param(ERROR, HEALTHY, HEALTHY, id="healthy-policies-stay-healthy"),
+    ],
+)
+def test_policies_wait_on_gatekeeper_only_when_its_source_is_unreachable(
+    gatekeeper_status: dict, policies_state: str, expected: str
+) -> None:
+    live = {"gatekeeper": {**UPSTREAM, "status": gatekeeper_status}}
+    state = bs.blocked("policies", policies_state, live)
+    assert state == expected
+    assert settled("policies", state, set()) is (expected != "OutOfSync/Progressing")
+
+
+def test_an_application_without_a_running_dependency_is_never_blocked() -> None:
+    live = {"gatekeeper": {**UPSTREAM, "status": ERROR}}
+    assert bs.blocked("observability", "error: boom", live) == "error: boom"

@@ -11,8 +11,8 @@ from biogitops import nodeimage, providers
 from biogitops.errors import ConfigError
 from biogitops.pins import load_pins
 from biogitops.providers import ProviderError, get_provider, kwok
-from biogitops.providers.base import node_manifest
 from biogitops.providers import kind as kind_module
+from biogitops.providers.base import node_manifest
 from biogitops.providers.kind import KindProvider, kind_workers
 from biogitops.providers.kwok import PORTS, KwokProvider
 from biogitops.settings import load_settings
@@ -35,7 +35,11 @@ def test_provider_comes_from_settings_unless_overridden(dev, monkeypatch) -> Non
     ("answer", "chosen", "why"),
     [
         ((True, "Docker engine 20.10.24"), KindProvider, "auto: Docker engine 20.10.24 answered, so kind"),
-        ((False, "`docker` is not on PATH"), KwokProvider, "auto: no container engine (`docker` is not on PATH), so kwok"),
+        (
+            (False, "`docker` is not on PATH"),
+            KwokProvider,
+            "auto: no container engine (`docker` is not on PATH), so kwok",
+        ),
         ((False, "`docker info` failed: Cannot connect"), KwokProvider, "so kwok"),
     ],
 )
@@ -73,6 +77,10 @@ def test_fail_cgroup_v1_is_set_only_on_a_cgroup_v1_host(dev, cache: Path, monkey
     patches = [yaml.safe_load(p) for p in config.get("kubeadmConfigPatches", [])]
     kubelet = [p for p in patches if p.get("kind") == "KubeletConfiguration"]
     assert (kubelet == [{"kind": "KubeletConfiguration", "failCgroupV1": False}]) is patched
+    provider = get_provider(dev, "kind")
+    mount = {"hostPath": str(provider.volumes_dir()), "containerPath": kind_module.VOLUMES_IN_NODE}
+    for node in config["nodes"]:  # the same host directory in every node: a shared filesystem
+        assert node.pop("extraMounts") == [mount]
     assert config["nodes"] == yaml.safe_load(dev.kind_config.read_text())["nodes"]
 
 

@@ -4,7 +4,7 @@
 # routes every other node's podCIDR through that node, and masquerades traffic leaving the
 # pod network. kindnetd does this in kind's own images; its module is not on the Go proxy.
 set -eu
-: "${NODE_NAME:?set from spec.nodeName}" "${POD_SUBNET:?the cluster's pod subnet}"
+: "${NODE_NAME:?set from spec.nodeName}" "${POD_SUBNET:?the pod subnet of the cluster}"
 endpoint=${CONTROL_PLANE_ENDPOINT:-$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT}
 sa=/var/run/secrets/kubernetes.io/serviceaccount
 conf=/etc/cni/net.d/10-bio-gitops.conflist
@@ -34,8 +34,11 @@ rule="-s $POD_SUBNET ! -d $POD_SUBNET -m comment --comment bio-gitops-masquerade
 # shellcheck disable=SC2086
 iptables -t nat -C POSTROUTING $rule 2>/dev/null || iptables -t nat -A POSTROUTING $rule
 
+# one line per node: name, podCIDR, InternalIP
+template='{range .items[*]}{.metadata.name} {.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}'
+
 while true; do
-  if nodes=$(kc get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}'); then
+  if nodes=$(kc get nodes -o "jsonpath=$template"); then
     echo "$nodes" | while read -r name cidr ip; do
       [ -n "$cidr" ] && [ -n "$ip" ] || continue
       if [ "$name" = "$NODE_NAME" ]; then
