@@ -12,6 +12,8 @@ changed pin or file builds a new image and an unchanged one is reused.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 from biogitops import tools
@@ -25,6 +27,7 @@ from biogitops.upstream import module_dir
 
 __all__ = ["ImageBuildError", "build", "node_image_ref", "platform_images"]
 
+CONTENT_MODULES = ("images.py", "node.py", "rootfs.py")
 # binaries from `tools` that the node or its images carry
 TOOLS_IN_IMAGE = (
     "kube-apiserver",
@@ -51,7 +54,11 @@ def node_key(pins: Pins) -> str:
     """The hash of every input: pinned versions, the Debian base, our files, this package's code."""
     inputs = {pin.name: f"{pin.module}@{pin.version} {pin.ldflags} {pin.tags}" for pin in _pins_in_image(pins)}
     inputs["debian"] = rootfs_key(pins)
-    inputs["files"] = str(file_digests(Path(__file__).parent))
+    # what defines the images' content: our files and the modules that lay them out (not this
+    # orchestration code, so editing it keeps a running cluster's images current)
+    here = Path(__file__).parent
+    inputs["files"] = str(file_digests(here / "files"))
+    inputs["code"] = str({name: file_digests(here)[name] for name in CONTENT_MODULES})
     return build_key(inputs)
 
 
@@ -117,4 +124,19 @@ def build(progress=_quiet, pins: Pins | None = None) -> str:
     assemble(
         docker, ref, debian, pins.kubernetes_version, kind_module, bins, specs, tarballs, manifests, root, progress
     )
+    prune(docker, root, key, progress)
     return ref
+
+
+def prune(docker: Docker, root: Path, key: str, progress) -> None:
+    """Drop the image tarballs and node images of earlier keys (each is gigabytes); a running
+    cluster keeps its nodes, whose image layers Docker holds until they are deleted."""
+    for old in root.glob("images-*"):
+        if old.name != f"images-{key}":
+            shutil.rmtree(old, ignore_errors=True)
+    listing = docker.run("list node images", ["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])
+    ours = ("bio-gitops/kind-node:", "bio-gitops/argocd:", "bio-gitops/redis:", "bio-gitops/net-agent:")
+    stale = [ref for ref in listing.split() if ref.startswith(ours) and not ref.endswith(key)]
+    if stale:
+        progress(f"removing {len(stale)} image(s) of earlier node image builds")
+        subprocess.run([docker.binary, "image", "rm", *stale], capture_output=True, check=False)
