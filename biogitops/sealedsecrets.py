@@ -197,6 +197,10 @@ def restart_controller(provider: Provider, progress=_quiet) -> None:
         return
     kubectl = kubectl_for(provider)
     deploy = f"deployment/{secrets.CONTROLLER_NAME}"
+    if not kubectl.ok("-n", NAMESPACE, "get", deploy):
+        # not deployed (yet; offline its chart is unreachable): it reads the key when it starts
+        progress(f"{secrets.CONTROLLER_NAME} is not running in {NAMESPACE}: it loads the key when it starts")
+        return
     kubectl.run("-n", NAMESPACE, "rollout", "restart", deploy)
     kubectl.run("-n", NAMESPACE, "rollout", "status", deploy, "--timeout=180s", timeout=200)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -61,10 +62,9 @@ def render_manifest(name: str, images: dict[str, str]) -> str:
     text = (FILES / name).read_text()
     for marker, ref in images.items():
         text = text.replace(f"@{marker}@", ref)
-    if "@" in text.replace("@sha256", ""):
-        leftover = [w for w in text.split() if w.startswith("@") and w.endswith("@")]
-        if leftover:
-            raise ImageBuildError(f"node image: {name} has unfilled markers {leftover}")
+    leftover = sorted(set(re.findall(r"@[A-Z_]+@", text)))
+    if leftover:
+        raise ImageBuildError(f"node image: {name} has unfilled markers {leftover}")
     return text
 
 

@@ -104,9 +104,12 @@ def _managed_versions(cluster: Cluster, result: bs.Result) -> dict[str, str]:
     for kind in ("appprojects.argoproj.io", "applicationsets.argoproj.io"):
         for obj in cluster.kubectl.json("-n", "argocd", "get", kind, "--show-managed-fields")["items"]:
             versions[f"{kind}/{obj['metadata']['name']}"] = _written(obj)
-    for name, app in _apps(cluster).items():
+    live = _apps(cluster)
+    for name, app in live.items():
         if name not in result.graph.applications:
             continue
+        if bs.blocked(name, bs.app_state(app), live).startswith("blocked: "):
+            continue  # kind here: nothing of it can exist (its kinds come from a Gatekeeper not running)
         for res in (app.get("status") or {}).get("resources") or []:
             if res["kind"] == "Application":
                 continue
