@@ -244,6 +244,7 @@ class LocalGatekeeper:
             f"--exempt-namespace={NAMESPACE}",
             f"--audit-interval={AUDIT_INTERVAL}",
             # every constraint names its kinds: list those, not every kind the API serves
+            # (measured on kwok, 2 busy cores: 0.1-0.8 s a run instead of 6-10 s every 10 s)
             "--audit-match-kind-only",
             "--constraint-violations-limit=100",  # the chart's 20 hides most of a busy dev cluster
             f"--api-cache-dir={self.audit_cache}",  # must exist: prepare_dirs()
