@@ -11,6 +11,11 @@ is the pinned chart's, pointed at https://127.0.0.1:<port> with a self-signed CA
 Gatekeeper records its status per Pod and owns those records by that Pod, so a Pod object named
 like the process (gatekeeper-local, in gatekeeper-system) stands in for it; kwok reports it
 Running. Logs: <state>/gatekeeper/logs/gatekeeper.log.
+
+The audit stages every object it lists in --api-cache-dir and empties that directory first
+(pkg/audit/manager.go, auditResources → removeAllFromDir). Gatekeeper never creates it: in the
+chart it is an emptyDir mounted at /tmp/audit. Without it every audit run fails at once and no
+constraint's status.violations is ever written, so start() creates <state>/gatekeeper/audit.
 """
 
 from __future__ import annotations
@@ -211,6 +216,17 @@ class LocalGatekeeper:
     def proc(self) -> Managed:
         return Managed("gatekeeper", self.home)
 
+    @property
+    def audit_cache(self) -> Path:
+        """The audit's staging directory (--api-cache-dir), emptied by every audit run."""
+        return self.home / "audit"
+
+    def prepare_dirs(self) -> None:
+        """Create the directories the process expects and never creates itself (the chart mounts
+        an emptyDir for the audit's): without it every audit run fails before writing any status."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.audit_cache.mkdir(mode=0o700, exist_ok=True)
+
     def argv(self, binary: Path) -> list[str]:
         return [
             str(binary),
@@ -227,8 +243,11 @@ class LocalGatekeeper:
             f"--prometheus-port={self.port('metrics')}",  # upstream binds it on every address
             f"--exempt-namespace={NAMESPACE}",
             f"--audit-interval={AUDIT_INTERVAL}",
+            # every constraint names its kinds: list those, not every kind the API serves
+            # (measured on kwok, 2 busy cores: 0.1-0.8 s a run instead of 6-10 s every 10 s)
+            "--audit-match-kind-only",
             "--constraint-violations-limit=100",  # the chart's 20 hides most of a busy dev cluster
-            f"--api-cache-dir={self.home / 'audit'}",
+            f"--api-cache-dir={self.audit_cache}",  # must exist: prepare_dirs()
             "--disable-opa-builtin=http.send",
             "--log-denies",
             "--shutdown-delay=0",
@@ -269,6 +288,7 @@ class LocalGatekeeper:
             )
         kubectl.apply_text(yaml.safe_dump(anchor_pod()))
         ca = make_certs(self.home / "certs")
+        self.prepare_dirs()
         if not self.proc.alive():
             busy = [f"{n} {self.port(n)}" for n in PORTS if port_open(self.port(n))]
             if busy:

@@ -1,5 +1,6 @@
 """The local Gatekeeper listens only where the port plan says, on loopback; its webhook
-certificate is valid for 127.0.0.1 under its own CA; its exemptions come from the Config."""
+certificate is valid for 127.0.0.1 under its own CA; its exemptions come from the Config; the
+audit's staging directory exists before the process starts (Gatekeeper never creates it)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,20 @@ def test_argv_uses_the_planned_ports_on_loopback(tmp_path: Path) -> None:
     assert f"--prometheus-port={26400 + gatekeeper.PORTS['metrics']}" in argv
     assert {"--operation=webhook", "--operation=audit", "--operation=status", "--operation=generate"} <= set(argv)
     assert max(gatekeeper.PORTS.values()) <= kwok.LAST_PORT_OFFSET
+
+
+def test_audit_cache_directory_is_created_and_dedicated(tmp_path: Path) -> None:
+    """Every audit run empties --api-cache-dir and fails when it is missing (no status is then
+    written): it is created before the process starts, under Gatekeeper's own state only."""
+    local = gatekeeper.LocalGatekeeper(tmp_path / "state", tmp_path / "kc", 26400)
+    argv = local.argv(Path("/bin/manager"))
+    cache = Path(next(a.split("=", 1)[1] for a in argv if a.startswith("--api-cache-dir=")))
+    assert cache == local.audit_cache and cache.is_relative_to(local.home) and cache != local.home
+    assert "--audit-match-kind-only" in argv
+    assert not cache.exists()
+    local.prepare_dirs()
+    local.prepare_dirs()  # idempotent, as start() is
+    assert cache.is_dir() and oct(cache.stat().st_mode & 0o777) == "0o700"
 
 
 def test_webhook_certificate_is_for_loopback_and_signed_by_its_ca(tmp_path: Path) -> None:
