@@ -51,7 +51,8 @@ def integration(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Timings as JSON in out/bench.json: kwok startup, bootstrap to healthy, N labs (`-- --labs 100`)."""
+    """Timings as JSON in out/bench.json: kwok startup, bootstrap to healthy, N labs (`-- --labs 100`);
+    with Docker, kind too (node image cold and warm, cluster create, bootstrap)."""
     sessions.bench(session)
 
 

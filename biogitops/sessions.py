@@ -172,6 +172,8 @@ def bench(session: Any) -> None:
     env = _env(session, sorted(set(KWOK_TOOLS + ARGOCD_TOOLS)))
     session.chdir(REPO_ROOT)
     session.run(sys.executable, "-m", "biogitops.bench", *session.posargs, env=env)
+    # kind: node image cold and warm, cluster create, bootstrap (skipped, saying why, without an engine)
+    session.run(sys.executable, "-m", "biogitops.kindbench", "--cold", env=env)
 
 
 def unit(session: Any) -> None:
