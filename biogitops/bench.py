@@ -14,6 +14,8 @@ running dev cluster is left alone:
                             lists what it changed (must be empty)
       one_more_lab_s        one lab file added, bootstrap again until its Applications settle
                             (what a lab waits for on onboarding)
+      idle                  CPU per process over IDLE_S seconds of a settled platform with nothing
+                            changing (the cost of periodic reconciliation)
       render_s              `python -m biogitops.validate` (the render session's renderer and
                             validator) over the copy with N labs
       peak_rss_mib          peak resident memory (VmHWM) of each Argo CD component, the API
@@ -53,7 +55,8 @@ from biogitops.settings import load_settings
 
 OUT = REPO_ROOT / "out" / "bench.json"
 INSTANCE, OFFSET = "bench", 100
-PHASES = ("settle", "rebootstrap", "onelab", "render")
+PHASES = ("settle", "idle", "rebootstrap", "onelab", "render")
+IDLE_S = 120  # steady state after settle: what the reconciliation timeout costs
 MAX_LABS = 5000  # a lab name is bench<NNNN>; beyond this a run would take hours here anyway
 ONBOARD_LAB = "benchonboard"
 
@@ -445,16 +448,16 @@ def summarise(metrics: dict[str, dict[str, list]]) -> tuple[dict[str, Any], dict
 
 
 def written(kubectl) -> dict[str, str]:
-    """What a re-bootstrap could write, as versions to compare: every AppProject and
-    ApplicationSet (their spec generation and annotations; controllers keep rewriting their
-    status), every Application's generation and annotations, and the resourceVersion of every
-    namespaced tenancy object (namespaces, quotas, limit ranges, network policies, role bindings)."""
+    """What a re-bootstrap could write, as versions to compare: the spec and annotations of every
+    AppProject, ApplicationSet and Application (Argo CD keeps rewriting their status, and without
+    a status subresource that moves their generation too), and the resourceVersion of every
+    tenancy object (namespaces, quotas, limit ranges, network policies, role bindings)."""
     versions: dict[str, str] = {}
     for kind in ("appprojects.argoproj.io", "applicationsets.argoproj.io", "applications.argoproj.io"):
         for obj in kubectl.json("-n", "argocd", "get", kind)["items"]:
             meta = obj["metadata"]
-            versions[f"{kind}/{meta['name']}"] = repr(
-                (meta.get("generation"), sorted((meta.get("annotations") or {}).items()))
+            versions[f"{kind}/{meta['name']}"] = json.dumps(
+                [obj.get("spec"), meta.get("annotations") or {}, meta.get("labels") or {}], sort_keys=True
             )
     kinds = "namespaces,resourcequotas,limitranges,networkpolicies,rolebindings"
     for obj in kubectl.json("get", kinds, "-A")["items"]:
@@ -490,6 +493,11 @@ def scale_point(env: str, labs: int, phases: list[str], progress: Callable[[str]
             settle = point["phases"]["settle"]
             point["bottleneck"] = bottleneck(settle["cpu_s"], settle["wall_s"], os.cpu_count() or 1, waits)
             point["waits_s"] = waits
+            if "idle" in phases:
+                progress(f"bench: {labs} labs: {IDLE_S} s settled, nothing changing")
+                phase = Phase(procs)
+                time.sleep(IDLE_S)
+                point["phases"]["idle"] = phase.end()
             if "rebootstrap" in phases:
                 progress(f"bench: {labs} labs: bootstrap again, nothing changed")
                 kubectl = argocd.kubectl_for(provider)

@@ -45,6 +45,7 @@ from biogitops.settings import load_settings
 STEPS = ("preflight", "cluster", "argocd", "default-project", "root", "projects", "platform", "wait")
 ROOT = "root"
 HEALTHY = "Synced/Healthy"
+ANNOTATE_BATCH = 200  # Applications per `kubectl annotate` (a long argv, one process)
 UNREACHABLE = "source unreachable"
 # what a failed fetch of a chart or remote resource says (DNS, TCP, TLS, HTTP)
 _NETWORK = re.compile(
@@ -135,10 +136,11 @@ class Bootstrap:
         if not behind:
             return
         self.progress(f"snapshot {self.commit[:10]} is new to {len(behind)} Application(s): asking Argo CD to refresh")
-        for name in behind:
+        for start in range(0, len(behind), ANNOTATE_BATCH):  # one kubectl call per batch, not per Application
             self.kubectl.run(
-                "-n", "argocd", "annotate", "--overwrite", "application", name, "argocd.argoproj.io/refresh=normal"
-            )
+                "-n", "argocd", "annotate", "--overwrite", "application", *behind[start : start + ANNOTATE_BATCH],
+                "argocd.argoproj.io/refresh=normal",
+            )  # fmt: skip
         refresh_applicationsets(self.kubectl, self.graph.applicationsets)
 
     def applications(self) -> dict[str, dict[str, Any]]:

@@ -62,7 +62,7 @@ def test_bad_labs_on_the_command_line_exits_non_zero_with_one_line(bad: str) -> 
 
 
 def test_phases_always_include_settle_in_their_fixed_order() -> None:
-    assert bench.parse_phases("render,rebootstrap") == ["settle", "rebootstrap", "render"]
+    assert bench.parse_phases("render,rebootstrap,idle") == ["settle", "idle", "rebootstrap", "render"]
 
 
 def test_unknown_phase_is_refused() -> None:
