@@ -168,7 +168,7 @@ class Bootstrap:
                     + "; ".join(f"{n}={s}" for n, s in sorted(bad.items())),
                     f"inspect with `invoke status --env {self.settings.env}` and the Argo CD logs",
                 )
-            time.sleep(2)
+            time.sleep(poll_interval(len(live)))
 
     def _state(self, app: dict[str, Any] | None) -> str:
         if app is None:
@@ -296,6 +296,13 @@ class Bootstrap:
             if step == stop_after:
                 break
         return self.result
+
+
+def poll_interval(applications: int) -> float:
+    """Seconds between two looks at every Application: each look lists them all (the API server
+    serialises, kubectl and this process parse every one), so with hundreds of labs a fixed 2 s
+    costs a CPU core on a small machine. 2 s up to 100 Applications, at most 5 s."""
+    return min(5.0, max(2.0, applications / 50))
 
 
 def refresh_applicationsets(kubectl: Kubectl, names: list[str]) -> None:
