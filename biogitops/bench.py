@@ -550,6 +550,38 @@ def write(results: dict, out: Path = OUT) -> dict:
     return merged
 
 
+def curve_table(scale: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """The curve as a Markdown table (one row per configuration and N), from out/bench.json's
+    `scale`: what runbooks/scaling-best-practices.md quotes."""
+    rows = [
+        "| config | labs | Applications | settle s | s per lab | one more lab s | re-bootstrap s (writes) "
+        "| render s | peak RSS MiB: controller / repo-server / appset / API server | load (1 min) | bottleneck |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+
+    def fig(point: dict[str, Any], key: str) -> str:
+        return f"{point[key]:.0f}" if isinstance(point.get(key), int | float) else "-"
+
+    for tag, points in scale.items():
+        for labs, point in sorted(points.items(), key=lambda item: int(item[0])):
+            rss = point.get("peak_rss_mib") or {}
+            mem = " / ".join(
+                f"{rss[c]:.0f}" if c in rss else "-"
+                for c in ("application-controller", "repo-server", "applicationset-controller", "kube-apiserver")
+            )
+            writes = point.get("rebootstrap_writes")
+            reboot = fig(point, "rebootstrap_s") + (f" ({len(writes)})" if isinstance(writes, list) else "")
+            load = (point.get("phases", {}).get("settle") or {}).get("loadavg_start") or point["machine"]["loadavg"]
+            per_lab = f"{point['settle_s'] / int(labs):.1f}"
+            found = (point.get("bottleneck") or {}).get("component", "-")
+            rows.append(
+                f"| {tag} | {labs} | {point.get('apps', '-')} | {fig(point, 'settle_s')} | {per_lab} "
+                f"| {fig(point, 'one_more_lab_s')} | {reboot} | {fig(point, 'render_s')} | {mem} "
+                f"| {load[0]:.1f} | {found} |"
+            )
+    return "\n".join(rows)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line; a bad `--labs` or `--phases` exits non-zero with a one-line error."""
     parser = argparse.ArgumentParser(description="bio-gitops benchmarks")
@@ -559,6 +591,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--phases", default=",".join(PHASES), help="parts of each scale point")
     parser.add_argument("--tag", default="current", help="name of this configuration (e.g. baseline, tuned)")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--table", action="store_true", help="print the curve in --out as Markdown; run nothing")
     args = parser.parse_args(argv)
     try:
         args.labs = parse_labs(args.labs)
@@ -571,6 +604,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.table:
+        print(curve_table(json.loads(args.out.read_text()).get("scale", {})))
+        return
     which = set(args.only.split(","))
     results: dict[str, Any] = {}
     if "startup" in which:

@@ -165,3 +165,20 @@ def test_generated_lab_file_passes_the_lab_schema(tmp_path) -> None:
     path = tmp_path / "bench007.yaml"
     path.write_text(yaml.safe_dump(bench.lab_file("bench007")))
     assert parse_lab(path).name == "bench007"
+
+
+def test_curve_table_has_one_row_per_configuration_and_count_with_missing_figures_dashed() -> None:
+    point = {
+        "settle_s": 700.0,
+        "apps": 323,
+        "one_more_lab_s": 110.2,
+        "rebootstrap_s": 45.0,
+        "rebootstrap_writes": [],
+        "peak_rss_mib": {"application-controller": 1138.2, "kube-apiserver": 1514.3},
+        "machine": {"loadavg": [7.8, 7.0, 6.0]},
+        "bottleneck": {"component": "application-controller"},
+    }
+    table = bench.curve_table({"baseline": {"100": point, "10": {**point, "settle_s": 160.0}}})
+    rows = table.splitlines()[2:]
+    assert [r.split(" | ")[1] for r in rows] == ["10", "100"]  # numeric order, not text order
+    assert "| 700 | 7.0 | 110 | 45 (0) | - | 1138 / - / - / 1514 | 7.8 | application-controller |" in rows[1]
