@@ -86,14 +86,15 @@ def install(kubectl, progress=print, only: set[str] | None = None) -> list[str]:
     """Apply the listed CRDs (server-side: several are too large for client-side apply) and wait
     until they are established; `only` limits it to CRDs of those groups. Returns the names."""
     names: list[str] = []
+    paths: list[Path] = []
     for item in listed():
         path = item.file()
         found = sorted(crd_names(path))
         if only is not None and not any(n.split(".", 1)[1] in only for n in found):
             continue
-        kubectl.apply_file(path)
+        paths.append(path)
         names += found
+    kubectl.apply_files(paths)  # one kubectl call: a re-run costs one request per CRD, not one process
     progress(f"installed {len(names)} CRDs from the Go module cache (clusters/base/crds)")
-    for name in names:
-        kubectl.wait_crd(name)
+    kubectl.wait_crds(names)
     return names

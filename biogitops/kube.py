@@ -64,6 +64,30 @@ class Kubectl:
     def apply_file(self, path: Path, server_side: bool = True) -> str:
         return self.apply_text(path.read_text(), server_side=server_side)
 
+    def apply_files(self, paths: list[Path], server_side: bool = True) -> str:
+        """Apply several files in one kubectl call (one process and one discovery, not one per file)."""
+        if not paths:
+            return ""
+        text = "\n---\n".join(p.read_text() for p in paths)
+        return self.apply_text(text, server_side=server_side)
+
+    def wait_crds(self, names: list[str], timeout: float = 60) -> None:
+        """Wait until every named CRD is Established, from one listing per poll."""
+        wanted = set(names)
+
+        def established() -> bool:
+            done = {
+                c["metadata"]["name"]
+                for c in self.json("get", "crd")["items"]
+                if any(
+                    x["type"] == "Established" and x["status"] == "True"
+                    for x in c.get("status", {}).get("conditions") or []
+                )
+            }
+            return wanted <= done
+
+        wait_until(established, timeout, f"{len(wanted)} CRD(s) to be established")
+
     def wait_crd(self, name: str, timeout: float = 60) -> None:
         """Wait until a CRD is Established (`kubectl wait` fails while .status is still empty)."""
 

@@ -35,11 +35,8 @@ def install(provider: Provider, progress=_quiet) -> None:
     """Install (or re-check) Argo CD at the pinned version and wait until it is ready."""
     kubectl = kubectl_for(provider)
     progress("applying Argo CD CRDs (server-side: they are too large for client-side apply)")
-    for crd in argocd_crds():
-        kubectl.apply_file(crd)
-    for crd in argocd_crds():
-        name = yaml.safe_load(crd.read_text())["metadata"]["name"]
-        kubectl.wait_crd(name)
+    kubectl.apply_files(list(argocd_crds()))
+    kubectl.wait_crds([yaml.safe_load(crd.read_text())["metadata"]["name"] for crd in argocd_crds()])
     progress(f"applying Argo CD configuration (clusters/argocd/config, {provider.settings.env}) where missing")
     config = argocd_config(provider.settings)
     # the root Application owns these once it exists: applied again, they would change hands
@@ -61,8 +58,8 @@ def install(provider: Provider, progress=_quiet) -> None:
             "app.kubernetes.io/part-of=argocd",
         )
     if provider.argocd_mode == "local":
-        params = next(o for o in config if o["metadata"]["name"] == "argocd-cmd-params-cm")
-        local(provider).start(kubectl, progress, params.get("data") or {})
+        data = {o["metadata"]["name"]: o.get("data") or {} for o in config if o["kind"] == "ConfigMap"}
+        local(provider).start(kubectl, progress, data.get("argocd-cmd-params-cm"), settings=data.get("argocd-cm"))
         return
     progress("applying Argo CD install manifests (pinned upstream, no Dex)")
     images = kind_images() if provider.name == "kind" else None

@@ -71,9 +71,11 @@ PARAM_WORKLOADS = {
 
 
 @functools.cache
-def cmd_param_env(workload: str) -> dict[str, str]:
-    """argocd-cmd-params-cm key -> environment variable, as the pinned install manifests wire
-    them for `workload` (each container env entry with a configMapKeyRef to that ConfigMap)."""
+def cmd_param_env(workload: str, configmap: str = "argocd-cmd-params-cm") -> dict[str, str]:
+    """ConfigMap key -> environment variable, as the pinned install manifests wire them for
+    `workload` (each container env entry with a configMapKeyRef to `configmap`): every key of
+    argocd-cmd-params-cm, and the few of argocd-cm read from the environment (the
+    reconciliation timeout and its jitter)."""
     out: dict[str, str] = {}
     for obj in manifests():
         if obj.get("kind") not in ("Deployment", "StatefulSet") or obj["metadata"]["name"] != workload:
@@ -81,7 +83,7 @@ def cmd_param_env(workload: str) -> dict[str, str]:
         for container in obj["spec"]["template"]["spec"]["containers"]:
             for var in container.get("env") or []:
                 ref = (var.get("valueFrom") or {}).get("configMapKeyRef") or {}
-                if ref.get("name") == "argocd-cmd-params-cm":
+                if ref.get("name") == configmap:
                     out[ref["key"]] = var["name"]
     return out
 
@@ -104,13 +106,17 @@ class LocalArgoCD:
     def proc(self, component: str) -> Managed:
         return Managed(component, self.home)
 
-    def _env(self, component: str = "", params: dict[str, str] | None = None) -> dict[str, str]:
-        """The component's environment; `params` (argocd-cmd-params-cm's data) reach it as in the
-        cluster, through the environment variables upstream's manifests map each key to."""
+    def _env(
+        self, component: str = "", params: dict[str, str] | None = None, settings: dict[str, str] | None = None
+    ) -> dict[str, str]:
+        """The component's environment; `params` (argocd-cmd-params-cm's data) and `settings`
+        (argocd-cm's) reach it as in the cluster, through the environment variables upstream's
+        manifests map each key to."""
         env = tools.env_with_tools()
-        if component in PARAM_WORKLOADS and params:
-            names = cmd_param_env(PARAM_WORKLOADS[component])
-            env.update({names[key]: value for key, value in params.items() if key in names})
+        if component in PARAM_WORKLOADS:
+            for configmap, data in (("argocd-cmd-params-cm", params), ("argocd-cm", settings)):
+                names = cmd_param_env(PARAM_WORKLOADS[component], configmap)
+                env.update({names[key]: value for key, value in (data or {}).items() if key in names})
         env["PATH"] = f"{self.home / 'bin'}{os.pathsep}{env['PATH']}"
         env.update(
             {
@@ -179,10 +185,7 @@ class LocalArgoCD:
                 "--repo-server-plaintext",
                 "--metrics-port",
                 str(self.port("controller-metrics")),
-                "--status-processors",
-                "10",
-                "--operation-processors",
-                "5",
+                # processors, timeouts and the resync period come from the ConfigMaps (_env)
                 *CONTROLLER_ARGS,
             ]
         if component == "applicationset-controller":
@@ -266,9 +269,15 @@ class LocalArgoCD:
         return {c: "ready" if self.ready(c) else ("running" if self.proc(c).alive() else "stopped") for c in COMPONENTS}
 
     def start(
-        self, kubectl: Kubectl, progress=_quiet, params: dict[str, str] | None = None, timeout: float = 180
+        self,
+        kubectl: Kubectl,
+        progress=_quiet,
+        params: dict[str, str] | None = None,
+        timeout: float = 180,
+        settings: dict[str, str] | None = None,
     ) -> None:
-        """Start every component that is not running, with argocd-cmd-params-cm's `params`; wait for all."""
+        """Start every component that is not running, with argocd-cmd-params-cm's `params` and
+        argocd-cm's `settings`; wait for all."""
         self._prepare()
         self._redis()
         if not any(self.proc(c).alive() for c in COMPONENTS):
@@ -287,7 +296,7 @@ class LocalArgoCD:
                 progress(f"restarting argocd {component}: its command line changed")
                 proc.stop()
             progress(f"starting argocd {component}")
-            proc.start(self.argv(component), self._env(component, params))
+            proc.start(self.argv(component), self._env(component, params, settings))
             if component == "redis":
                 wait_for_port(self.port("redis"), 30, "redis-server", proc.logfile)
         for component in COMPONENTS:

@@ -259,9 +259,10 @@ def _cm(env: str, name: str) -> dict[str, str]:
     return cm["data"]
 
 
-def test_dev_keeps_the_local_admin_and_a_short_resync() -> None:
+def test_dev_keeps_the_local_admin_and_no_resync_shorter_than_upstreams() -> None:
     assert _cm("dev", "argocd-cm")["admin.enabled"] == "true"
-    assert _cm("dev", "argocd-cm")["timeout.reconciliation"] == "60s"
+    # `invoke bootstrap` refreshes on its own; a shorter resync costs CPU with many labs
+    assert int(_cm("dev", "argocd-cm")["timeout.reconciliation"].removesuffix("s")) >= 120
     assert _cm("dev", "argocd-cmd-params-cm")["server.insecure"] == "true"
 
 

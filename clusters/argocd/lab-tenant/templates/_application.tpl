@@ -9,6 +9,12 @@ metadata:
     app.kubernetes.io/part-of: bio-gitops
     bio-gitops.io/lab: {{ .root.Values.lab.name }}
     bio-gitops.io/layer: lab-apps
+  {{- if ne .app "galaxy" }}
+  annotations:
+    {{- /* the app's chart folder holds everything it renders (its values files included); Galaxy
+    reads values through a ref source, whose changes this annotation would not see */}}
+    argocd.argoproj.io/manifest-generate-paths: .
+  {{- end }}
 {{- end }}
 {{- define "lab-tenant.app-spec" -}}
 project: lab-{{ .root.Values.lab.name }}
