@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 
 from biogitops.errors import ConfigError
 from biogitops.providers.base import ClusterStatus, Provider, ProviderError
 from biogitops.providers.existing import ExistingProvider
-from biogitops.providers.kind import KindProvider
+from biogitops.providers.kind import KindProvider, engine_answer
 from biogitops.providers.kwok import KwokProvider
 from biogitops.settings import PROVIDERS, Settings
 
@@ -47,23 +45,6 @@ def get_provider(settings: Settings, override: str | None = None, instance: str 
     provider = _REGISTRY[name](settings, instance=instance, port_offset=port_offset + int(offset))
     provider.reason = reason
     return provider
-
-
-def engine_answer() -> tuple[bool, str]:
-    """Whether a container engine answers `docker info`, and what it said (version or error)."""
-    docker = shutil.which("docker")
-    if docker is None:
-        return False, "`docker` is not on PATH"
-    try:
-        proc = subprocess.run(
-            [docker, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=20, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return False, "`docker info` did not answer within 20s"
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return False, f"`docker info` failed: {last[:120]}"
-    return True, f"Docker engine {proc.stdout.strip()}"
 
 
 def choose_auto() -> tuple[str, str]:

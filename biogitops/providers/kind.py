@@ -100,24 +100,11 @@ class KindProvider(Provider):
 
     def check_engine(self) -> None:
         """Fail with a hint towards kwok when no usable container engine is there."""
-        docker = shutil.which("docker")
-        if docker is None:
+        answers, detail = engine_answer()
+        if not answers:
             raise ProviderError(
-                "kind needs a container engine, and `docker` is not on PATH",
+                f"kind needs a running container engine: {detail}",
                 f"install and start Docker, or run with `--provider kwok` (env {self.settings.env})",
-            )
-        proc = subprocess.run(
-            [docker, "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ProviderError(
-                f"kind needs a running container engine: docker info failed: {last}",
-                "start the Docker daemon, or run with `--provider kwok`",
             )
 
     def exists(self) -> bool:
@@ -175,6 +162,23 @@ class KindProvider(Provider):
             shutil.rmtree(self.state_dir)
         if self.volumes_dir().is_dir() and any(self.volumes_dir().iterdir()):
             progress(f"volumes kept at {self.volumes_dir()} (delete them by hand when no lab needs them)")
+
+
+def engine_answer() -> tuple[bool, str]:
+    """Whether a container engine answers `docker info`, and what it said (version or error)."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return False, "`docker` is not on PATH"
+    try:
+        proc = subprocess.run(
+            [docker, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=20, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return False, "`docker info` did not answer within 20s"
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return False, f"`docker info` failed: {last[:120]}"
+    return True, f"Docker engine {proc.stdout.strip()}"
 
 
 def host_cgroup_version() -> int:

@@ -51,7 +51,7 @@ def test_auto_picks_kind_only_when_an_engine_answers(dev, monkeypatch, answer, c
 
 
 def test_engine_answer_without_docker_says_so(monkeypatch) -> None:
-    monkeypatch.setattr(providers.shutil, "which", lambda _: None)
+    monkeypatch.setattr(kind_module.shutil, "which", lambda _: None)
     assert providers.engine_answer() == (False, "`docker` is not on PATH")
 
 
@@ -104,7 +104,7 @@ def test_kind_with_a_dead_docker_daemon_suggests_kwok(dev, tmp_path: Path, monke
     fake.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(ProviderError, match=r"docker info failed: Cannot connect.*--provider kwok"):
+    with pytest.raises(ProviderError, match=r"`docker info` failed: Cannot connect.*--provider kwok"):
         get_provider(dev, "kind").check_engine()
 
 
