@@ -185,6 +185,24 @@ def test_invoke_seal_refuses_a_value_flag_and_writes_nothing(tmp_path: Path, cac
     assert not out.exists()
 
 
+def _process_tree(root: int) -> set[int]:
+    """`root` and every process descending from it, from /proc/<pid>/stat's parent ids."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree = {root}
+    grew = True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= found
+        grew = bool(found)
+    return tree
+
+
 def test_sealed_value_never_appears_in_arguments_or_output(
     tmp_path: Path, cache: Path, secrets_dir: Path, fake_kubeseal: Path
 ) -> None:
@@ -201,7 +219,10 @@ def test_sealed_value_never_appears_in_arguments_or_output(
     seen_kubeseal = False
     leaks = []
     while proc.poll() is None:
-        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        # only this invocation's process tree: a test run beside this one may have the value in
+        # an argv on purpose (the refusal test above)
+        for pid in _process_tree(proc.pid):
+            cmdline = Path("/proc") / str(pid) / "cmdline"
             try:
                 argv = cmdline.read_bytes().split(b"\0")
             except OSError:
