@@ -78,7 +78,8 @@ def synced(cluster: Cluster, result: bs.Result, tmp_path_factory: pytest.TempPat
 def test_controller_seals_with_this_machines_dev_key(cluster: Cluster, provider: Provider, result: bs.Result) -> None:
     if provider.name != "kwok":
         pytest.skip(
-            f"{cluster.provider.name}: the Sealed Secrets chart is unreachable here, so no controller runs in the cluster; on kwok the controller runs as a local process"
+            f"{provider.name}: the Sealed Secrets chart is unreachable here, so no controller runs in the "
+            "cluster; on kwok the controller runs as a local process"
         )
     local = sealedsecrets.LocalController(provider)
     assert local.ready()
