@@ -86,10 +86,12 @@ def test_lab_cannot_create_a_clusterrole(cluster: Cluster, result: bs.Result, pr
 def _written(obj: dict) -> str:
     """What changes when anyone but a controller's status update writes `obj`: its resourceVersion,
     except for kinds whose controllers keep rewriting their status (ApplicationSets list their
-    Applications' health), where it is the spec's generation, the annotations and every
-    non-status write recorded in managedFields (kubectl apply and annotate leave one)."""
+    Applications' health; Gatekeeper's audit writes each constraint's violations every run),
+    where it is the spec's generation, the annotations and every non-status write recorded in
+    managedFields (kubectl apply and annotate leave one)."""
     meta = obj["metadata"]
-    if obj["kind"] != "ApplicationSet":
+    status_rewritten = obj["kind"] == "ApplicationSet" or obj["apiVersion"].startswith("constraints.gatekeeper.sh/")
+    if not status_rewritten:
         return meta["resourceVersion"]
     writes = [
         (m["manager"], m["operation"], m.get("time"))
