@@ -265,8 +265,16 @@ def _bootstrap_in(root: Path, env: str, timings: Path | None = None) -> float:
         code += f"open({str(timings)!r}, 'w').write(json.dumps(r.timings))\n"
     env_vars = dict(os.environ, PYTHONPATH=str(root))
     start = time.monotonic()
-    subprocess.run([sys.executable, "-c", code], cwd=root, env=env_vars, check=True)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, env=env_vars, stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BenchFailed(f"bootstrap failed after {time.monotonic() - start:.0f}s: {last[:600]}")
     return round(time.monotonic() - start, 2)
+
+
+class BenchFailed(Exception):
+    """A measured bootstrap failed; the point records the reason instead of a figure."""
 
 
 def _copy_checkout(dest: Path, extra_labs: int, env: str) -> Path:
@@ -474,48 +482,56 @@ def _render_at(root: Path) -> float:
 
 
 def scale_point(env: str, labs: int, phases: list[str], progress: Callable[[str], None] = print) -> dict[str, Any]:
-    """One point of the curve on a fresh throw-away cluster (deleted afterwards)."""
+    """One point of the curve on a fresh throw-away cluster (deleted afterwards). A phase whose
+    bootstrap fails records `<phase>_error` (the bootstrap's own message) instead of a figure,
+    and the point is still written: a failure at N labs is a result too."""
     provider = _provider(env)
     provider.delete()
-    point: dict[str, Any] = {"labs": labs, "machine": machine()}
+    point: dict[str, Any] = {"labs": labs, "machine": machine(), "phases": {}}
     procs = Processes(provider.state_dir)
     try:
         with tempfile.TemporaryDirectory(prefix="biogitops-bench-") as tmp:
             root = _copy_checkout(Path(tmp) / "repo", labs, env)
             steps = Path(tmp) / "steps.json"
+
+            def measured(phase: str, key: str) -> bool:
+                """Bootstrap in `root`, as phase `phase`, its seconds under `key`; False if it failed."""
+                steps.unlink(missing_ok=True)
+                started = Phase(procs)
+                try:
+                    point[key] = _bootstrap_in(root, env, steps)
+                except BenchFailed as err:
+                    point[f"{phase}_error"] = str(err)
+                    progress(f"bench: {labs} labs: {phase} failed: {err}")
+                point["phases"][phase] = started.end()
+                if steps.is_file():
+                    point[f"{key.removesuffix('_s')}_steps_s"] = json.loads(steps.read_text())
+                return f"{phase}_error" not in point
+
             progress(f"bench: {labs} labs: bootstrap from nothing")
-            phase = Phase(procs)
-            point["settle_s"] = _bootstrap_in(root, env, steps)
-            point["phases"] = {"settle": phase.end()}
-            point["settle_steps_s"] = json.loads(steps.read_text())
+            settled = measured("settle", "settle_s")
             point["apps"], point["projects"] = _counts(provider)
             point["metrics"], waits = summarise(scrape(provider))
             settle = point["phases"]["settle"]
             point["bottleneck"] = bottleneck(settle["cpu_s"], settle["wall_s"], os.cpu_count() or 1, waits)
             point["waits_s"] = waits
-            if "idle" in phases:
+            if settled and "idle" in phases:
                 progress(f"bench: {labs} labs: {IDLE_S} s settled, nothing changing")
                 phase = Phase(procs)
                 time.sleep(IDLE_S)
                 point["phases"]["idle"] = phase.end()
-            if "rebootstrap" in phases:
+            if settled and "rebootstrap" in phases:
                 progress(f"bench: {labs} labs: bootstrap again, nothing changed")
                 kubectl = argocd.kubectl_for(provider)
                 before = written(kubectl)
-                phase = Phase(procs)
-                point["rebootstrap_s"] = _bootstrap_in(root, env, steps)
-                point["phases"]["rebootstrap"] = phase.end()
-                point["rebootstrap_steps_s"] = json.loads(steps.read_text())
+                measured("rebootstrap", "rebootstrap_s")
                 point["rebootstrap_writes"] = changed(before, written(kubectl))[:50]
-            if "onelab" in phases:
+            if settled and "onelab" in phases:
                 progress(f"bench: {labs} labs: one more lab")
                 lab_dir = root / "clusters" / env / "labs"
                 (lab_dir / f"{ONBOARD_LAB}.yaml").write_text(yaml.safe_dump(lab_file(ONBOARD_LAB)))
                 _commit(root, "one more lab")
-                phase = Phase(procs)
-                point["one_more_lab_s"] = _bootstrap_in(root, env, steps)
-                point["phases"]["onelab"] = phase.end()
-                point["one_more_lab_steps_s"] = json.loads(steps.read_text())
+                measured("onelab", "one_more_lab_s")
             point["peak_rss_mib"] = procs.peak_rss_mib()
             if "render" in phases:
                 progress(f"bench: {labs} labs: render and validate")
@@ -560,7 +576,11 @@ def curve_table(scale: dict[str, dict[str, dict[str, Any]]]) -> str:
     ]
 
     def fig(point: dict[str, Any], key: str) -> str:
-        return f"{point[key]:.0f}" if isinstance(point.get(key), int | float) else "-"
+        """A figure, "failed" when its phase failed, "-" when it was not measured."""
+        if isinstance(point.get(key), int | float):
+            return f"{point[key]:.0f}"
+        phase = {"settle_s": "settle", "one_more_lab_s": "onelab", "rebootstrap_s": "rebootstrap"}.get(key, "")
+        return "failed" if f"{phase}_error" in point else "-"
 
     for tag, points in scale.items():
         for labs, point in sorted(points.items(), key=lambda item: int(item[0])):
@@ -572,7 +592,7 @@ def curve_table(scale: dict[str, dict[str, dict[str, Any]]]) -> str:
             writes = point.get("rebootstrap_writes")
             reboot = fig(point, "rebootstrap_s") + (f" ({len(writes)})" if isinstance(writes, list) else "")
             load = (point.get("phases", {}).get("settle") or {}).get("loadavg_start") or point["machine"]["loadavg"]
-            per_lab = f"{point['settle_s'] / int(labs):.1f}"
+            per_lab = f"{point['settle_s'] / int(labs):.1f}" if "settle_s" in point else "-"
             found = (point.get("bottleneck") or {}).get("component", "-")
             rows.append(
                 f"| {tag} | {labs} | {point.get('apps', '-')} | {fig(point, 'settle_s')} | {per_lab} "
@@ -615,13 +635,20 @@ def main(argv: list[str] | None = None) -> None:
     if "bootstrap" in which:
         results["bootstrap_s"] = bootstrap(args.env)
         write(results, args.out)
+    failed: list[str] = []
     if "scale" in which:
         for labs in args.labs:
             point = scale_point(args.env, labs, args.phases)
-            results = {"scale": {args.tag: {str(labs): point}}, f"scale_{labs}_labs_s": point["settle_s"]}
+            results = {"scale": {args.tag: {str(labs): point}}}
+            if "settle_s" in point:
+                results[f"scale_{labs}_labs_s"] = point["settle_s"]
             write(results, args.out)
-            print(json.dumps({k: point.get(k) for k in ("labs", "settle_s", "bottleneck")}), flush=True)
+            failed += [f"{labs} labs: {k}: {v}" for k, v in point.items() if k.endswith("_error")]
+            print(json.dumps({k: point.get(k) for k in ("labs", "settle_s", "one_more_lab_s", "bottleneck")}), flush=True)
     print(json.dumps(write({}, args.out), indent=2))
+    if failed:
+        print("bench: some phases failed (recorded in the JSON):\n  " + "\n  ".join(failed), file=sys.stderr)
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

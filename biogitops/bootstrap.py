@@ -11,11 +11,13 @@ interruption at any point converges:
   5. root               the root Application (and its project): from then on Argo CD syncs
                         the bootstrap chart (projects, ApplicationSets) and its own config
                         with self-heal; bootstrap applies these once and never again
-  6. projects           waits until every AppProject exists
+  6. projects           waits until the platform's AppProjects exist (the root creates them
+                        before any ApplicationSet; each lab's comes with its tenancy)
   7. platform           waits for the platform, add-ons, policies and labs Applications, layer
                         by layer (kwok: starts the local Gatekeeper before the policies)
   8. wait               every first-party Application Synced and Healthy; upstream-chart
-                        Applications Synced and Healthy or reported "source unreachable"
+                        Applications Synced and Healthy or reported "source unreachable";
+                        every AppProject, each lab's included, present
 Nothing is applied before everything has been validated (step 1). A re-run with nothing
 changed writes nothing: objects the root Application owns are not applied again, and Argo CD
 is asked to refresh only when the snapshot it reads has moved.
@@ -34,6 +36,7 @@ import yaml
 from biogitops import argocd, crds, gatekeeper, kube, sealedsecrets, secrets, tools
 from biogitops.errors import BioGitopsError
 from biogitops.kube import Kubectl
+from biogitops.kubewatch import ObjectWatch
 from biogitops.labs import Lab, check_apps, load_labs, load_labs_at
 from biogitops.pins import load_pins
 from biogitops.providers import Provider, get_provider
@@ -46,6 +49,8 @@ STEPS = ("preflight", "cluster", "argocd", "default-project", "root", "projects"
 ROOT = "root"
 HEALTHY = "Synced/Healthy"
 ANNOTATE_BATCH = 200  # Applications per `kubectl annotate` (a long argv, one process)
+APPLICATIONS_PATH = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"
+POLL_S = 2.0  # between two looks at the watched Applications (a look lists nothing)
 UNREACHABLE = "source unreachable"
 # first-party Applications that need an upstream one running, not only its CRDs: the policies'
 # constraint kinds exist only once Gatekeeper has compiled their templates. Where that upstream
@@ -122,6 +127,7 @@ class Bootstrap:
         self.values: dict[str, Any] = {}
         self.graph = Graph()
         self.result = Result(self.provider, self.graph)
+        self.watch: ObjectWatch | None = None
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -158,12 +164,22 @@ class Bootstrap:
         refresh_applicationsets(self.kubectl, self.graph.applicationsets)
 
     def applications(self) -> dict[str, dict[str, Any]]:
+        """Every Application by name: from the watch the waits keep, else listed now."""
+        if self.watch:
+            return self.watch.objects()
         items = self.kubectl.json("-n", "argocd", "get", "applications.argoproj.io")["items"]
         return {a["metadata"]["name"]: a for a in items}
+
+    def watch_applications(self) -> None:
+        """From now on read Applications from one watch, not a list per look (kubewatch.py)."""
+        if not self.watch:
+            self.watch = ObjectWatch(self.kubectl, APPLICATIONS_PATH)
+            self.watch.start()
 
     def wait_apps(self, names: list[str], what: str, timeout: float | None = None) -> dict[str, str]:
         """Wait until each named Application is settled; raise naming the ones that are not."""
         upstream = set(self.graph.upstream())
+        self.watch_applications()
         deadline = time.monotonic() + (timeout or self.timeout)
         start = time.monotonic()
         states: dict[str, str] = {}
@@ -182,7 +198,7 @@ class Bootstrap:
                     + "; ".join(f"{n}={s}" for n, s in sorted(bad.items())),
                     f"inspect with `invoke status --env {self.settings.env}` and the Argo CD logs",
                 )
-            time.sleep(poll_interval(len(live)))
+            time.sleep(POLL_S)
 
     def _state(self, app: dict[str, Any] | None) -> str:
         if app is None:
@@ -264,18 +280,22 @@ class Bootstrap:
         self.wait_apps([ROOT], "root Application")
 
     def projects(self) -> None:
-        names = sorted(n for n in self.graph.applications if n.startswith("project-"))
-        self.wait_apps(names, "project Applications")
-        expected = set(self.graph.projects)
+        """The platform's AppProjects, which the root creates before its ApplicationSets (a lab's
+        comes with its tenancy, and is checked in the last step)."""
+        labs = {f"lab-{lab.name}" for lab in self.labs}
+        self.wait_projects([p for p in self.graph.projects if p not in labs], "step projects")
 
-        def have() -> set[str]:
+    def wait_projects(self, expected: list[str], step: str, timeout: float = 120) -> None:
+        """Wait until every named AppProject exists; raise naming the missing ones."""
+
+        def missing() -> list[str]:
             items = self.kubectl.json("-n", "argocd", "get", "appprojects.argoproj.io")["items"]
-            return {p["metadata"]["name"] for p in items}
+            return sorted(set(expected) - {p["metadata"]["name"] for p in items})
 
-        deadline = time.monotonic() + 120
-        while not expected <= have():
+        deadline = time.monotonic() + timeout
+        while gone := missing():
             if time.monotonic() > deadline:
-                raise BootstrapError(f"step projects: AppProjects missing: {', '.join(sorted(expected - have()))}")
+                raise BootstrapError(f"{step}: AppProjects missing after {timeout:.0f}s: {', '.join(gone)}")
             time.sleep(1)
 
     def platform(self) -> None:
@@ -294,31 +314,30 @@ class Bootstrap:
     def wait(self) -> None:
         names = sorted(self.graph.applications)
         self.result.states = self.wait_apps(names, "all Applications")
+        self.wait_projects(self.graph.projects, "step wait")
 
     # ---------------------------------------------------------------- driver
     def run(self, stop_after: str | None = None) -> Result:
         if stop_after and stop_after not in STEPS:
             raise BootstrapError(f"unknown step {stop_after!r}", f"steps: {', '.join(STEPS)}")
-        for number, step in enumerate(STEPS, 1):
-            self.progress(f"step {number}/{len(STEPS)}: {step}")
-            start = time.monotonic()
-            try:
-                getattr(self, step.replace("-", "_"))()
-            except BootstrapError:
-                raise
-            except BioGitopsError as err:
-                raise BootstrapError(f"step {step}: {err.message}", err.hint) from None
-            self.result.timings[step] = round(time.monotonic() - start, 2)
-            if step == stop_after:
-                break
+        try:
+            for number, step in enumerate(STEPS, 1):
+                self.progress(f"step {number}/{len(STEPS)}: {step}")
+                start = time.monotonic()
+                try:
+                    getattr(self, step.replace("-", "_"))()
+                except BootstrapError:
+                    raise
+                except BioGitopsError as err:
+                    raise BootstrapError(f"step {step}: {err.message}", err.hint) from None
+                self.result.timings[step] = round(time.monotonic() - start, 2)
+                if step == stop_after:
+                    break
+        finally:
+            if self.watch:
+                self.watch.close()
+                self.watch = None
         return self.result
-
-
-def poll_interval(applications: int) -> float:
-    """Seconds between two looks at every Application: each look lists them all (the API server
-    serialises, kubectl and this process parse every one), so with hundreds of labs a fixed 2 s
-    costs a CPU core on a small machine. 2 s up to 100 Applications, at most 5 s."""
-    return min(5.0, max(2.0, applications / 50))
 
 
 def refresh_applicationsets(kubectl: Kubectl, names: list[str]) -> None:

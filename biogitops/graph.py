@@ -32,7 +32,7 @@ def mermaid(graph: Graph, env: str) -> str:
         lines.append(f"  {_id('proj', spec.get('project', ''))} -.- {_id('app', name)}")
         lines.append(f"  {_id('app', name)} --> {_id('ns', ns)}")
         owner = app.get("metadata", {}).get("labels", {}).get("bio-gitops.io/layer", "")
-        parent = {"projects": "projects", "platform": "platform", "addons": "addons", "labs": "labs"}.get(owner)
+        parent = {"platform": "platform", "addons": "addons", "labs": "labs"}.get(owner)
         if parent:
             lines.append(f"  {_id('as', parent)} --> {_id('app', name)}")
         elif owner == "root":  # the root Application syncs the ApplicationSets themselves

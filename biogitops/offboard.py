@@ -71,7 +71,7 @@ class Plan:
 
     env: str
     lab: str
-    parents: list[dict[str, Any]] = field(default_factory=list)  # lab-NAME and project-NAME
+    parents: list[dict[str, Any]] = field(default_factory=list)  # lab-NAME (its tenancy)
     children: list[dict[str, Any]] = field(default_factory=list)  # the lab's own Applications
     project: dict[str, Any] | None = None
     namespace: dict[str, Any] | None = None
@@ -107,11 +107,11 @@ def get_one(kubectl: Kubectl, *args: str) -> dict[str, Any] | None:
 
 
 def find_plan(kubectl: Kubectl, env: str, lab: str) -> Plan:
-    """Read what belongs to `lab`: Applications lab-NAME and project-NAME, every Application in
+    """Read what belongs to `lab`: Application lab-NAME (its tenancy), every Application in
     project lab-NAME or labelled with the lab, AppProject and namespace lab-NAME, its claims."""
     plan = Plan(env, lab)
     apps = kubectl.json("-n", ARGOCD_NS, "get", APPS)["items"]
-    parent_names = (f"lab-{lab}", f"project-{lab}")
+    parent_names = (f"lab-{lab}",)
     plan.parents = sorted((a for a in apps if _name(a) in parent_names), key=_name)
     plan.children = sorted(
         (

@@ -31,7 +31,7 @@ LAB_FIELDS = ("name", "owners", "members", "quota", "apps")
 
 
 def static_projects() -> list[str]:
-    """The static AppProjects, as the bootstrap chart lists them."""
+    """The platform's AppProjects, as the bootstrap chart defines them (values `staticProjects`)."""
     return list(yaml.safe_load((ARGOCD / "bootstrap" / "values.yaml").read_text())["staticProjects"])
 
 
@@ -112,16 +112,6 @@ def tenant_values(env: str, values: dict[str, Any], lab: Lab) -> dict[str, Any]:
         "apiServer": values["apiServer"],
         "labFile": lab.path.name,
     }
-
-
-def project_values(values: dict[str, Any], static: str = "", lab: Lab | None = None) -> dict[str, Any]:
-    """The values the `projects` ApplicationSet gives one project's release (a static one or a lab's)."""
-    repos = {name: chart["repoURL"] for name, chart in values["charts"].items()}
-    out: dict[str, Any] = {"name": static, "kind": "static", "repoURL": values["repoURL"], "chartRepos": repos}
-    if lab:
-        fields = lab_fields(lab.data)
-        out.update(name=lab.name, kind="lab", lab={k: v for k, v in fields.items() if k != "quota"})
-    return out
 
 
 def argocd_config(settings: Settings) -> list[dict[str, Any]]:
@@ -261,10 +251,11 @@ def expected_graph(settings: Settings, labs: list[Lab], objects: list[dict[str, 
         graph.applicationsets.append(obj["metadata"]["name"])
         for app in _expand(obj, _elements(obj, labs)):
             graph.applications[app["metadata"]["name"]] = app
-    graph.projects += static_projects() + [f"lab-{lab.name}" for lab in labs]
-    for lab in labs:  # each lab's own Applications come from its lab-tenant release, as Argo CD renders it
+    for lab in labs:  # each lab's project and Applications come from its lab-tenant release, as Argo CD renders it
         tenancy = graph.applications[f"lab-{lab.name}"]
         for obj in render_helm_source(tenancy["spec"]["source"], f"lab-{lab.name}"):
             if obj["kind"] == "Application":
                 graph.applications[obj["metadata"]["name"]] = obj
+            if obj["kind"] == "AppProject":
+                graph.projects.append(obj["metadata"]["name"])
     return graph

@@ -56,7 +56,6 @@ CHARTS = {
     "applications/spark-operator/lab": ["lab=example"],
     "applications/galaxy/extras": ["webHandlers.replicaCount=2", "extras.environment=dev"],
     "clusters/argocd/bootstrap": ["repoURL=https://git.example.invalid/r.git", "charts.galaxy.version=1.0.0"],
-    "clusters/argocd/projects": ["name=platform", "repoURL=https://git.example.invalid/r.git"],
     "clusters/argocd/lab-tenant": [
         "lab.name=example",
         "lab.owners=example-admins",

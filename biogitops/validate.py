@@ -31,9 +31,7 @@ from biogitops.render import (
     argocd_config,
     bootstrap_values,
     helm_template,
-    project_values,
     render_bootstrap,
-    static_projects,
     tenant_values,
 )
 from biogitops.settings import APP_VALUES, known_envs, load_settings
@@ -96,10 +94,7 @@ def targets(env: str) -> dict[str, list[dict]]:
         # alert rules, monitors and dashboards (the observability Application; the same in every env)
         f"{env}/observability": kustomize(REPO_ROOT / "observability"),
     }
-    for name in static_projects():
-        out[f"{env}/project-{name}"] = helm_template(ARGOCD / "projects", [project_values(values, static=name)])
     for lab in labs:
-        out[f"{env}/project-lab-{lab.name}"] = helm_template(ARGOCD / "projects", [project_values(values, lab=lab)])
         out[f"{env}/lab-tenant-{lab.name}"] = helm_template(ARGOCD / "lab-tenant", [tenant_values(env, values, lab)])
     for name in APP_CHARTS:
         out[f"{env}/{name}"] = render_app_chart(name, env)

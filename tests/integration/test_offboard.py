@@ -111,7 +111,7 @@ def removed(cluster: Cluster, provider: Provider) -> Removed:
     # the ApplicationSets drop the lab's generated Applications; whatever they cascade into settles
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and (
-        {f"lab-{LAB}", f"project-{LAB}"} & _app_names(cluster) or _namespace_phase(cluster) == "Terminating"
+        {f"lab-{LAB}"} & _app_names(cluster) or _namespace_phase(cluster) == "Terminating"
     ):
         time.sleep(2)
     kept = _namespace_phase(cluster) == "Active"
@@ -169,7 +169,7 @@ def orphan(cluster: Cluster, removed: Removed) -> Iterator[None]:
         }
         kubectl.apply_text(yaml.safe_dump(app))
     yield
-    for app in (f"lab-{LAB}-nextflow", f"lab-{LAB}", f"project-{LAB}"):  # whatever a failed test left
+    for app in (f"lab-{LAB}-nextflow", f"lab-{LAB}"):  # whatever a failed test left
         unfinalize = ("--type=merge", "-p", '{"metadata":{"finalizers":null}}')
         kubectl.run("-n", "argocd", "patch", "application", app, *unfinalize, check=False)
         kubectl.run("-n", "argocd", "delete", "application", app, "--ignore-not-found", "--wait=false", check=False)

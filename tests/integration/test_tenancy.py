@@ -17,13 +17,15 @@ import yaml
 from biogitops import bootstrap as bs
 from biogitops.paths import REPO_ROOT
 from biogitops.providers import Provider
+from biogitops.render import static_projects
 from biogitops.repo import source_for
 
 from .conftest import Cluster, apps, submit_probe
 
 HOSTILE = REPO_ROOT / "tests" / "fixtures" / "labs" / "hostile" / "widen.yaml"
-PLATFORM_KINDS = yaml.safe_load((REPO_ROOT / "clusters/argocd/projects/values.yaml").read_text())["labKinds"]
-PLATFORM_LIMITS = yaml.safe_load((REPO_ROOT / "clusters/argocd/lab-tenant/values.yaml").read_text())["limits"]
+TENANT_VALUES = yaml.safe_load((REPO_ROOT / "clusters/argocd/lab-tenant/values.yaml").read_text())
+PLATFORM_KINDS = TENANT_VALUES["labKinds"]
+PLATFORM_LIMITS = TENANT_VALUES["limits"]
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +44,11 @@ def _wait(cond, timeout: float, what: str) -> None:
 def _publish_without_preflight(cluster: Cluster, provider: Provider) -> None:
     """Snapshot the working tree for Argo CD and make its ApplicationSets re-read it now."""
     source_for(provider)
-    bs.refresh_applicationsets(cluster.kubectl, ["projects", "labs"])
+    bs.refresh_applicationsets(cluster.kubectl, ["labs"])
 
 
 def _remove_lab_objects(cluster: Cluster, lab: str) -> None:
-    for app in [n for n in apps(cluster) if n == f"lab-{lab}" or n.startswith(f"lab-{lab}-") or n == f"project-{lab}"]:
+    for app in [n for n in apps(cluster) if n == f"lab-{lab}" or n.startswith(f"lab-{lab}-")]:
         cluster.kubectl.run("-n", "argocd", "delete", "application", app, "--ignore-not-found", "--wait=false")
     cluster.kubectl.run("-n", "argocd", "delete", "appproject", f"lab-{lab}", "--ignore-not-found")
     cluster.kubectl.run("delete", "namespace", f"lab-{lab}", "--ignore-not-found", "--wait=false")
@@ -95,7 +97,7 @@ def test_nested_lab_file_pushed_without_preflight_is_not_deployed(
     # has been seen by the same generator pass
     _wait(lambda: "lab-widen" in apps(cluster), 240, "the top-level lab's Application")
     live = apps(cluster)
-    assert "lab-nested" not in live and "project-nested" not in live
+    assert "lab-nested" not in live
     assert not cluster.kubectl.ok("get", "namespace", "lab-nested")
 
 
@@ -164,8 +166,8 @@ def test_edited_default_project_is_put_back(cluster: Cluster, result: bs.Result)
 def test_bootstrap_objects_are_owned_by_the_root_application(cluster: Cluster, result: bs.Result) -> None:
     root = cluster.application(bs.ROOT)
     owned = {(r["kind"], r["name"]) for r in root["status"]["resources"]}
-    for appset in ("projects", "platform", "labs"):
+    for appset in ("platform", "labs"):
         assert ("ApplicationSet", appset) in owned
-    for project in ("default", "bootstrap", "argocd"):
+    for project in ("default", "argocd", *static_projects()):
         assert ("AppProject", project) in owned
     assert ("ConfigMap", "argocd-cm") in owned

@@ -17,7 +17,7 @@ from biogitops.render import argo_applies
 ENVS = ["dev", "staging", "prod"]
 LAB_KINDS = {
     (k["group"], k["kind"])
-    for k in yaml.safe_load((REPO_ROOT / "clusters/argocd/projects/values.yaml").read_text())["labKinds"]
+    for k in yaml.safe_load((REPO_ROOT / "clusters/argocd/lab-tenant/values.yaml").read_text())["labKinds"]
 }
 
 

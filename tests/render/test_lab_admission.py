@@ -75,7 +75,9 @@ def test_a_policy_without_its_binding_is_a_gap(rendered: tuple[str, dict[str, li
 
 def test_the_platform_project_admits_the_admission_kinds(rendered: tuple[str, dict[str, list[dict]]]) -> None:
     env, targets = rendered
-    [project] = [o for o in targets[f"{env}/project-platform"] if o["kind"] == "AppProject"]
+    [project] = [
+        o for o in targets[f"{env}/bootstrap"] if o["kind"] == "AppProject" and o["metadata"]["name"] == "platform"
+    ]
     allowed = {(k["group"], k["kind"]) for k in project["spec"].get("clusterResourceWhitelist", [])}
     kinds = {
         ("admissionregistration.k8s.io", o["kind"]) for o in validate.kustomize(REPO_ROOT / "clusters/base/admission")

@@ -15,7 +15,7 @@ from biogitops.render import argocd_config, bootstrap_values, expected_graph, re
 from biogitops.settings import load_settings
 
 PATHS = "argocd.argoproj.io/manifest-generate-paths"
-PER_LAB_LAYERS = {"projects", "labs", "lab-apps"}
+PER_LAB_LAYERS = {"labs", "lab-apps"}
 
 
 def _per_lab_apps(env: str) -> dict[str, dict[str, Any]]:

@@ -22,7 +22,6 @@ from biogitops.render import (
     argocd_config,
     bootstrap_values,
     helm_template,
-    project_values,
     render_bootstrap,
     render_helm_source,
     root_application,
@@ -63,10 +62,9 @@ def _generated(appset_name: str, lab: Lab, values: dict[str, Any]) -> dict[str, 
 # -------------------------------------------------------------- a lab file cannot widen its rights
 
 
-@pytest.mark.parametrize("appset", ["labs", "projects"])
-def test_override_keys_in_a_lab_file_never_reach_the_charts(appset: str) -> None:
+def test_override_keys_in_a_lab_file_never_reach_the_charts() -> None:
     values = _values()
-    app = _generated(appset, _raw_lab(HOSTILE), values)
+    app = _generated("labs", _raw_lab(HOSTILE), values)
     helm = app["spec"]["source"]["helm"]
     assert not helm.get("valueFiles"), "a lab file must not be a values file of a platform chart"
     assert set(helm["valuesObject"]["lab"]) <= {"name", "owners", "members", "quota", "apps"}
@@ -84,8 +82,8 @@ def test_hostile_lab_renders_with_the_platforms_limits_and_kinds() -> None:
     [limits] = [o for o in tenant if o["kind"] == "LimitRange"]
     platform = yaml.safe_load((ARGOCD / "lab-tenant" / "values.yaml").read_text())["limits"]
     assert limits["spec"]["limits"][0]["max"] == platform["max"] != hostile["limits"]["max"]
-    [project] = helm_template(ARGOCD / "projects", [project_values(values, lab=lab)])
-    platform_kinds = yaml.safe_load((ARGOCD / "projects" / "values.yaml").read_text())["labKinds"]
+    [project] = [o for o in tenant if o["kind"] == "AppProject"]
+    platform_kinds = yaml.safe_load((ARGOCD / "lab-tenant" / "values.yaml").read_text())["labKinds"]
     assert project["spec"]["namespaceResourceWhitelist"] == platform_kinds
     assert project["spec"]["sourceRepos"] == [values["repoURL"]]
     assert project["spec"]["clusterResourceWhitelist"] == []
@@ -115,7 +113,7 @@ def test_lab_tenant_chart_refuses_what_preflight_refuses(fixture: str) -> None:
 def test_nested_lab_files_are_not_matched_by_argo_cd() -> None:
     [params] = [o for o in argocd_config(load_settings("dev")) if o["metadata"]["name"] == "argocd-cmd-params-cm"]
     assert params["data"]["applicationsetcontroller.enable.new.git.file.globbing"] == "true"
-    for name in ("labs", "projects"):
+    for name in ("labs",):
         [git] = [g["git"] for g in _appset(_values(), name)["spec"]["generators"] if "git" in g]
         assert [f["path"] for f in git["files"]] == ["clusters/dev/labs/*.yaml"]
 
@@ -126,16 +124,13 @@ def test_nested_lab_files_are_not_matched_by_argo_cd() -> None:
 def _projects(env: str = "dev") -> dict[str, dict[str, Any]]:
     values = _values(env)
     out = {}
-    for name in static_projects():
-        [proj] = helm_template(ARGOCD / "projects", [project_values(values, static=name)])
-        out[name] = proj
     for proj in render_bootstrap(values):
         if proj["kind"] == "AppProject":
             out[proj["metadata"]["name"]] = proj
     return out
 
 
-@pytest.mark.parametrize("name", [*static_projects(), "bootstrap", "argocd"])
+@pytest.mark.parametrize("name", [*static_projects(), "argocd"])
 def test_every_static_project_whitelists_its_kinds(name: str) -> None:
     spec = _projects()[name]["spec"]
     assert "namespaceResourceWhitelist" in spec and "clusterResourceWhitelist" in spec
@@ -144,10 +139,34 @@ def test_every_static_project_whitelists_its_kinds(name: str) -> None:
     assert all(d["namespace"] != "*" for d in spec["destinations"])
 
 
-def test_bootstrap_project_may_create_only_appprojects() -> None:
-    spec = _projects()["bootstrap"]["spec"]
-    assert spec["namespaceResourceWhitelist"] == [{"group": "argoproj.io", "kind": "AppProject"}]
-    assert spec["clusterResourceWhitelist"] == []
+def test_platform_projects_exist_before_any_applicationset_that_uses_them() -> None:
+    # an ApplicationSet naming a missing project is refused and looked at again only after
+    # minutes: the root (its sync waves) must have created every project it uses first
+    objs = render_bootstrap(_values())
+    wave = {
+        (o["kind"], o["metadata"]["name"]): int(o["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", 0))
+        for o in objs
+    }
+    for appset in [o for o in objs if o["kind"] == "ApplicationSet"]:
+        app = appset["spec"]["template"]
+        for project in {app["spec"]["project"], *_list_projects(appset)} - {"{{ .project }}"}:
+            assert ("AppProject", project) in wave, f"{appset['metadata']['name']} uses {project}, which the root does not create"
+            assert wave[("AppProject", project)] < wave[("ApplicationSet", appset["metadata"]["name"])]
+
+
+def _list_projects(appset: dict[str, Any]) -> set[str]:
+    """Projects named by an ApplicationSet's list elements (the add-ons name theirs there)."""
+    return {e["project"] for g in appset["spec"]["generators"] for e in (g.get("list") or {}).get("elements", []) if "project" in e}
+
+
+def test_a_lab_tenancy_creates_its_own_project_and_no_other() -> None:
+    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", _values(), _raw_lab(HOSTILE))])
+    [project] = [o for o in tenant if o["kind"] == "AppProject"]
+    assert project["metadata"]["name"] == "lab-widen" and project["metadata"]["namespace"] == "argocd"
+    annotations = project["metadata"]["annotations"]
+    assert "Delete=false" in annotations["argocd.argoproj.io/sync-options"], "offboarding deletes a lab's project"
+    apps = [o for o in tenant if o["kind"] == "Application"]
+    assert all(int(annotations["argocd.argoproj.io/sync-wave"]) < int(a["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", 0)) for a in apps)
 
 
 def test_platform_project_reaches_neither_argocd_nor_labs() -> None:
@@ -162,7 +181,7 @@ def test_lab_tenancy_runs_in_the_tenants_project() -> None:
     tenants = _projects()["tenants"]["spec"]
     assert {d["namespace"] for d in tenants["destinations"]} == {"lab-*", "argocd"}
     kinds = {k["kind"] for k in tenants["namespaceResourceWhitelist"]}
-    assert kinds == {"ResourceQuota", "LimitRange", "NetworkPolicy", "RoleBinding", "Application"}
+    assert kinds == {"ResourceQuota", "LimitRange", "NetworkPolicy", "RoleBinding", "Application", "AppProject"}
     tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", values, _raw_lab(HOSTILE))])
     assert {o["kind"] for o in tenant} - {"Namespace"} <= kinds
     assert {o["spec"]["project"] for o in tenant if o["kind"] == "Application"} == {"lab-widen"}
@@ -284,7 +303,7 @@ def test_config_without_admin_and_without_sso_is_refused() -> None:
 
 def test_lab_groups_get_roles_in_their_own_project_only() -> None:
     lab = _raw_lab(REPO_ROOT / "clusters" / "dev" / "labs" / "genomics.yaml")
-    [project] = helm_template(ARGOCD / "projects", [project_values(_values(), lab=lab)])
+    [project] = [o for o in helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", _values(), lab)]) if o["kind"] == "AppProject"]
     roles = {r["name"]: r for r in project["spec"]["roles"]}
     assert roles["owners"]["groups"] == ["genomics-admins"] and roles["members"]["groups"] == ["genomics"]
     for role in roles.values():
@@ -325,7 +344,7 @@ def _kind_names(kinds: list[dict[str, str]]) -> set[str]:
 
 def test_handbook_projects_table_matches_the_charts() -> None:
     projects = _projects()
-    values = yaml.safe_load((ARGOCD / "projects" / "values.yaml").read_text())
+    values = yaml.safe_load((ARGOCD / "bootstrap" / "values.yaml").read_text())
     operator = {
         "cluster": _kind_names(values["operatorClusterKinds"]),
         "namespaced": _kind_names(values["operatorNamespacedKinds"]),

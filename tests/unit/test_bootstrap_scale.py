@@ -1,5 +1,5 @@
 """biogitops/bootstrap.py at many labs: the refresh after a new dev snapshot asks Argo CD in a few
-kubectl calls, not one per Application, and the wait loop looks less often when there are many."""
+kubectl calls, not one per Application."""
 
 from __future__ import annotations
 
@@ -50,12 +50,3 @@ def test_refresh_writes_nothing_when_every_application_is_at_the_snapshot(monkey
     boot, kubectl = _bootstrap(monkeypatch, {"a": COMMIT, "b": COMMIT})
     boot.refresh()
     assert kubectl.calls == []
-
-
-@pytest.mark.parametrize(
-    ("applications", "seconds"),
-    [(0, 2.0), (100, 2.0), (200, 4.0), (3000, 5.0)],
-    ids=["none", "small-platform-keeps-2s", "grows-with-applications", "capped-for-onboarding-latency"],
-)
-def test_poll_interval(applications: int, seconds: float) -> None:
-    assert bs.poll_interval(applications) == seconds

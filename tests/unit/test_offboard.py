@@ -34,7 +34,7 @@ def lab_objects(lab: str, owner: str | None = None) -> list[dict[str, Any]]:
         configmap(ns, "settings", {"threads": "4"}),
     ]
     if owner:
-        objs += [application(f"lab-{lab}", "platform", owner=owner), application(f"project-{lab}", "bootstrap")]
+        objs += [application(f"lab-{lab}", "tenants", owner=owner)]
     return objs
 
 
@@ -212,7 +212,7 @@ def test_default_export_path_names_env_lab_and_time() -> None:
 
 
 def test_deletion_never_cascades_and_goes_applications_project_namespace(root: Path, tmp_path: Path) -> None:
-    objs = [*lab_objects("itest"), application("lab-itest", "platform"), application("project-itest", "bootstrap")]
+    objs = [*lab_objects("itest"), application("lab-itest", "tenants")]
     kubectl = FakeKubectl(objs)
     offboard(kubectl, root, tmp_path)
     assert kubectl.cascaded == []
@@ -220,8 +220,6 @@ def test_deletion_never_cascades_and_goes_applications_project_namespace(root: P
     assert steps == [
         "patch applications.argoproj.io lab-itest",
         "delete applications.argoproj.io lab-itest",
-        "patch applications.argoproj.io project-itest",
-        "delete applications.argoproj.io project-itest",
         "patch applications.argoproj.io lab-itest-nextflow",
         "delete applications.argoproj.io lab-itest-nextflow",
         "patch applications.argoproj.io lab-itest-spark",
