@@ -644,7 +644,9 @@ def main(argv: list[str] | None = None) -> None:
                 results[f"scale_{labs}_labs_s"] = point["settle_s"]
             write(results, args.out)
             failed += [f"{labs} labs: {k}: {v}" for k, v in point.items() if k.endswith("_error")]
-            print(json.dumps({k: point.get(k) for k in ("labs", "settle_s", "one_more_lab_s", "bottleneck")}), flush=True)
+            print(
+                json.dumps({k: point.get(k) for k in ("labs", "settle_s", "one_more_lab_s", "bottleneck")}), flush=True
+            )
     print(json.dumps(write({}, args.out), indent=2))
     if failed:
         print("bench: some phases failed (recorded in the JSON):\n  " + "\n  ".join(failed), file=sys.stderr)

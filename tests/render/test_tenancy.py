@@ -144,19 +144,28 @@ def test_platform_projects_exist_before_any_applicationset_that_uses_them() -> N
     # minutes: the root (its sync waves) must have created every project it uses first
     objs = render_bootstrap(_values())
     wave = {
-        (o["kind"], o["metadata"]["name"]): int(o["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", 0))
+        (o["kind"], o["metadata"]["name"]): int(
+            o["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", 0)
+        )
         for o in objs
     }
     for appset in [o for o in objs if o["kind"] == "ApplicationSet"]:
         app = appset["spec"]["template"]
         for project in {app["spec"]["project"], *_list_projects(appset)} - {"{{ .project }}"}:
-            assert ("AppProject", project) in wave, f"{appset['metadata']['name']} uses {project}, which the root does not create"
+            assert ("AppProject", project) in wave, (
+                f"{appset['metadata']['name']} uses {project}, which the root does not create"
+            )
             assert wave[("AppProject", project)] < wave[("ApplicationSet", appset["metadata"]["name"])]
 
 
 def _list_projects(appset: dict[str, Any]) -> set[str]:
     """Projects named by an ApplicationSet's list elements (the add-ons name theirs there)."""
-    return {e["project"] for g in appset["spec"]["generators"] for e in (g.get("list") or {}).get("elements", []) if "project" in e}
+    return {
+        e["project"]
+        for g in appset["spec"]["generators"]
+        for e in (g.get("list") or {}).get("elements", [])
+        if "project" in e
+    }
 
 
 def test_a_lab_tenancy_creates_its_own_project_and_no_other() -> None:
@@ -166,7 +175,11 @@ def test_a_lab_tenancy_creates_its_own_project_and_no_other() -> None:
     annotations = project["metadata"]["annotations"]
     assert "Delete=false" in annotations["argocd.argoproj.io/sync-options"], "offboarding deletes a lab's project"
     apps = [o for o in tenant if o["kind"] == "Application"]
-    assert all(int(annotations["argocd.argoproj.io/sync-wave"]) < int(a["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", 0)) for a in apps)
+    assert all(
+        int(annotations["argocd.argoproj.io/sync-wave"])
+        < int(a["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", 0))
+        for a in apps
+    )
 
 
 def test_platform_project_reaches_neither_argocd_nor_labs() -> None:
@@ -303,7 +316,11 @@ def test_config_without_admin_and_without_sso_is_refused() -> None:
 
 def test_lab_groups_get_roles_in_their_own_project_only() -> None:
     lab = _raw_lab(REPO_ROOT / "clusters" / "dev" / "labs" / "genomics.yaml")
-    [project] = [o for o in helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", _values(), lab)]) if o["kind"] == "AppProject"]
+    [project] = [
+        o
+        for o in helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", _values(), lab)])
+        if o["kind"] == "AppProject"
+    ]
     roles = {r["name"]: r for r in project["spec"]["roles"]}
     assert roles["owners"]["groups"] == ["genomics-admins"] and roles["members"]["groups"] == ["genomics"]
     for role in roles.values():

@@ -95,7 +95,15 @@ def test_changes_after_the_list_arrive_without_another_list(tmp_path: Path) -> N
         tmp_path,
         {
             "list": [listing("5", app("a", "3"), app("b", "4"))],
-            "watch": [{"events": [{"type": "MODIFIED", "object": app("a", "6", "Synced")}, {"type": "DELETED", "object": app("b", "7")}], "hold": 60}],
+            "watch": [
+                {
+                    "events": [
+                        {"type": "MODIFIED", "object": app("a", "6", "Synced")},
+                        {"type": "DELETED", "object": app("b", "7")},
+                    ],
+                    "hold": 60,
+                }
+            ],
         },
     )
     with ObjectWatch(kubectl, PATH) as watch:
