@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from biogitops import argocd, crds, gatekeeper, kube, sealedsecrets, secrets, tools
+from biogitops import affected, argocd, crds, gatekeeper, kube, sealedsecrets, secrets, tools
 from biogitops.errors import BioGitopsError
 from biogitops.kube import Kubectl
 from biogitops.kubewatch import ObjectWatch
@@ -42,7 +42,8 @@ from biogitops.pins import load_pins
 from biogitops.providers import Provider, get_provider
 from biogitops.providers.kwok import BINARIES as KWOK_BINARIES
 from biogitops.render import Graph, bootstrap_values, expected_graph, is_upstream, render_bootstrap, root_application
-from biogitops.repo import source_for
+from biogitops.paths import REPO_ROOT
+from biogitops.repo import bare_repo, source_for
 from biogitops.settings import load_settings
 
 STEPS = ("preflight", "cluster", "argocd", "default-project", "root", "projects", "platform", "wait")
@@ -128,6 +129,8 @@ class Bootstrap:
         self.graph = Graph()
         self.result = Result(self.provider, self.graph)
         self.watch: ObjectWatch | None = None
+        self._changes: dict[str, set[str] | None] = {}  # older revision -> files changed since (affected.py)
+        self._lab_files: dict[str, str] | None = None
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -144,14 +147,15 @@ class Bootstrap:
 
     def refresh(self) -> None:
         """Make Argo CD look at a new dev snapshot now instead of at its next poll (minutes): the
-        root and the ApplicationSets re-read git, and Applications behind the snapshot re-compare.
-        Nothing is written when every Application is already at the snapshot."""
+        root and the ApplicationSets re-read git, and Applications behind the snapshot whose
+        inputs it changed re-compare (affected.py: the others render the same, and Argo CD moves
+        them at its next poll). Nothing is written when no Application is behind."""
         if not self.commit:
             return
         behind = []
         for name, app in self.applications().items():
             revisions = _revisions(app)
-            if name in self.graph.applications and revisions and self.commit not in revisions:
+            if name in self.graph.applications and revisions and self.commit not in revisions and self.concerns(app):
                 behind.append(name)
         if not behind:
             return
@@ -206,9 +210,35 @@ class Bootstrap:
         state = app_state(app)
         sources = app["spec"].get("sources") or [app["spec"].get("source") or {}]
         ours = self.commit and any(s.get("repoURL") == self.values.get("repoURL") for s in sources)
-        if state == HEALTHY and ours and self.commit not in _revisions(app):  # healthy, but at the previous snapshot
-            return "Synced/Healthy at an older revision"
+        if state == HEALTHY and ours and self.commit not in _revisions(app) and self.concerns(app):
+            return "Synced/Healthy at an older revision"  # healthy, but the snapshot may change it
         return state
+
+    def concerns(self, app: dict[str, Any]) -> bool:
+        """Whether the snapshot may change what `app` renders, compared with the revision it is at."""
+        revisions = _revisions(app)
+        if not revisions:
+            return True
+        if revisions[0] not in self._changes:
+            self._changes[revisions[0]] = affected.changed_files(bare_repo(self.provider), revisions[0], self.commit)
+        name = app["metadata"]["name"]
+        expected = self.graph.applications.get(name, app)  # as the snapshot defines it
+        return affected.concerned(expected, self._changes[revisions[0]], self.settings.env, self.lab_files.get(name))
+
+    @property
+    def lab_files(self) -> dict[str, str]:
+        """Application name -> the lab file it is generated from (its tenancy and its apps)."""
+        if self._lab_files is None:
+            self._lab_files = {}
+            for lab in self.labs:
+                path = str(lab.path.relative_to(REPO_ROOT)) if lab.path.is_relative_to(REPO_ROOT) else ""
+                for name, app in self.graph.applications.items():
+                    if (
+                        name == f"lab-{lab.name}"
+                        or app["metadata"].get("labels", {}).get("bio-gitops.io/lab") == lab.name
+                    ):
+                        self._lab_files[name] = path
+        return self._lab_files
 
     # ---------------------------------------------------------------- steps
     def preflight(self) -> None:
@@ -261,6 +291,7 @@ class Bootstrap:
         objs = [*render_bootstrap(self.values), root_application(self.values)]
         self.graph = expected_graph(self.settings, self.labs, objs, self.values)
         self.result.graph = self.graph
+        self._lab_files = None
 
     def default_project(self) -> None:
         self.apply_once(render_bootstrap(self.values, "appproject-default.yaml"))

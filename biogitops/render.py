@@ -8,15 +8,19 @@ graph = expected_graph(settings, labs, objs, source)   # every AppProject and Ap
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from biogitops import tools
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: helm output is large
+
+from biogitops import rendercache, tools
 from biogitops.errors import BioGitopsError
 from biogitops.labs import Lab
 from biogitops.paths import REPO_ROOT
@@ -42,11 +46,21 @@ def helm_template(
     show_only: str | None = None,
     release: str = "render",
     set_values: list[str] | None = None,
+    cache: bool = False,
 ) -> list[dict[str, Any]]:
     """`helm template` a local chart; returns the objects. Errors name the chart.
 
-    `set_values` are `--set k=v` pairs, typed the way helm types them (as Argo CD's parameters)."""
-    cmd = [str(tools.which("helm")), "template", release, str(chart)]
+    `set_values` are `--set k=v` pairs, typed the way helm types them (as Argo CD's parameters).
+    `cache`: reuse an earlier render of exactly these inputs (rendercache.py); bootstrap's
+    per-lab renders use it, the render session never does."""
+    helm = tools.which("helm")
+    key = ""
+    if cache:
+        argv = [release, str(show_only), *[json.dumps(v, sort_keys=True) for v in values or []], *(set_values or [])]
+        key = rendercache.render_key(argv, [chart, *(value_files or [])], helm)
+        if (hit := rendercache.load(key)) is not None:
+            return hit
+    cmd = [str(helm), "template", release, str(chart)]
     with tempfile.TemporaryDirectory() as tmp:
         for vf in value_files or []:  # files first; explicit values override them, as Argo CD's parameters do
             cmd += ["-f", str(vf)]
@@ -63,7 +77,10 @@ def helm_template(
         lines = [ln for ln in proc.stderr.strip().splitlines() if "--debug" not in ln] or ["no output"]
         error = next((ln for ln in lines if ln.startswith("Error")), lines[-1])
         raise BioGitopsError(f"helm template {chart.relative_to(REPO_ROOT)} failed: {error}")
-    return [o for o in yaml.safe_load_all(proc.stdout) if o]
+    objs = [o for o in yaml.load_all(proc.stdout, Loader=_Loader) if o]
+    if key:
+        rendercache.store(key, objs)
+    return objs
 
 
 def bootstrap_values(
@@ -125,7 +142,7 @@ def argocd_config(settings: Settings) -> list[dict[str, Any]]:
     return helm_template(chart, [{"sso": sso}], value_files=files, release="argocd-config")
 
 
-def render_helm_source(source: dict[str, Any], release: str) -> list[dict[str, Any]]:
+def render_helm_source(source: dict[str, Any], release: str, cache: bool = False) -> list[dict[str, Any]]:
     """A first-party path source of an Application, rendered as Argo CD's repo-server does:
     its value files, then `valuesObject`, then its parameters as `--set`."""
     helm = source.get("helm") or {}
@@ -133,7 +150,7 @@ def render_helm_source(source: dict[str, Any], release: str) -> list[dict[str, A
     files = [chart / f for f in helm.get("valueFiles") or []]
     values = [helm["valuesObject"]] if helm.get("valuesObject") else []
     pairs = [f"{p['name']}={p['value'].replace(',', chr(92) + ',')}" for p in helm.get("parameters") or []]
-    return helm_template(chart, values, value_files=files, release=release, set_values=pairs)
+    return helm_template(chart, values, value_files=files, release=release, set_values=pairs, cache=cache)
 
 
 def render_bootstrap(values: dict[str, Any], template: str | None = None) -> list[dict[str, Any]]:
@@ -251,9 +268,13 @@ def expected_graph(settings: Settings, labs: list[Lab], objects: list[dict[str, 
         graph.applicationsets.append(obj["metadata"]["name"])
         for app in _expand(obj, _elements(obj, labs)):
             graph.applications[app["metadata"]["name"]] = app
-    for lab in labs:  # each lab's project and Applications come from its lab-tenant release, as Argo CD renders it
-        tenancy = graph.applications[f"lab-{lab.name}"]
-        for obj in render_helm_source(tenancy["spec"]["source"], f"lab-{lab.name}"):
+    # each lab's project and Applications come from its lab-tenant release, as Argo CD renders it;
+    # helm runs as a process, so threads render labs in parallel, and unchanged labs come from the cache
+    sources = [(graph.applications[f"lab-{lab.name}"]["spec"]["source"], f"lab-{lab.name}") for lab in labs]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        renders = list(pool.map(lambda item: render_helm_source(*item, cache=True), sources))
+    for objs in renders:
+        for obj in objs:
             if obj["kind"] == "Application":
                 graph.applications[obj["metadata"]["name"]] = obj
             if obj["kind"] == "AppProject":

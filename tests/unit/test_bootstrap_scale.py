@@ -3,6 +3,7 @@ kubectl calls, not one per Application."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,12 +24,18 @@ class Recorder:
         return ""
 
 
-def _bootstrap(monkeypatch: pytest.MonkeyPatch, apps: dict[str, str]) -> tuple[bs.Bootstrap, Recorder]:
+def _bootstrap(
+    monkeypatch: pytest.MonkeyPatch, apps: dict[str, str], changed: set[str] | None = None
+) -> tuple[bs.Bootstrap, Recorder]:
+    """A Bootstrap at snapshot COMMIT whose Applications are at `apps` (name -> revision), with
+    `changed` the files changed since OLD (None: unknown, so every Application is concerned)."""
     kubectl = Recorder()
     boot = bs.Bootstrap.__new__(bs.Bootstrap)
     boot.commit, boot.progress = COMMIT, lambda _: None
+    boot.settings = SimpleNamespace(env="dev")
+    boot._changes, boot._lab_files = {OLD: changed}, {}
     boot.graph = Graph(applications={name: {} for name in apps})
-    live = {name: {"status": {"sync": {"revision": rev}}} for name, rev in apps.items()}
+    live = {name: {"metadata": {"name": name}, "status": {"sync": {"revision": rev}}} for name, rev in apps.items()}
     monkeypatch.setattr(bs.Bootstrap, "kubectl", property(lambda _: kubectl))
     monkeypatch.setattr(boot, "applications", lambda: live)
     monkeypatch.setattr(bs, "refresh_applicationsets", lambda *_: None)
@@ -50,3 +57,27 @@ def test_refresh_writes_nothing_when_every_application_is_at_the_snapshot(monkey
     boot, kubectl = _bootstrap(monkeypatch, {"a": COMMIT, "b": COMMIT})
     boot.refresh()
     assert kubectl.calls == []
+
+
+def test_refresh_leaves_applications_the_snapshot_does_not_concern(monkeypatch) -> None:
+    # one lab added: only its file changed; the other labs' Applications render the same
+    boot, kubectl = _bootstrap(
+        monkeypatch, {"lab-a": OLD, "lab-a-nextflow": OLD, "root": OLD}, {"clusters/dev/labs/new.yaml"}
+    )
+    paths = {"argocd.argoproj.io/manifest-generate-paths": "."}
+    boot.graph = Graph(
+        applications={
+            "lab-a": {
+                "metadata": {"name": "lab-a", "annotations": paths},
+                "spec": {"source": {"path": "clusters/argocd/lab-tenant"}},
+            },
+            "lab-a-nextflow": {
+                "metadata": {"name": "lab-a-nextflow", "annotations": paths},
+                "spec": {"source": {"path": "applications/nextflow"}},
+            },
+            "root": {"metadata": {"name": "root"}, "spec": {"source": {"path": "clusters/argocd/bootstrap"}}},
+        }
+    )
+    boot._lab_files = {"lab-a": "clusters/dev/labs/a.yaml", "lab-a-nextflow": "clusters/dev/labs/a.yaml"}
+    boot.refresh()
+    assert [call[5:-1] for call in kubectl.calls] == [("root",)]  # no annotation: it depends on everything
