@@ -38,11 +38,11 @@ from biogitops.errors import BioGitopsError
 from biogitops.kube import Kubectl
 from biogitops.kubewatch import ObjectWatch
 from biogitops.labs import Lab, check_apps, load_labs, load_labs_at
+from biogitops.paths import REPO_ROOT
 from biogitops.pins import load_pins
 from biogitops.providers import Provider, get_provider
 from biogitops.providers.kwok import BINARIES as KWOK_BINARIES
 from biogitops.render import Graph, bootstrap_values, expected_graph, is_upstream, render_bootstrap, root_application
-from biogitops.paths import REPO_ROOT
 from biogitops.repo import bare_repo, source_for
 from biogitops.settings import load_settings
 

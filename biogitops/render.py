@@ -18,14 +18,14 @@ from typing import Any
 
 import yaml
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: helm output is large
-
 from biogitops import rendercache, tools
 from biogitops.errors import BioGitopsError
 from biogitops.labs import Lab
 from biogitops.paths import REPO_ROOT
 from biogitops.pins import Pins
 from biogitops.settings import Settings
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: helm output is large
 
 ARGOCD = REPO_ROOT / "clusters" / "argocd"
 # what bootstrap renders before it knows the cluster (preflight, render tests, `invoke graph`)
