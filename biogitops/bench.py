@@ -23,6 +23,8 @@ running dev cluster is left alone:
       cpu_s                 CPU seconds per process and per phase, beside the machine's load
       metrics               means of the components' own timings (Prometheus endpoints)
       bottleneck            which component limits the settle phase, and why (a sentence)
+      <phase>_error         instead of a figure, when that phase's bootstrap failed (its own
+                            message); the point is still written, and the run exits non-zero
 Output: out/bench.json (merged with earlier runs), with the machine's cores and load.
 
     python -m biogitops.bench [--labs 10,100] [--only startup,bootstrap,scale] [--tag tuned]
