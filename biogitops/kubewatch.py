@@ -86,6 +86,12 @@ class ObjectWatch:
         return listing["metadata"]["resourceVersion"]
 
     def _follow(self, version: str) -> None:
+        try:
+            self._follow_from(version)
+        except Exception as err:  # a dead watch must not leave a frozen view behind
+            self._error = BioGitopsError(f"watching {self.path} stopped: {err}")
+
+    def _follow_from(self, version: str) -> None:
         failures = 0
         while not self._stop.is_set():
             resumed = self._watch_once(version)

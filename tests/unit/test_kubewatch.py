@@ -44,11 +44,10 @@ import json, sys, time
 from pathlib import Path
 state = Path(sys.argv[1])
 path = sys.argv[-1]
-calls = json.loads(state.read_text())
 kind = "watch" if "watch=1" in path else "list"
-n = sum(1 for c in calls if c.startswith(kind))
-calls.append(f"{kind} {path}")
-state.write_text(json.dumps(calls))
+with state.open("a") as log:  # append-only: a list and a watch may run at the same time
+    log.write(f"{kind} {path}\\n")
+n = sum(1 for c in state.read_text().splitlines() if c.startswith(kind)) - 1
 script = json.loads((state.parent / "script.json").read_text())[kind]
 out = script[min(n, len(script) - 1)]
 if kind == "list":
@@ -66,7 +65,7 @@ class FakeKubectl(Kubectl):
 
     def __init__(self, tmp: Path, script: dict[str, Any]) -> None:
         self.state = tmp / "calls.json"
-        self.state.write_text("[]")
+        self.state.write_text("")
         (tmp / "script.json").write_text(json.dumps(script))
         (tmp / "fake.py").write_text(FAKE)
         self.fake = tmp / "fake.py"
@@ -76,7 +75,7 @@ class FakeKubectl(Kubectl):
         return [sys.executable, str(self.fake), str(self.state), *args]
 
     def calls(self) -> list[str]:
-        return json.loads(self.state.read_text())
+        return self.state.read_text().splitlines()
 
 
 def listing(rv: str, *items: dict[str, Any]) -> dict[str, Any]:
