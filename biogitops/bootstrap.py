@@ -229,15 +229,15 @@ class Bootstrap:
     def lab_files(self) -> dict[str, str]:
         """Application name -> the lab file it is generated from (its tenancy and its apps)."""
         if self._lab_files is None:
+            files = {
+                lab.name: str(lab.path.relative_to(REPO_ROOT)) if lab.path.is_relative_to(REPO_ROOT) else ""
+                for lab in self.labs
+            }
             self._lab_files = {}
-            for lab in self.labs:
-                path = str(lab.path.relative_to(REPO_ROOT)) if lab.path.is_relative_to(REPO_ROOT) else ""
-                for name, app in self.graph.applications.items():
-                    if (
-                        name == f"lab-{lab.name}"
-                        or app["metadata"].get("labels", {}).get("bio-gitops.io/lab") == lab.name
-                    ):
-                        self._lab_files[name] = path
+            for name, app in self.graph.applications.items():  # one pass, not one per lab
+                lab = app["metadata"].get("labels", {}).get("bio-gitops.io/lab") or name.removeprefix("lab-")
+                if lab in files and (name == f"lab-{lab}" or "bio-gitops.io/lab" in app["metadata"].get("labels", {})):
+                    self._lab_files[name] = files[lab]
         return self._lab_files
 
     # ---------------------------------------------------------------- steps
