@@ -223,7 +223,8 @@ class Bootstrap:
             self._changes[revisions[0]] = affected.changed_files(bare_repo(self.provider), revisions[0], self.commit)
         name = app["metadata"]["name"]
         expected = self.graph.applications.get(name, app)  # as the snapshot defines it
-        return affected.concerned(expected, self._changes[revisions[0]], self.settings.env, self.lab_files.get(name))
+        changed = self._changes[revisions[0]]
+        return affected.concerned(expected, changed, self.settings.env, self.lab_files.get(name), live=app)
 
     @property
     def lab_files(self) -> dict[str, str]:

@@ -47,6 +47,7 @@ class ObjectWatch:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._proc: subprocess.Popen[str] | None = None
+        self._proc_lock = threading.Lock()  # close() and a starting watch: one of them sees the other
         self._error: BioGitopsError | None = None
         self._thread: threading.Thread | None = None
 
@@ -72,9 +73,10 @@ class ObjectWatch:
 
     def close(self) -> None:
         self._stop.set()
-        if self._proc and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
+        with self._proc_lock:  # a watch starting now sees the stop; one started before is killed
+            if self._proc and self._proc.poll() is None:
+                self._proc.kill()
+                self._proc.wait()
         if self._thread:
             self._thread.join(timeout=10)
 
@@ -113,12 +115,15 @@ class ObjectWatch:
     def _watch_once(self, version: str) -> str | None:
         """One watch request from `version`; the version to resume from, or None to list again."""
         query = f"?watch=1&allowWatchBookmarks=true&timeoutSeconds={WATCH_SECONDS}&resourceVersion={version}"
-        self._proc = proc = subprocess.Popen(
-            self.kubectl.argv("get", "--raw", self.path + query),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        with self._proc_lock:
+            if self._stop.is_set():
+                return None
+            self._proc = proc = subprocess.Popen(
+                self.kubectl.argv("get", "--raw", self.path + query),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
         assert proc.stdout is not None
         resume: str | None = version
         for line in proc.stdout:

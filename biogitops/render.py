@@ -161,7 +161,7 @@ def render_bootstrap(values: dict[str, Any], template: str | None = None) -> lis
 
 def root_application(values: dict[str, Any]) -> dict[str, Any]:
     """The root Application that bootstrap applies: Argo CD syncs everything else from it."""
-    [root] = render_bootstrap({**values, "renderRoot": True}, "application-root.yaml")
+    [root] = render_bootstrap({**values, "rootValues": values}, "application-root.yaml")
     return root
 
 

@@ -89,7 +89,7 @@ def targets(env: str) -> dict[str, list[dict]]:
     values = bootstrap_values(settings, pins, PLACEHOLDER_REPO, settings.repo_revision)
     out: dict[str, list[dict]] = {
         f"{env}/overlay": kustomize(REPO_ROOT / "clusters" / env),
-        f"{env}/bootstrap": render_bootstrap({**values, "renderRoot": True}),
+        f"{env}/bootstrap": render_bootstrap({**values, "rootValues": values}),
         f"{env}/argocd-config": argocd_config(settings),
         # alert rules, monitors and dashboards (the observability Application; the same in every env)
         f"{env}/observability": kustomize(REPO_ROOT / "observability"),

@@ -8,6 +8,7 @@ import time
 import pytest
 import yaml
 
+from biogitops import affected
 from biogitops import bootstrap as bs
 from biogitops.paths import REPO_ROOT
 from biogitops.providers import Provider
@@ -51,6 +52,15 @@ def test_every_expected_application_exists_and_first_party_are_healthy(cluster: 
         if states[n] != bs.HEALTHY and not (n in may_wait and states[n].startswith("blocked: "))
     }
     assert unhealthy == {}
+
+
+def test_live_application_specs_are_the_ones_the_snapshot_defines(cluster: Cluster, result: bs.Result) -> None:
+    # onboarding waits only for the Applications a snapshot concerns (affected.py); one whose live
+    # spec differs from the expected graph counts as concerned, so any difference in how Argo CD
+    # stores a generated spec would make every onboarding wait for every Application
+    live = _apps(cluster)
+    differ = [n for n, app in result.graph.applications.items() if not affected.spec_matches(app, live[n])]
+    assert differ == []
 
 
 def test_exactly_the_upstream_applications_are_unreachable_offline(cluster: Cluster, result: bs.Result) -> None:

@@ -256,6 +256,14 @@ def test_galaxy_is_never_pruned_automatically() -> None:
     assert galaxy["spec"]["syncPolicy"]["automated"]["prune"] is False
 
 
+def test_a_lab_tenancy_refused_while_an_upgrade_widens_tenants_is_retried() -> None:
+    # upgrading from the layout without lab AppProjects in the tenancy, `tenants` admits
+    # AppProject only once the root has synced it: a lab's sync that ran first must be retried
+    retry = _appset(_values(), "labs")["spec"]["template"]["spec"]["syncPolicy"].get("retry") or {}
+    assert retry.get("limit", 0) != 0
+    assert retry["backoff"]["maxDuration"]
+
+
 def test_no_addons_application_set_when_every_addon_is_disabled() -> None:
     values = _values(addons={name: False for name in _values()["addons"]})
     assert "addons" not in {o["metadata"]["name"] for o in render_bootstrap(values) if o["kind"] == "ApplicationSet"}
@@ -269,11 +277,19 @@ def test_root_application_syncs_the_bootstrap_chart_and_config_with_self_heal() 
     assert root["spec"]["project"] == "argocd"
     assert [s["path"] for s in root["spec"]["sources"]] == ["clusters/argocd/bootstrap", "clusters/argocd/config"]
     assert root["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
-    assert "renderRoot" not in root["spec"]["sources"][0]["helm"]["valuesObject"]
     # as Argo CD renders it, the chart holds `default` and never the root itself
     inner = render_bootstrap(root["spec"]["sources"][0]["helm"]["valuesObject"])
     assert "default" in {o["metadata"]["name"] for o in inner if o["kind"] == "AppProject"}
     assert not [o for o in inner if o["kind"] == "Application"]
+
+
+def test_root_passes_only_what_bootstrap_computed_so_git_edits_to_chart_defaults_take_effect() -> None:
+    # chart defaults (platform projects' whitelists, chart placement) must come from git at each
+    # sync, not be frozen into the root's valuesObject at the last `invoke bootstrap`
+    values = _values()
+    passed = root_application(values)["spec"]["sources"][0]["helm"]["valuesObject"]
+    assert passed == values
+    assert "staticProjects" not in passed and "operatorClusterKinds" not in passed
 
 
 def test_root_project_admits_only_argo_cds_own_objects() -> None:

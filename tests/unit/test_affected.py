@@ -33,6 +33,9 @@ LAB_FILE = "clusters/dev/labs/genomics.yaml"
         (TENANT, {LAB_FILE}, LAB_FILE, True),
         (NEXTFLOW, {LAB_FILE}, LAB_FILE, True),
         (TENANT, {"clusters/argocd/lab-tenant/templates/namespace.yaml"}, LAB_FILE, True),
+        (NEXTFLOW, {"clusters/argocd/lab-tenant/templates/_application.tpl"}, LAB_FILE, True),
+        (NEXTFLOW, {"clusters/argocd/lab-tenant/templates/_application.tpl"}, None, False),
+        (NEXTFLOW, {"clusters/argocd/config/values.yaml"}, None, True),
         (NEXTFLOW, {"applications/nextflow-extra/x.yaml"}, None, False),
         (NEXTFLOW, {"pins.yaml"}, None, True),
         (NEXTFLOW, {"clusters/dev/settings.yaml"}, None, True),
@@ -40,6 +43,9 @@ LAB_FILE = "clusters/dev/labs/genomics.yaml"
         (NEXTFLOW, {"clusters/argocd/bootstrap/templates/applicationset-labs.yaml"}, None, True),
         (app("applications/nextflow", "/observability;."), {"observability/rules.yaml"}, None, True),
         (app("applications/nextflow", "../galaxy"), {"applications/galaxy/values.yaml"}, None, True),
+        (app("x", "/observability/*.yaml"), {"observability/rules.yaml"}, None, True),
+        (app("x", "/observability/*.yaml"), {"observability/grafana/board.yaml"}, None, False),
+        (app("x", "/observability/**"), {"observability/grafana/board.yaml"}, None, True),
         (app("x", None), {"README.md"}, None, True),
         (app("x", None), set(), None, False),
         (app("x", ".", multi=True), {"README.md"}, None, True),
@@ -51,6 +57,9 @@ LAB_FILE = "clusters/dev/labs/genomics.yaml"
         "own-lab-file-edited",
         "own-lab-file-reaches-its-apps",
         "tenant-chart-edited",
+        "tenant-chart-writes-the-specs-of-the-labs-apps",
+        "tenant-chart-is-not-an-input-of-platform-apps",
+        "argo-cd-configuration-changes-everything",
         "a-sibling-folder-with-a-common-prefix-is-not-the-path",
         "pins-change-everything",
         "this-envs-settings-change-everything",
@@ -58,6 +67,9 @@ LAB_FILE = "clusters/dev/labs/genomics.yaml"
         "applicationset-templates-change-everything",
         "absolute-path-in-the-annotation",
         "relative-path-leaving-the-source",
+        "a-glob-matches-inside-its-folder",
+        "a-star-does-not-cross-folders",
+        "a-double-star-does",
         "no-annotation-depends-on-everything",
         "no-annotation-nothing-changed",
         "several-sources-depend-on-everything",
@@ -66,6 +78,33 @@ LAB_FILE = "clusters/dev/labs/genomics.yaml"
 )
 def test_concerned(application: dict, changed: set[str] | None, lab_file: str | None, expected: bool) -> None:
     assert concerned(application, changed, "dev", lab_file) is expected
+
+
+def _with_source(application: dict[str, Any], **source: Any) -> dict[str, Any]:
+    return {**application, "spec": {**application["spec"], "source": {**application["spec"]["source"], **source}}}
+
+
+IPS = {"helm": {"parameters": [{"name": "apiServer.ips", "value": "10.0.0.1"}], "valueFiles": []}}
+
+
+@pytest.mark.parametrize(
+    ("live", "expected"),
+    [
+        (_with_source(NEXTFLOW, helm={"parameters": [{"name": "apiServer.ips", "value": "10.0.0.2"}]}), True),
+        (_with_source(NEXTFLOW, helm={"parameters": [{"name": "apiServer.ips", "value": "10.0.0.1"}]}), False),
+        (_with_source(NEXTFLOW, targetRevision="HEAD", **IPS), False),
+        ({**NEXTFLOW, "spec": {"sources": [NEXTFLOW["spec"]["source"]]}}, True),
+    ],
+    ids=[
+        "spec-changed-outside-git-concerns-it",
+        "argo-cd-omits-an-empty-list",
+        "fields-argo-cd-fills-in-do-not-count",
+        "one-source-became-several",
+    ],
+)
+def test_a_live_spec_that_is_not_the_snapshots_concerns_the_app(live: dict[str, Any], expected: bool) -> None:
+    snapshot = _with_source(NEXTFLOW, **IPS)
+    assert concerned(snapshot, {"README.md"}, "dev", live=live) is expected
 
 
 def test_changed_files_between_two_commits(tmp_path: Path) -> None:

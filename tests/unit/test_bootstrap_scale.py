@@ -59,7 +59,12 @@ def test_refresh_writes_nothing_when_every_application_is_at_the_snapshot(monkey
     assert kubectl.calls == []
 
 
-def test_refresh_leaves_applications_the_snapshot_does_not_concern(monkeypatch) -> None:
+@pytest.mark.parametrize(
+    ("live_path", "refreshed"),
+    [("applications/nextflow", [("root",)]), ("applications/nextflow-old", [("lab-a-nextflow", "root")])],
+    ids=["live-spec-as-the-snapshot-defines-it", "live-spec-changed-outside-git"],
+)
+def test_refresh_leaves_applications_the_snapshot_does_not_concern(monkeypatch, live_path, refreshed) -> None:
     # one lab added: only its file changed; the other labs' Applications render the same
     boot, kubectl = _bootstrap(
         monkeypatch, {"lab-a": OLD, "lab-a-nextflow": OLD, "root": OLD}, {"clusters/dev/labs/new.yaml"}
@@ -78,6 +83,9 @@ def test_refresh_leaves_applications_the_snapshot_does_not_concern(monkeypatch) 
             "root": {"metadata": {"name": "root"}, "spec": {"source": {"path": "clusters/argocd/bootstrap"}}},
         }
     )
+    for name, app in boot.applications().items():
+        app["spec"] = {"source": dict(boot.graph.applications[name]["spec"]["source"])}
+    boot.applications()["lab-a-nextflow"]["spec"]["source"]["path"] = live_path
     boot._lab_files = {"lab-a": "clusters/dev/labs/a.yaml", "lab-a-nextflow": "clusters/dev/labs/a.yaml"}
     boot.refresh()
-    assert [call[5:-1] for call in kubectl.calls] == [("root",)]  # no annotation: it depends on everything
+    assert [call[5:-1] for call in kubectl.calls] == refreshed  # root: no annotation, it depends on everything

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -144,3 +146,30 @@ def test_a_watch_the_server_ends_resumes_from_the_last_version(tmp_path: Path) -
     calls = kubectl.calls()
     assert [c.split()[0] for c in calls][:3] == ["list", "watch", "watch"]
     assert "resourceVersion=11" in calls[2]
+
+
+def test_close_while_a_watch_is_starting_leaves_no_watch_running(tmp_path: Path, monkeypatch) -> None:
+    kubectl = FakeKubectl(tmp_path, {"list": [listing("5", app("a", "3"))], "watch": [{"events": [], "hold": 60}]})
+    watch = ObjectWatch(kubectl, PATH)
+    real_popen, started, closer = subprocess.Popen, [], []
+
+    def popen_after_close_began(argv, *args, **kwargs):  # close() runs between "go on?" and the start
+        if not any("watch=1" in a for a in argv):
+            return real_popen(argv, *args, **kwargs)
+        thread = threading.Thread(target=watch.close)
+        thread.start()
+        closer.append(thread)
+        eventually(watch._stop.is_set)
+        started.append(real_popen(argv, *args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(subprocess, "Popen", popen_after_close_began)
+    watch.start()
+    eventually(lambda: bool(closer))
+    closer[0].join(timeout=30)
+    try:
+        assert not closer[0].is_alive()
+        assert [p.poll() is not None for p in started] == [True] * len(started)
+    finally:
+        for proc in started:
+            proc.kill()
