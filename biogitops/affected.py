@@ -81,10 +81,10 @@ def inputs(app: dict[str, Any], lab_file: str | None = None) -> list[str] | None
 
 def _subset(expected: Any, live: Any) -> bool:
     """Whether `live` holds everything `expected` says; fields Argo CD fills in are ignored, and an
-    empty expected field matches a missing one (Argo CD omits empty fields)."""
+    empty, false or zero expected field matches a missing one (Argo CD omits them, as Go's omitempty)."""
     if isinstance(expected, dict):
         return isinstance(live, dict) and all(
-            _subset(v, live.get(k)) if k in live else v in ({}, [], "", None) for k, v in expected.items()
+            _subset(v, live.get(k)) if k in live else v in ({}, [], "", None, False) for k, v in expected.items()
         )
     if isinstance(expected, list):
         return isinstance(live, list) and len(expected) == len(live) and all(map(_subset, expected, live))

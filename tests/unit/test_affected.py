@@ -84,7 +84,7 @@ def _with_source(application: dict[str, Any], **source: Any) -> dict[str, Any]:
     return {**application, "spec": {**application["spec"], "source": {**application["spec"]["source"], **source}}}
 
 
-IPS = {"helm": {"parameters": [{"name": "apiServer.ips", "value": "10.0.0.1"}], "valueFiles": []}}
+IPS = {"helm": {"parameters": [{"name": "apiServer.ips", "value": "10.0.0.1"}], "valueFiles": [], "skipCrds": False}}
 
 
 @pytest.mark.parametrize(
@@ -97,7 +97,7 @@ IPS = {"helm": {"parameters": [{"name": "apiServer.ips", "value": "10.0.0.1"}], 
     ],
     ids=[
         "spec-changed-outside-git-concerns-it",
-        "argo-cd-omits-an-empty-list",
+        "argo-cd-omits-an-empty-list-and-false",
         "fields-argo-cd-fills-in-do-not-count",
         "one-source-became-several",
     ],
