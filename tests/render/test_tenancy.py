@@ -307,6 +307,18 @@ def _cm(env: str, name: str) -> dict[str, str]:
     return cm["data"]
 
 
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_a_status_write_alone_does_not_refresh_an_application(env: str) -> None:
+    # upstream's install carries these filters in the argocd-cm that ours replaces; without them
+    # every quota, namespace and child-Application status write re-compares the lab's Application
+    cm = _cm(env, "argocd-cm")
+    assert yaml.safe_load(cm["resource.customizations.ignoreResourceUpdates.all"]) == {"jsonPointers": ["/status"]}
+    child = yaml.safe_load(cm["resource.customizations.ignoreResourceUpdates.argoproj.io_Application"])
+    assert ".operation" in child["jqPathExpressions"]
+    excluded = {k for rule in yaml.safe_load(cm["resource.exclusions"]) for k in rule["kinds"]}
+    assert {"Endpoints", "EndpointSlice"} <= excluded
+
+
 def test_dev_keeps_the_local_admin_and_no_resync_shorter_than_upstreams() -> None:
     assert _cm("dev", "argocd-cm")["admin.enabled"] == "true"
     # `invoke bootstrap` refreshes on its own; a shorter resync costs CPU with many labs
