@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import os
 import subprocess
 import sys
 import urllib.request
@@ -45,10 +46,25 @@ CONFIG = REPO_ROOT / "policies" / "gatekeeper" / "config.yaml"
 POD_NAME = "gatekeeper-local"
 # Offsets from the environment's kwok.basePort (cluster +0..+5, Argo CD +10..+18).
 PORTS = {"webhook": 20, "health": 21, "metrics": 22}
-# faster than the chart's 60 s, so tests see audit results within a wait
-AUDIT_INTERVAL = 10
+# the integration tests set it (10 s) to see audit results within a wait
+AUDIT_INTERVAL_ENV = "BIOGITOPS_GATEKEEPER_AUDIT_INTERVAL"
+VALUES = REPO_ROOT / "policies" / "gatekeeper" / "values.yaml"
 # the API server calls the webhook on a shared, busy machine; the chart's 3 s is tight there
 WEBHOOK_TIMEOUT = 10
+
+
+def audit_interval() -> int:
+    """Seconds between audit runs of the local Gatekeeper: the chart's `auditInterval`
+    (policies/gatekeeper/values.yaml), as in a cluster, unless BIOGITOPS_GATEKEEPER_AUDIT_INTERVAL
+    says otherwise. Each run lists every object its constraints match, so at a thousand labs a
+    10 s interval costs Gatekeeper most of a core (runbooks/scaling-best-practices.md)."""
+    raw = os.environ.get(AUDIT_INTERVAL_ENV) or str(yaml.safe_load(VALUES.read_text()).get("auditInterval", 60))
+    if not raw.isdigit() or int(raw) == 0:
+        raise BioGitopsError(
+            f"Gatekeeper audit interval {raw!r} is not a number of seconds",
+            f"set {AUDIT_INTERVAL_ENV} (or auditInterval in {VALUES.relative_to(REPO_ROOT)}) to e.g. 60",
+        )
+    return int(raw)
 
 
 def _quiet(_: str) -> None:
@@ -242,7 +258,7 @@ class LocalGatekeeper:
             f"--health-addr=127.0.0.1:{self.port('health')}",
             f"--prometheus-port={self.port('metrics')}",  # upstream binds it on every address
             f"--exempt-namespace={NAMESPACE}",
-            f"--audit-interval={AUDIT_INTERVAL}",
+            f"--audit-interval={audit_interval()}",
             # every constraint names its kinds: list those, not every kind the API serves
             # (measured on kwok, 2 busy cores: 0.1-0.8 s a run instead of 6-10 s every 10 s)
             "--audit-match-kind-only",

@@ -8,6 +8,7 @@ The cluster is created once per run, or reused when it is already running and he
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,10 +19,13 @@ import pytest
 import yaml
 from kubernetes import client, config
 
-from biogitops import argocd, crds
+from biogitops import argocd, crds, gatekeeper
 from biogitops.kube import Kubectl
 from biogitops.providers import Provider, get_provider
 from biogitops.settings import load_settings
+
+# the audit tests wait for audit results: audit every 10 s, not the chart's 60 s
+os.environ.setdefault(gatekeeper.AUDIT_INTERVAL_ENV, "10")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -184,7 +184,7 @@ def test_audit_reports_existing_violations(cluster: Cluster, provider: Provider,
         ]
         return (status, found) if found else None
 
-    status, found = _wait(reported, 30 + 6 * gatekeeper.AUDIT_INTERVAL, "the audit to report pod audit-host-network")
+    status, found = _wait(reported, 30 + 6 * gatekeeper.audit_interval(), "the audit to report pod audit-host-network")
     assert "hostNetwork" in found[0]["message"]
     assert found[0]["kind"] == "Pod" and found[0]["enforcementAction"] == expected, found[0]
     assert status["totalViolations"] >= len(status["violations"]) >= 1 and status.get("auditTimestamp"), status

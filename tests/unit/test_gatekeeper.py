@@ -7,7 +7,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+import yaml
+
 from biogitops import gatekeeper
+from biogitops.errors import BioGitopsError
 from biogitops.providers import kwok
 
 
@@ -66,3 +70,23 @@ def test_anchor_pod_meets_restricted_pod_security() -> None:
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["image"].endswith(f":v{gatekeeper.manager_pin().version}")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [(None, "chart"), ("10", 10), ("ten", "error"), ("0", "error")],
+    ids=["local-audit-runs-as-often-as-the-charts", "tests-may-audit-faster", "not-a-number", "zero-never-audits"],
+)
+def test_audit_interval(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: str | None, expected: object) -> None:
+    if env is None:
+        monkeypatch.delenv(gatekeeper.AUDIT_INTERVAL_ENV, raising=False)
+    else:
+        monkeypatch.setenv(gatekeeper.AUDIT_INTERVAL_ENV, env)
+    if expected == "error":
+        with pytest.raises(BioGitopsError, match="not a number of seconds"):
+            gatekeeper.audit_interval()
+        return
+    chart = yaml.safe_load(gatekeeper.VALUES.read_text())["auditInterval"]
+    assert gatekeeper.audit_interval() == (chart if expected == "chart" else expected)
+    argv = gatekeeper.LocalGatekeeper(tmp_path, tmp_path / "kc", 26400).argv(Path("/bin/manager"))
+    assert f"--audit-interval={gatekeeper.audit_interval()}" in argv

@@ -25,4 +25,9 @@ syncPolicy:
   {{- /* Galaxy's database is a CloudNativePG Cluster from the upstream chart: never pruned automatically */}}
   automated: {prune: {{ ne .app "galaxy" }}, selfHeal: true}
   retry: {limit: 5, backoff: {duration: 10s, factor: 2, maxDuration: 3m}}
+  {{- /* first-party charts are validated strictly by `nox -s render`, as the tenancy (applicationset-labs.yaml);
+  Galaxy's upstream chart is not rendered offline, so the apply validates it */}}
+  {{- if ne .app "galaxy" }}
+  syncOptions: [Validate=false]
+  {{- end }}
 {{- end }}
