@@ -18,8 +18,8 @@ from biogitops.upstream import argocd_dir
 OURS = {"argocd-cm", "argocd-rbac-cm", "argocd-cmd-params-cm"}
 
 RESOURCES = {
-    # peak RSS measured on kwok: 1.6 GiB at 100 labs (20 operation processors), 2.4 GiB at 1000
-    # labs (5); runbooks/scaling-best-practices.md
+    # peak RSS measured on kwok with 20 operation processors: 1.6 GiB at 100 labs, 3.1 GiB at
+    # 1000 (runbooks/scaling-best-practices.md); raise it with the number of labs
     "argocd-application-controller": {
         "requests": {"cpu": "250m", "memory": "512Mi"},
         "limits": {"memory": "4Gi"},
