@@ -1,12 +1,12 @@
 """Nox sessions: `nox` runs every session that needs no container engine; `nox --list` shows them.
 
-The logic lives in biogitops/sessions.py. Sessions run in the environment where bio-gitops
+The logic lives in biogitops/checks/sessions.py. Sessions run in the environment where bio-gitops
 is installed (`pip install -e .`), so every Python dependency is the pinned one.
 """
 
 import nox
 
-from biogitops import sessions
+from biogitops.checks import sessions
 
 nox.options.default_venv_backend = "none"
 nox.options.sessions = sessions.DEFAULT

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from invoke import task
 
-from biogitops import argocd
-from biogitops.argocd.local import NAMESPACE
+from biogitops.cluster import get_provider
+from biogitops.cluster.kwok.argocd import NAMESPACE
+from biogitops.config.settings import load_settings
 from biogitops.console import console, progress
-from biogitops.providers import get_provider
-from biogitops.settings import load_settings
+from biogitops.platform import argocd
 from biogitops.tasks.cluster import HELP
 from biogitops.tasks.common import friendly
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from invoke import task
 
-from biogitops import charts
+from biogitops.config.pins import load_pins
 from biogitops.console import console, table
-from biogitops.pins import load_pins
 from biogitops.tasks.common import friendly
+from biogitops.toolchain import chartarchives
 
 
 @task(name="import", help={"file": "a chart archive (.tgz) of a chart pinned in pins.yaml"})
@@ -19,7 +19,7 @@ def import_(c, file):
 
     `invoke charts.import --file ~/Downloads/galaxy-6.8.2.tgz`
     """
-    name, dest = charts.import_archive(Path(file).expanduser())
+    name, dest = chartarchives.import_archive(Path(file).expanduser())
     console.print(f"{name}: verified and cached at {dest}")
 
 
@@ -30,6 +30,6 @@ def list_(c):
     pins = load_pins()
     rows = []
     for name, chart in pins.charts.items():
-        path = charts.cached(name, pins)
+        path = chartarchives.cached(name, pins)
         rows.append([name, chart["version"], chart.get("digest", "-")[:12], str(path or "-")])
-    table(f"pinned charts (cache {charts.charts_dir()})", ["chart", "version", "digest", "cached"], rows)
+    table(f"pinned charts (cache {chartarchives.charts_dir()})", ["chart", "version", "digest", "cached"], rows)

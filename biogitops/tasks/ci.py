@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import task
 
-from biogitops import workflows
+from biogitops.checks import workflows
 from biogitops.tasks.common import friendly
 
 

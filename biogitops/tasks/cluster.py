@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from invoke import task
 
-from biogitops import argocd
+from biogitops.cluster import get_provider
+from biogitops.config.settings import load_settings
 from biogitops.console import console, progress, table
-from biogitops.providers import get_provider
-from biogitops.settings import load_settings
+from biogitops.platform import argocd
 from biogitops.tasks.common import friendly
 
 HELP = {
@@ -62,7 +62,7 @@ def build_node_image(c):
     The first run debootstraps Debian and builds containerd, kubelet and the control-plane
     images (minutes); later runs take seconds. Needs a Docker engine that runs privileged
     containers, and root for debootstrap. Log: ~/.cache/bio-gitops/nodeimage/build.log."""
-    from biogitops import nodeimage
+    from biogitops.cluster.kind import nodeimage
 
     with progress("kind node image") as update:
         ref = nodeimage.build(update)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from invoke import task
 
-from biogitops import infra, terraform_docs
 from biogitops.console import console, progress
+from biogitops.infra import docs as terraform_docs
+from biogitops.infra import tofu
 from biogitops.paths import REPO_ROOT
 from biogitops.tasks.common import friendly
 
@@ -17,7 +18,7 @@ HELP = {"env": "environment: a folder under infrastructure/envs/ (dev, staging, 
 def plan(c, env="dev"):
     """tofu init and plan for ENV; the plan is saved as infrastructure/envs/ENV/tfplan."""
     with progress(f"plan {env}") as update:
-        result = infra.plan(env, update)
+        result = tofu.plan(env, update)
     console.print(f"{env}: {'changes planned' if result.changes else 'no changes'} ({result.plan_file})")
 
 
@@ -25,7 +26,7 @@ def plan(c, env="dev"):
 @friendly
 def apply(c, env="dev", yes=False):
     """Plan ENV, confirm, then apply exactly that plan."""
-    applied = infra.apply(env, yes, console.print)
+    applied = tofu.apply(env, yes, console.print)
     if applied:
         console.print(f"{env} applied; next: `invoke infra.kubeconfig --env {env}`")
     else:
@@ -36,7 +37,7 @@ def apply(c, env="dev", yes=False):
 @friendly
 def destroy(c, env="dev", yes=False, skip_drain=False):
     """Remove the Argo CD Applications owning load balancers or volumes, then destroy ENV."""
-    removed = infra.destroy(env, yes, skip_drain, console.print)
+    removed = tofu.destroy(env, yes, skip_drain, console.print)
     if removed:
         console.print(f"removed through Argo CD first: {', '.join(removed)}")
     console.print(f"{env} destroyed")
@@ -46,7 +47,7 @@ def destroy(c, env="dev", yes=False, skip_drain=False):
 @friendly
 def kubeconfig(c, env="dev"):
     """Write and select a kubeconfig context for ENV's EKS cluster (needs the aws CLI for tokens)."""
-    context, path = infra.kubeconfig(env)
+    context, path = tofu.kubeconfig(env)
     console.print(f"context {context} written to {path} and selected")
     console.print(f"next: `invoke bootstrap --env {env} --provider existing`")
 
@@ -55,7 +56,7 @@ def kubeconfig(c, env="dev"):
 @friendly
 def validate(c):
     """tofu init (no backend), validate and test in every module and env; needs provider downloads (CI)."""
-    for line in infra.validate_all(console.print):
+    for line in tofu.validate_all(console.print):
         console.print(f"ok {line}")
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from invoke import task
 
+from biogitops.config.labs import scaffold
 from biogitops.console import console
-from biogitops.labs import scaffold
-from biogitops.offboard import offboard as offboard_lab
 from biogitops.paths import REPO_ROOT
+from biogitops.platform.offboard import offboard as offboard_lab
 from biogitops.tasks.cluster import HELP
 from biogitops.tasks.common import friendly
 

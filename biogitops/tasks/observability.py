@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from invoke import task
 
-from biogitops import prometheus
+from biogitops.cluster import Provider, get_provider
+from biogitops.cluster.kwok import prometheus
+from biogitops.config.settings import load_settings
 from biogitops.console import console, progress
 from biogitops.errors import BioGitopsError
-from biogitops.providers import Provider, get_provider
-from biogitops.settings import load_settings
 from biogitops.tasks.cluster import HELP
 from biogitops.tasks.common import friendly
 

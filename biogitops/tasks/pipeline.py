@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from invoke import task
 
-from biogitops import pipeline
 from biogitops.console import console
+from biogitops.platform import pipeline
 from biogitops.tasks.common import friendly
 
 

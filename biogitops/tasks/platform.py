@@ -6,16 +6,16 @@ from pathlib import Path
 
 from invoke import task
 
-from biogitops import bootstrap as bs
-from biogitops.argocd.local import NAMESPACE
+from biogitops.cluster.kwok.argocd import NAMESPACE
+from biogitops.config.labs import load_labs
+from biogitops.config.pins import load_pins
+from biogitops.config.settings import load_settings
 from biogitops.console import console, progress, table
-from biogitops.graph import mermaid
-from biogitops.labs import load_labs
-from biogitops.orphans import ORPHAN_COLUMNS, live_orphans
 from biogitops.paths import REPO_ROOT
-from biogitops.pins import load_pins
-from biogitops.render import bootstrap_values, expected_graph, render_bootstrap, root_application
-from biogitops.settings import load_settings
+from biogitops.platform import bootstrap as bs
+from biogitops.platform.orphans import ORPHAN_COLUMNS, live_orphans
+from biogitops.render.graph import mermaid
+from biogitops.render.manifests import bootstrap_values, expected_graph, render_bootstrap, root_application
 from biogitops.tasks.cluster import HELP
 from biogitops.tasks.common import friendly
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from invoke import task
 
-from biogitops import secrets
+from biogitops.cluster import get_provider
+from biogitops.config.settings import known_envs, load_settings
 from biogitops.console import console, progress
 from biogitops.errors import ConfigError
-from biogitops.providers import get_provider
-from biogitops.settings import known_envs, load_settings
+from biogitops.platform import sealing
 from biogitops.tasks.common import friendly
 
 ENV = {"env": "environment: a folder under clusters/ (dev, staging, prod)"}
@@ -69,13 +69,13 @@ def seal(
     from_literal=None,
 ):
     """Seal values for one Secret with the environment's certificate, offline (kubeseal --cert)."""
-    secrets.refuse_command_line_value(value=value, literal=literal, from_literal=from_literal)
+    sealing.refuse_command_line_value(value=value, literal=literal, from_literal=from_literal)
     _required("seal", env=env, namespace=namespace, name=name)
-    key_names = secrets.check_keys([k.strip() for k in keys.split(",") if k.strip()])
+    key_names = sealing.check_keys([k.strip() for k in keys.split(",") if k.strip()])
     if from_file and key_names:
         raise ConfigError("--from-file and --keys: give one of them")
     if from_file:
-        values = secrets.read_values_file(Path(from_file).expanduser())
+        values = sealing.read_values_file(Path(from_file).expanduser())
     elif key_names:
         values = {k: getpass.getpass(f"{k} for {namespace}/{name} (hidden): ") for k in key_names}
         empty = [k for k, v in values.items() if not v]
@@ -83,7 +83,7 @@ def seal(
             raise ConfigError(f"{', '.join(empty)}: empty value", "type a value at the prompt")
     else:
         raise ConfigError("nothing to seal", "pass --from-file FILE or --keys k1,k2 (prompted, hidden)")
-    text = secrets.seal_to(Path(out) if out else None, env, namespace, name, values, type)
+    text = sealing.seal_to(Path(out) if out else None, env, namespace, name, values, type)
     if out:
         console.print(f"sealed {namespace}/{name} ({', '.join(sorted(values))}) for {env}: {out}")
     else:
@@ -103,9 +103,9 @@ def seal(
 def app_credentials(c, env=None, lab=None, app="galaxy", regenerate=False):
     """Seal random credentials an app needs in a lab namespace, beside the app (extras/sealed/)."""
     _required("app-credentials", env=env, lab=lab)
-    if not secrets.app_credentials(app):
+    if not sealing.app_credentials(app):
         raise ConfigError(f"applications/{app}/extras/credentials.yaml: missing", f"{app} declares no credentials")
-    written = secrets.ensure_app_credentials(env, lab, app, regenerate=regenerate, progress=console.print)
+    written = sealing.ensure_app_credentials(env, lab, app, regenerate=regenerate, progress=console.print)
     for path in written:
         console.print(f"wrote {path}")
     if not written:
@@ -116,11 +116,11 @@ def app_credentials(c, env=None, lab=None, app="galaxy", regenerate=False):
 @friendly
 def fetch_cert(c, env=None, provider=None):
     """Write secrets/<env>/cert.pem from the environment's running controller (checked to be env's)."""
-    from biogitops import sealedsecrets
+    from biogitops.platform import sealkeys
 
     prov = _provider("fetch-cert", env, provider)
-    path = sealedsecrets.write_cert(env, sealedsecrets.fetch_cert(prov))
-    console.print(f"{env} certificate {secrets.fingerprint(secrets.load_cert(path))}: {path}")
+    path = sealkeys.write_cert(env, sealkeys.fetch_cert(prov))
+    console.print(f"{env} certificate {sealing.fingerprint(sealing.load_cert(path))}: {path}")
 
 
 @task(help={"env": "one environment (default: all)"})
@@ -128,7 +128,7 @@ def fetch_cert(c, env=None, provider=None):
 def check(c, env=None):
     """Check every SealedSecret in the repository: its namespace's folder, strict scope, env's certificate."""
     for name in [env] if env else known_envs():
-        count = secrets.check_sealed(name)
+        count = sealing.check_sealed(name)
         console.print(f"{name}: {count} SealedSecret(s) ok")
 
 
@@ -136,10 +136,10 @@ def check(c, env=None):
 @friendly
 def backup_key(c, env=None, provider=None, out=None):
     """Export the controller's sealing keys (private!) to a 0600 file outside the repository."""
-    from biogitops import sealedsecrets
+    from biogitops.platform import sealkeys
 
     prov = _provider("backup-key", env, provider)
-    path, count = sealedsecrets.backup_keys(prov, Path(out).expanduser() if out else None)
+    path, count = sealkeys.backup_keys(prov, Path(out).expanduser() if out else None)
     console.print(f"{count} sealing key(s) of {env} written to {path} (mode 0600): store it offline")
 
 
@@ -147,12 +147,12 @@ def backup_key(c, env=None, provider=None, out=None):
 @friendly
 def restore_key(c, env=None, file=None, provider=None):
     """Put backed-up sealing keys into a (rebuilt) cluster and restart the controller to load them."""
-    from biogitops import sealedsecrets
+    from biogitops.platform import sealkeys
 
     _required("restore-key", file=file)
     prov = _provider("restore-key", env, provider)
     with progress("restoring sealing keys") as update:
-        count = sealedsecrets.restore_keys(prov, Path(file).expanduser(), update)
+        count = sealkeys.restore_keys(prov, Path(file).expanduser(), update)
     console.print(f"{count} sealing key(s) restored into {env}; the controller reloaded them")
 
 
@@ -160,17 +160,17 @@ def restore_key(c, env=None, file=None, provider=None):
 @friendly
 def rotate_key(c, env=None, provider=None):
     """Make a new active sealing key (old keys stay, so existing SealedSecrets still open)."""
-    from biogitops import sealedsecrets
-    from biogitops.labs import load_labs
+    from biogitops.config.labs import load_labs
+    from biogitops.platform import sealkeys
 
     prov = _provider("rotate-key", env, provider)
     with progress("rotating the sealing key") as update:
-        result = sealedsecrets.rotate_key(prov, update)
+        result = sealkeys.rotate_key(prov, update)
     console.print(f"new sealing key for {env}: {result}")
     if env == "dev":
         for lab in load_labs(env):
             for app in lab.apps:
-                if secrets.app_credentials(app):
-                    secrets.ensure_app_credentials(env, lab.name, app, progress=console.print)
+                if sealing.app_credentials(app):
+                    sealing.ensure_app_credentials(env, lab.name, app, progress=console.print)
     else:
-        console.print(f"commit {secrets.cert_path(env)}; seal new values with it from now on")
+        console.print(f"commit {sealing.cert_path(env)}; seal new values with it from now on")

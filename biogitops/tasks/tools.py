@@ -6,10 +6,10 @@ import time
 
 from invoke import task
 
-from biogitops import tools
+from biogitops.config.pins import load_pins
 from biogitops.console import console, progress, table
-from biogitops.pins import load_pins
 from biogitops.tasks.common import friendly
+from biogitops.toolchain import tools
 
 
 @task(help={"only": "install just these tools, comma-separated (default: every pinned tool)"})

@@ -19,10 +19,12 @@ import pytest
 import yaml
 from kubernetes import client, config
 
-from biogitops import argocd, crds, gatekeeper
-from biogitops.kube import Kubectl
-from biogitops.providers import Provider, get_provider
-from biogitops.settings import load_settings
+from biogitops.cluster import Provider, get_provider
+from biogitops.cluster.kube import Kubectl
+from biogitops.cluster.kwok import gatekeeper
+from biogitops.config.settings import load_settings
+from biogitops.platform import argocd
+from biogitops.render import crds
 
 # the audit tests wait for audit results: audit every 10 s, not the chart's 60 s
 os.environ.setdefault(gatekeeper.AUDIT_INTERVAL_ENV, "10")

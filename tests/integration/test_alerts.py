@@ -23,10 +23,11 @@ from typing import Any
 import pytest
 import yaml
 
-from biogitops import bootstrap as bs
-from biogitops import prometheus, tools
+from biogitops.cluster import Provider
+from biogitops.cluster.kwok import prometheus
 from biogitops.paths import REPO_ROOT
-from biogitops.providers import Provider
+from biogitops.platform import bootstrap as bs
+from biogitops.toolchain import tools
 
 from .conftest import Cluster, git_repo_from
 

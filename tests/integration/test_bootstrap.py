@@ -8,10 +8,10 @@ import time
 import pytest
 import yaml
 
-from biogitops import affected
-from biogitops import bootstrap as bs
+from biogitops.cluster import Provider
 from biogitops.paths import REPO_ROOT
-from biogitops.providers import Provider
+from biogitops.platform import bootstrap as bs
+from biogitops.render import affected
 
 from .conftest import Cluster, submit_probe
 from .conftest import apps as _apps

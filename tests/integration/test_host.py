@@ -10,12 +10,12 @@ import pytest
 import testinfra
 import yaml
 
-from biogitops import nodeimage
-from biogitops.argocd.local import LocalArgoCD
-from biogitops.gatekeeper import PORTS as GATEKEEPER_PORTS
-from biogitops.pins import load_pins
-from biogitops.providers.kind import kind_workers
-from biogitops.providers.kwok import PORTS
+from biogitops.cluster.kind import nodeimage
+from biogitops.cluster.kind.provider import kind_workers
+from biogitops.cluster.kwok.argocd import LocalArgoCD
+from biogitops.cluster.kwok.gatekeeper import PORTS as GATEKEEPER_PORTS
+from biogitops.cluster.kwok.provider import PORTS
+from biogitops.config.pins import load_pins
 
 from .conftest import Cluster
 

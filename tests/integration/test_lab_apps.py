@@ -10,15 +10,16 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from biogitops import bootstrap as bs
-from biogitops import pipeline, validate
+from biogitops.checks.kubeschemas import CRD_MODULES
+from biogitops.cluster import Provider
+from biogitops.config.pins import load_pins
 from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
-from biogitops.pins import load_pins
-from biogitops.providers import Provider
-from biogitops.render import argo_applies, helm_template
-from biogitops.schemas import CRD_MODULES
-from biogitops.upstream import module_dir
+from biogitops.platform import bootstrap as bs
+from biogitops.platform import pipeline
+from biogitops.render import targets
+from biogitops.render.manifests import argo_applies, helm_template
+from biogitops.toolchain.gomodules import module_dir
 
 from .conftest import Cluster
 
@@ -197,11 +198,11 @@ def test_galaxy_lab_is_baseline_and_gets_its_network_allowances(cluster: Cluster
 
 @pytest.fixture
 def galaxy_objects() -> list[dict]:
-    source, why = validate.upstream_source("galaxy", load_pins())
+    source, why = targets.upstream_source("galaxy", load_pins())
     if why:
         pytest.skip(f"galaxy {load_pins().charts['galaxy']['version']}: {why}")
-    objs = validate.render_upstream("galaxy", "dev", source, namespace="lab-proteomics")
-    objs += validate.render_app_chart("galaxy-extras", "dev")
+    objs = targets.render_upstream("galaxy", "dev", source, namespace="lab-proteomics")
+    objs += targets.render_app_chart("galaxy-extras", "dev")
     return [o for o in objs if argo_applies(o)]
 
 

@@ -16,12 +16,12 @@ import time
 import pytest
 import yaml
 
-from biogitops import bootstrap as bs
-from biogitops import pipeline
+from biogitops.cluster import Provider
 from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
-from biogitops.providers import Provider
-from biogitops.render import helm_template
+from biogitops.platform import bootstrap as bs
+from biogitops.platform import pipeline
+from biogitops.render.manifests import helm_template
 
 from .conftest import Cluster
 

@@ -6,11 +6,11 @@ import os
 
 import pytest
 
-from biogitops import argocd
-from biogitops.argocd.local import PORTS as ARGOCD_PORTS
-from biogitops.procs import pid_alive, port_open
-from biogitops.providers import Provider, get_provider
-from biogitops.providers.kwok import PORTS as CLUSTER_PORTS
+from biogitops.cluster import Provider, get_provider
+from biogitops.cluster.kwok.argocd import PORTS as ARGOCD_PORTS
+from biogitops.cluster.kwok.procs import pid_alive, port_open
+from biogitops.cluster.kwok.provider import PORTS as CLUSTER_PORTS
+from biogitops.platform import argocd
 
 
 @pytest.fixture

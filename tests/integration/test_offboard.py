@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
-from biogitops import bootstrap as bs
-from biogitops import offboard as ob
-from biogitops.labs import labs_dir, scaffold
+from biogitops.cluster import Provider
+from biogitops.config.labs import labs_dir, scaffold
 from biogitops.paths import REPO_ROOT
-from biogitops.providers import Provider
+from biogitops.platform import bootstrap as bs
+from biogitops.platform import offboard as ob
 
 from .conftest import Cluster
 

@@ -3,7 +3,7 @@ namespace a privileged pod, a :latest image and a LoadBalancer Service are admit
 warning (dev: warn) and refused once the same constraints run as staging's (deny); the audit
 reports what is already there; platform namespaces keep working; a re-bootstrap changes nothing.
 
-On kwok Gatekeeper is a local process (biogitops/gatekeeper.py) whose webhook the real API
+On kwok Gatekeeper is a local process (biogitops/cluster/kwok/gatekeeper.py) whose webhook the real API
 server calls over loopback. The test namespaces carry no Pod Security labels, so every refusal
 seen here is Gatekeeper's, not Pod Security admission's.
 """
@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from biogitops import bootstrap as bs
-from biogitops import gatekeeper
-from biogitops.policies import CONSTRAINT_GROUP, render_policies
-from biogitops.providers import Provider
+from biogitops.cluster import Provider
+from biogitops.cluster.kwok import gatekeeper
+from biogitops.platform import bootstrap as bs
+from biogitops.render.policies import CONSTRAINT_GROUP, render_policies
 
 from .conftest import Cluster
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from biogitops import bootstrap as bs
-from biogitops import sealedsecrets, secrets
-from biogitops.providers import Provider
+from biogitops.cluster import Provider
+from biogitops.cluster.kwok import sealedsecrets
+from biogitops.platform import bootstrap as bs
+from biogitops.platform import sealing, sealkeys
 
 from .conftest import Cluster, git_application, git_repo_from
 
@@ -58,8 +59,8 @@ def synced(cluster: Cluster, result: bs.Result, tmp_path_factory: pytest.TempPat
     if cluster.provider.name != "kwok":
         pytest.skip("a file:// repository is readable only by a repo-server on this host (kwok)")
     src = tmp_path_factory.mktemp("sealed-src")
-    good = secrets.seal("dev", NAMESPACE, "itest-sealed", {"token": VALUE})
-    moved = secrets.seal("dev", NAMESPACE, "itest-moved", {"token": VALUE})
+    good = sealing.seal("dev", NAMESPACE, "itest-sealed", {"token": VALUE})
+    moved = sealing.seal("dev", NAMESPACE, "itest-moved", {"token": VALUE})
     moved["metadata"]["namespace"] = OTHER
     moved["spec"]["template"]["metadata"]["namespace"] = OTHER
     (src / "sealedsecret-itest-sealed.yaml").write_text(yaml.safe_dump(good))
@@ -83,7 +84,7 @@ def test_controller_seals_with_this_machines_dev_key(cluster: Cluster, provider:
         )
     local = sealedsecrets.LocalController(provider)
     assert local.ready()
-    assert local.cert() == secrets.ensure_dev_key().cert.read_bytes()
+    assert local.cert() == sealing.ensure_dev_key().cert.read_bytes()
 
 
 def test_committed_sealed_secret_is_unsealed_after_argo_syncs(cluster: Cluster, synced: str) -> None:
@@ -110,23 +111,23 @@ def test_keys_survive_backup_and_restore(cluster: Cluster, provider: Provider, s
     """The procedure a rebuilt cluster follows: back the keys up, lose them (and what they
     unsealed), restore them; the controller unseals again with the restored key."""
     _wait("the unsealed Secret", lambda: _secret(cluster, NAMESPACE, "itest-sealed"))
-    backup, count = sealedsecrets.backup_keys(provider, tmp_path / "keys.yaml")
+    backup, count = sealkeys.backup_keys(provider, tmp_path / "keys.yaml")
     assert count >= 1 and oct(backup.stat().st_mode & 0o777) == "0o600"
     if provider.name == "kwok":
         sealedsecrets.LocalController(provider).stop()
-    cluster.kubectl.run("-n", "sealed-secrets", "delete", "secret", "-l", secrets.KEY_LABEL)
+    cluster.kubectl.run("-n", "sealed-secrets", "delete", "secret", "-l", sealing.KEY_LABEL)
     cluster.kubectl.run("-n", NAMESPACE, "delete", "secret", "itest-sealed")
-    assert sealedsecrets.restore_keys(provider, backup, print) == count
+    assert sealkeys.restore_keys(provider, backup, print) == count
     secret = _wait("the Secret unsealed again", lambda: _secret(cluster, NAMESPACE, "itest-sealed"))
     assert base64.b64decode(secret["data"]["token"]).decode() == VALUE
-    keys = cluster.kubectl.json("-n", "sealed-secrets", "get", "secret", "-l", secrets.KEY_LABEL)["items"]
+    keys = cluster.kubectl.json("-n", "sealed-secrets", "get", "secret", "-l", sealing.KEY_LABEL)["items"]
     assert len(keys) == count  # restored, not replaced by a key the controller made itself
 
 
 def _state(cluster: Cluster) -> dict[str, str]:
     out = {}
     for ns, kind, selector in (
-        ("sealed-secrets", "secret", f"-l={secrets.KEY_LABEL}"),
+        ("sealed-secrets", "secret", f"-l={sealing.KEY_LABEL}"),
         (NAMESPACE, "sealedsecret", "--all"),
         (NAMESPACE, "secret", "--field-selector=type!=kubernetes.io/service-account-token"),
     ):
@@ -142,7 +143,7 @@ def test_second_bootstrap_changes_nothing_for_secrets(cluster: Cluster, provider
     _wait("the unsealed Secret", lambda: _secret(cluster, NAMESPACE, "itest-sealed"))
     before = _state(cluster)
     pid = sealedsecrets.LocalController(provider).proc.pid() if provider.name == "kwok" else None
-    dev_files = {p: p.stat().st_mtime_ns for p in Path(secrets.REPO_ROOT).glob(secrets.SEALED_GLOB.format(env="dev"))}
+    dev_files = {p: p.stat().st_mtime_ns for p in Path(sealing.REPO_ROOT).glob(sealing.SEALED_GLOB.format(env="dev"))}
     bs.Bootstrap(provider.settings.env, provider.name, print).run()
     assert _state(cluster) == before
     if pid is not None:
@@ -160,11 +161,11 @@ def test_rotation_keeps_what_old_keys_sealed_open(
     copy = tmp_path / "dev-key"
     copy.mkdir()
     for name in ("tls.key", "tls.crt"):
-        (copy / name).write_bytes((secrets.dev_key_dir() / name).read_bytes())
-    monkeypatch.setattr(secrets, "dev_key_dir", lambda: copy)
+        (copy / name).write_bytes((sealing.dev_key_dir() / name).read_bytes())
+    monkeypatch.setattr(sealing, "dev_key_dir", lambda: copy)
     local = sealedsecrets.LocalController(provider)
     before = local.cert()
-    new_key = sealedsecrets.rotate_key(provider, print)
+    new_key = sealkeys.rotate_key(provider, print)
     try:
         assert local.cert() != before
         assert local.cert() == (copy / "tls.crt").read_bytes()
@@ -175,5 +176,5 @@ def test_rotation_keeps_what_old_keys_sealed_open(
     finally:
         cluster.kubectl.run("-n", "sealed-secrets", "delete", "secret", new_key, "--ignore-not-found")
         monkeypatch.undo()
-        secrets.ensure_dev_key()
-        sealedsecrets.restart_controller(provider, print)
+        sealing.ensure_dev_key()
+        sealkeys.restart_controller(provider, print)

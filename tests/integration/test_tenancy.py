@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from biogitops import bootstrap as bs
+from biogitops.cluster import Provider
 from biogitops.paths import REPO_ROOT
-from biogitops.providers import Provider
-from biogitops.render import static_projects
-from biogitops.repo import source_for
+from biogitops.platform import bootstrap as bs
+from biogitops.platform.gitsource import source_for
+from biogitops.render.manifests import static_projects
 
 from .conftest import Cluster, apps, submit_probe
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from biogitops import runbooks
+from biogitops.checks import runbooks
 from biogitops.paths import REPO_ROOT
 
 LAB = "runbook-drill"

@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from biogitops import rules
+from biogitops.checks import repo_rules
 from biogitops.paths import REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "rules"
 
 
-@pytest.mark.parametrize("rule", sorted(rules.RULES))
+@pytest.mark.parametrize("rule", sorted(repo_rules.RULES))
 def test_rule_fires_on_its_fixture_naming_file_and_object(rule: str) -> None:
     fixture = FIXTURES / rule
     assert fixture.is_dir(), f"rule {rule} has no failing fixture in {fixture}"
-    docs = rules.load_dir(fixture)
-    problems = rules.check(docs, [rule])
+    docs = repo_rules.load_dir(fixture)
+    problems = repo_rules.check(docs, [rule])
     assert problems, f"{rule} did not fire on {fixture}"
     for problem in problems:
         assert problem.rule == rule
@@ -42,7 +42,7 @@ def test_rule_fires_on_its_fixture_naming_file_and_object(rule: str) -> None:
     ],
 )
 def test_rule_finds_every_bad_object(rule: str, expected: set[str]) -> None:
-    problems = rules.check(rules.load_dir(FIXTURES / rule), [rule])
+    problems = repo_rules.check(repo_rules.load_dir(FIXTURES / rule), [rule])
     assert {p.obj for p in problems} == expected
 
 
@@ -57,9 +57,9 @@ def test_rule_finds_every_bad_object(rule: str, expected: set[str]) -> None:
     ],
 )
 def test_image_reference_parsing(image: str, tag: str, canonical: str | None) -> None:
-    assert rules.image_tag(image) == tag
+    assert repo_rules.image_tag(image) == tag
     if canonical:
-        assert rules.canonical(image) == canonical
+        assert repo_rules.canonical(image) == canonical
 
 
 def _copy_repo(tmp_path: Path) -> Path:
@@ -80,11 +80,11 @@ def _copy_repo(tmp_path: Path) -> Path:
 
 def test_plaintext_secret_added_anywhere_is_found(tmp_path: Path) -> None:
     repo = _copy_repo(tmp_path)
-    assert rules.repository_secrets(repo) == []
+    assert repo_rules.repository_secrets(repo) == []
     target = repo / "observability" / "grafana-admin.yaml"
     shutil.copy(FIXTURES / "plaintext-secret" / "dev" / "secret.yaml", target)
     subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
-    problems = rules.repository_secrets(repo)
+    problems = repo_rules.repository_secrets(repo)
     assert [(p.rule, p.file, p.obj) for p in problems] == [
         ("plaintext-secret", "observability/grafana-admin.yaml", "Secret lab-genomics/galaxy-db")
     ]
@@ -93,7 +93,7 @@ def test_plaintext_secret_added_anywhere_is_found(tmp_path: Path) -> None:
 def test_latest_image_in_rendered_output_fails_the_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "out"
     shutil.copytree(FIXTURES / "floating-tag", out)
-    assert rules.main(["--dir", str(out), "--rule", "floating-tag"]) == 1
+    assert repo_rules.main(["--dir", str(out), "--rule", "floating-tag"]) == 1
     err = capsys.readouterr().err
     assert "floating-tag: " in err and "Deployment lab-genomics/fastqc" in err
     assert "rules: floating-tag" in err.splitlines()[-1]

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from biogitops import suites, tools
+from biogitops.checks import policy_suites
 from biogitops.errors import ToolError
 from biogitops.paths import REPO_ROOT
+from biogitops.toolchain import tools
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "suites"
 
@@ -23,16 +24,16 @@ FIXTURES = REPO_ROOT / "tests" / "fixtures" / "suites"
     ],
 )
 def test_bad_suite_is_refused_naming_the_file(case: str, expected: str) -> None:
-    problems = suites.coverage(FIXTURES / case)
+    problems = policy_suites.coverage(FIXTURES / case)
     assert len(problems) == 1, problems
     assert problems[0].startswith(f"tests/fixtures/suites/{case}/")
     assert expected in problems[0]
-    assert suites.main(["--root", str(FIXTURES / case), "--no-run"]) == 1
+    assert policy_suites.main(["--root", str(FIXTURES / case), "--no-run"]) == 1
 
 
 def test_repository_policies_are_covered() -> None:
-    assert suites.coverage() == []
-    assert len(suites.policy_dirs()) >= 7
+    assert policy_suites.coverage() == []
+    assert len(policy_suites.policy_dirs()) >= 7
 
 
 def _gator() -> None:
@@ -45,7 +46,7 @@ def _gator() -> None:
 def test_wrong_expectation_fails_gator_verify() -> None:
     _gator()
     root = FIXTURES / "wrong-expectation"
-    assert suites.coverage(root) == []
-    proc = suites.verify(root)
+    assert policy_suites.coverage(root) == []
+    proc = policy_suites.verify(root)
     assert proc.returncode != 0
     assert "load-balancer-claimed-allowed" in proc.stdout + proc.stderr

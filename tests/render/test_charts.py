@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from biogitops import pipeline, validate
 from biogitops.errors import BioGitopsError, ConfigError
 from biogitops.paths import REPO_ROOT
-from biogitops.render import helm_template
+from biogitops.platform import pipeline
+from biogitops.render import targets
+from biogitops.render.manifests import helm_template
 
 NEXTFLOW = REPO_ROOT / "applications" / "nextflow"
 SPARK_LAB = REPO_ROOT / "applications" / "spark-operator" / "lab"
@@ -143,6 +144,6 @@ def test_environment_without_a_values_file_is_refused(tmp_path: Path, monkeypatc
     chart = tmp_path / "nextflow"
     chart.mkdir()
     (chart / "values.yaml").write_text("lab: x\n")
-    monkeypatch.setitem(validate.APP_CHARTS, "nextflow", (chart, [str(chart / "values.{env}.yaml")], {}))
+    monkeypatch.setitem(targets.APP_CHARTS, "nextflow", (chart, [str(chart / "values.{env}.yaml")], {}))
     with pytest.raises(BioGitopsError, match=r"nextflow/values.dev.yaml: missing"):
-        validate.targets("dev")
+        targets.targets("dev")

@@ -1,6 +1,6 @@
 """clusters/base/crds/kustomization.yaml is the one list of CRDs installed before the add-ons:
 it holds every CRD each add-on chart synced with skipCrds ships, and every upstream CRD the
-schemas validate against (biogitops/schemas.py) is installed from it."""
+schemas validate against (biogitops/checks/kubeschemas.py) is installed from it."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from functools import cache
 import pytest
 import yaml
 
-from biogitops import crds
+from biogitops.checks.kubeschemas import CRD_MODULES
 from biogitops.paths import REPO_ROOT
-from biogitops.schemas import CRD_MODULES
-from biogitops.upstream import module_dir
+from biogitops.render import crds
+from biogitops.toolchain.gomodules import module_dir
 
 CHARTS = yaml.safe_load((REPO_ROOT / "clusters/argocd/bootstrap/values.yaml").read_text())["charts"]
 SKIPPED = sorted(n for n, c in CHARTS.items() if c.get("addon") and c.get("skipCrds") is not False)
@@ -38,7 +38,7 @@ def test_every_crd_of_the_chart_is_listed(chart: str) -> None:
 
 
 def test_chart_crd_versions_follow_pins() -> None:
-    from biogitops.pins import load_pins
+    from biogitops.config.pins import load_pins
 
     charts = load_pins().charts
     for chart in ("gatekeeper", "spark-operator"):  # charts released with their module's tag

@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from biogitops import validate
-from biogitops.labs import load_labs
+from biogitops.config.labs import load_labs
+from biogitops.config.pins import load_pins
 from biogitops.paths import REPO_ROOT
-from biogitops.pins import load_pins
-from biogitops.render import argo_applies
+from biogitops.render import targets
+from biogitops.render.manifests import argo_applies
 
 ENVS = ["dev", "staging", "prod"]
 LAB_KINDS = {
@@ -23,14 +23,14 @@ LAB_KINDS = {
 
 @pytest.fixture(scope="module")
 def galaxy_source() -> list[str]:
-    source, why = validate.upstream_source("galaxy", load_pins())
+    source, why = targets.upstream_source("galaxy", load_pins())
     if why:
         pytest.skip(f"galaxy {load_pins().charts['galaxy']['version']}: {why}")
     return source
 
 
 def _extras(env: str) -> list[dict]:
-    return validate.render_app_chart("galaxy-extras", env)
+    return targets.render_app_chart("galaxy-extras", env)
 
 
 def _quantity(value: str | int) -> float:
@@ -72,7 +72,7 @@ def _footprint(objs: list[dict]) -> dict[str, float]:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_galaxy_creates_only_kinds_a_lab_project_permits(env: str, galaxy_source: list[str]) -> None:
-    objs = [o for o in validate.render_upstream("galaxy", env, galaxy_source) if argo_applies(o)] + _extras(env)
+    objs = [o for o in targets.render_upstream("galaxy", env, galaxy_source) if argo_applies(o)] + _extras(env)
     kinds = {(o["apiVersion"].rpartition("/")[0], o["kind"]) for o in objs}
     assert kinds - LAB_KINDS == set(), "add them to labKinds, or turn them off in applications/galaxy/values.yaml"
 
@@ -80,7 +80,7 @@ def test_galaxy_creates_only_kinds_a_lab_project_permits(env: str, galaxy_source
 @pytest.mark.parametrize("env", ENVS)
 def test_every_galaxy_container_sets_memory_requests_and_limits(env: str, galaxy_source: list[str]) -> None:
     missing = []
-    for obj in validate.render_upstream("galaxy", env, galaxy_source):
+    for obj in targets.render_upstream("galaxy", env, galaxy_source):
         if obj["kind"] == "Deployment":
             for c in obj["spec"]["template"]["spec"]["containers"]:
                 res = c.get("resources") or {}
@@ -94,7 +94,7 @@ def test_galaxy_fits_the_quota_of_every_lab_that_enables_it(env: str, galaxy_sou
     labs = [lab for lab in load_labs(env) if "galaxy" in lab.apps]
     if not labs:
         pytest.skip(f"no lab in {env} enables galaxy")
-    use = _footprint(validate.render_upstream("galaxy", env, galaxy_source))
+    use = _footprint(targets.render_upstream("galaxy", env, galaxy_source))
     for lab in labs:
         quota = lab.data["quota"]
         hard = {
@@ -124,7 +124,7 @@ def test_service_monitors_carry_the_label_prometheus_selects() -> None:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_extras_select_what_the_upstream_chart_and_its_operators_label(env: str, galaxy_source: list[str]) -> None:
-    upstream = validate.render_upstream("galaxy", env, galaxy_source)
+    upstream = targets.render_upstream("galaxy", env, galaxy_source)
     [pg] = [o for o in upstream if o["kind"] == "Cluster"]
     [mq] = [o for o in upstream if o["kind"] == "RabbitmqCluster"]
     extras = {(o["kind"], o["metadata"]["name"]): o for o in _extras(env)}

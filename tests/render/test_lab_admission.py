@@ -13,9 +13,9 @@ import ast
 import pytest
 import yaml
 
-from biogitops import validate
-from biogitops.labs import Lab, load_labs
+from biogitops.config.labs import Lab, load_labs
 from biogitops.paths import REPO_ROOT
+from biogitops.render import targets
 
 ENVS = ["dev", "staging", "prod"]
 POLICIES = {"lab-pod-secrets", "lab-rbac", "lab-services"}
@@ -24,7 +24,7 @@ WORKLOAD_CHARTS = [REPO_ROOT / "applications" / "nextflow", REPO_ROOT / "applica
 
 @pytest.fixture(scope="module", params=ENVS)
 def rendered(request: pytest.FixtureRequest) -> tuple[str, dict[str, list[dict]]]:
-    return request.param, validate.targets(request.param)
+    return request.param, targets.targets(request.param)
 
 
 def admission_gaps(objs: list[dict]) -> list[str]:
@@ -80,7 +80,7 @@ def test_the_platform_project_admits_the_admission_kinds(rendered: tuple[str, di
     ]
     allowed = {(k["group"], k["kind"]) for k in project["spec"].get("clusterResourceWhitelist", [])}
     kinds = {
-        ("admissionregistration.k8s.io", o["kind"]) for o in validate.kustomize(REPO_ROOT / "clusters/base/admission")
+        ("admissionregistration.k8s.io", o["kind"]) for o in targets.kustomize(REPO_ROOT / "clusters/base/admission")
     }
     assert kinds - allowed == set()
 
@@ -103,9 +103,9 @@ def _lab_tenant(targets: dict[str, list[dict]], lab: str, kind: str) -> dict:
 
 @pytest.mark.parametrize("lab", load_labs("dev"), ids=lambda lab: lab.name)
 def test_lab_namespace_names_its_groups_and_quota_closes_external_services(lab: Lab) -> None:
-    targets = validate.targets("dev")
-    annotations = _lab_tenant(targets, lab.name, "Namespace")["metadata"].get("annotations", {})
+    rendered = targets.targets("dev")
+    annotations = _lab_tenant(rendered, lab.name, "Namespace")["metadata"].get("annotations", {})
     assert annotations.get("bio-gitops.io/owners") == lab.data["owners"]
     assert annotations.get("bio-gitops.io/members") == lab.data["members"]
-    hard = _lab_tenant(targets, lab.name, "ResourceQuota")["spec"]["hard"]
+    hard = _lab_tenant(rendered, lab.name, "ResourceQuota")["spec"]["hard"]
     assert (hard.get("services.loadbalancers"), hard.get("services.nodeports")) == ("0", "0")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from biogitops import validate
+from biogitops.config.settings import known_envs
 from biogitops.paths import REPO_ROOT
-from biogitops.settings import known_envs
+from biogitops.render import targets
 
 LABEL = {"bio-gitops.io/monitoring": "true"}
 VALUES = yaml.safe_load((REPO_ROOT / "observability/prometheus/values.yaml").read_text())
@@ -36,7 +36,7 @@ def test_env_values_do_not_override_the_selectors() -> None:
 
 @pytest.mark.parametrize("env", known_envs())
 def test_every_rule_and_monitor_we_ship_is_selected(env: str) -> None:
-    objects = validate.kustomize(REPO_ROOT / "observability") + validate.render_app_chart("galaxy-extras", env)
+    objects = targets.kustomize(REPO_ROOT / "observability") + targets.render_app_chart("galaxy-extras", env)
     shipped = [o for o in objects if o["kind"] in SELECTED_KINDS]
     assert {o["kind"] for o in shipped} == SELECTED_KINDS
     unselected = [
@@ -48,7 +48,7 @@ def test_every_rule_and_monitor_we_ship_is_selected(env: str) -> None:
 
 
 def test_dashboards_reach_grafanas_sidecar_and_provider() -> None:
-    objects = validate.kustomize(REPO_ROOT / "observability")
+    objects = targets.kustomize(REPO_ROOT / "observability")
     dashboards = [
         o
         for o in objects

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from biogitops import schemas, validate
-from biogitops.pins import load_pins
-from biogitops.policies import CONSTRAINT_GROUP, constraint_schemas, render_policies
-from biogitops.settings import known_envs, load_settings
+from biogitops.checks import conformance, kubeschemas
+from biogitops.config.pins import load_pins
+from biogitops.config.settings import known_envs, load_settings
+from biogitops.render import targets
+from biogitops.render.policies import CONSTRAINT_GROUP, constraint_schemas, render_policies
 
 
 @pytest.mark.parametrize("env", known_envs())
@@ -30,7 +31,7 @@ def test_constraints_carry_the_environments_enforcement(env: str) -> None:
 def schema_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     extra = tmp_path_factory.mktemp("constraints")
     assert constraint_schemas(render_policies("dev"), extra) >= 8
-    return schemas.ensure(), extra
+    return kubeschemas.ensure(), extra
 
 
 def _constraint(parameters: dict) -> dict:
@@ -55,16 +56,16 @@ def test_constraint_parameters_validate_against_the_template(
 ) -> None:
     path = tmp_path / "constraint.yaml"
     path.write_text(yaml.safe_dump(_constraint(parameters)))
-    proc = validate.kubeconform([path], *schema_dirs)
+    proc = conformance.kubeconform([path], *schema_dirs)
     assert (proc.returncode == 0) == valid, proc.stdout
 
 
 @pytest.mark.parametrize("env", known_envs())
 def test_gatekeeper_chart_renders_from_its_go_module(env: str) -> None:
     pins = load_pins()
-    chart = validate.module_chart("gatekeeper", pins)
+    chart = targets.module_chart("gatekeeper", pins)
     assert "/github.com/open-policy-agent/gatekeeper/v3@v" + pins.charts["gatekeeper"]["version"] in str(chart)
-    objs = validate.render_upstream("gatekeeper", env, [str(chart)])
+    objs = targets.render_upstream("gatekeeper", env, [str(chart)])
     kinds = {o["kind"] for o in objs}
     assert {"Deployment", "ValidatingWebhookConfiguration"} <= kinds
     # our values reached the chart: no hook jobs (CRDs come from the crds Application)
@@ -75,5 +76,5 @@ def test_chart_module_pin_pointing_elsewhere_is_refused_naming_the_pin() -> None
     pins = load_pins()
     wrong = dict(pins.charts["gatekeeper"], goModulePath="charts/gatekeeper/templates")
     broken = dataclasses.replace(pins, charts={**pins.charts, "gatekeeper": wrong})
-    with pytest.raises(validate.BioGitopsError, match=r"pins.yaml: charts.gatekeeper: .* holds chart None None"):
-        validate.module_chart("gatekeeper", broken)
+    with pytest.raises(targets.BioGitopsError, match=r"pins.yaml: charts.gatekeeper: .* holds chart None None"):
+        targets.module_chart("gatekeeper", broken)

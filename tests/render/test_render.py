@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from biogitops import schemas, validate
+from biogitops.checks import conformance, kubeschemas
 from biogitops.paths import REPO_ROOT
 from biogitops.tasks.platform import render_graph
 
@@ -62,7 +62,7 @@ def _broken(obj: dict, path: list, value: object) -> dict:
 
 @pytest.fixture(scope="module")
 def schema_dir() -> Path:
-    return schemas.ensure()
+    return kubeschemas.ensure()
 
 
 @pytest.mark.parametrize(
@@ -71,7 +71,7 @@ def schema_dir() -> Path:
 def test_valid_objects_pass(tmp_path: Path, schema_dir: Path, obj: dict) -> None:
     path = tmp_path / "ok.yaml"
     path.write_text(yaml.safe_dump(obj))
-    proc = validate.kubeconform([path], schema_dir)
+    proc = conformance.kubeconform([path], schema_dir)
     assert proc.returncode == 0, proc.stdout
 
 
@@ -92,7 +92,7 @@ def test_valid_objects_pass(tmp_path: Path, schema_dir: Path, obj: dict) -> None
 def test_broken_field_fails_validation(tmp_path: Path, schema_dir: Path, obj: dict, path: list, value: object) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(_broken(obj, path, value)))
-    proc = validate.kubeconform([bad], schema_dir)
+    proc = conformance.kubeconform([bad], schema_dir)
     assert proc.returncode != 0
     assert "Invalid: 1" in proc.stdout
 

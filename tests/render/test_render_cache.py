@@ -1,4 +1,4 @@
-"""biogitops/rendercache.py through render.helm_template(cache=True): a hit is exactly what helm
+"""biogitops/render/rendercache.py through manifests.helm_template(cache=True): a hit is exactly what helm
 would print, and any change to the chart, the values or the arguments is a miss."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from biogitops import render, rendercache
 from biogitops.errors import BioGitopsError
+from biogitops.render import manifests, rendercache
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def chart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         '{{- if lt (int .Values.size) 0 }}{{ fail "size: negative" }}{{ end }}\n'
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: probe}\ndata: {size: {{ .Values.size | quote }}}\n"
     )
-    monkeypatch.setattr(render, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(manifests, "REPO_ROOT", tmp_path)
     return root
 
 
@@ -36,7 +36,7 @@ def helm_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
         runs.append(cmd)
         return real(cmd, *args, **kwargs)
 
-    monkeypatch.setattr(render.subprocess, "run", counting)
+    monkeypatch.setattr(manifests.subprocess, "run", counting)
     return runs
 
 
@@ -45,8 +45,8 @@ def _size(objs: list[dict]) -> str:
 
 
 def test_same_inputs_are_rendered_once(chart: Path, helm_runs: list) -> None:
-    first = render.helm_template(chart, [{"size": 3}], cache=True)
-    again = render.helm_template(chart, [{"size": 3}], cache=True)
+    first = manifests.helm_template(chart, [{"size": 3}], cache=True)
+    again = manifests.helm_template(chart, [{"size": 3}], cache=True)
     assert first == again and _size(again) == "3"
     assert len(helm_runs) == 1
 
@@ -56,7 +56,7 @@ def test_same_inputs_are_rendered_once(chart: Path, helm_runs: list) -> None:
     ["values", "template-edited", "file-added", "release"],
 )
 def test_any_changed_input_renders_again(chart: Path, helm_runs: list, change: str) -> None:
-    render.helm_template(chart, [{"size": 3}], cache=True)
+    manifests.helm_template(chart, [{"size": 3}], cache=True)
     values, release = [{"size": 3}], "render"
     if change == "values":
         values = [{"size": 4}]
@@ -67,7 +67,7 @@ def test_any_changed_input_renders_again(chart: Path, helm_runs: list, change: s
         (chart / "templates" / "other.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n")
     else:
         release = "another"
-    objs = render.helm_template(chart, values, release=release, cache=True)
+    objs = manifests.helm_template(chart, values, release=release, cache=True)
     assert len(helm_runs) == 2
     assert _size(objs) == {"values": "4", "template-edited": "edited"}.get(change, "3")
 
@@ -75,11 +75,11 @@ def test_any_changed_input_renders_again(chart: Path, helm_runs: list, change: s
 def test_a_failed_render_is_not_kept(chart: Path, helm_runs: list) -> None:
     for _ in range(2):
         with pytest.raises(BioGitopsError, match="size: negative"):
-            render.helm_template(chart, [{"size": -1}], cache=True)
+            manifests.helm_template(chart, [{"size": -1}], cache=True)
     assert len(helm_runs) == 2
 
 
 def test_without_cache_helm_always_runs(chart: Path, helm_runs: list) -> None:
-    render.helm_template(chart, [{"size": 3}])
-    render.helm_template(chart, [{"size": 3}])
+    manifests.helm_template(chart, [{"size": 3}])
+    manifests.helm_template(chart, [{"size": 3}])
     assert len(helm_runs) == 2

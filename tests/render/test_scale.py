@@ -8,11 +8,17 @@ from typing import Any
 
 import pytest
 
-from biogitops.labs import load_labs
+from biogitops.config.labs import load_labs
+from biogitops.config.pins import load_pins
+from biogitops.config.settings import load_settings
 from biogitops.paths import REPO_ROOT
-from biogitops.pins import load_pins
-from biogitops.render import argocd_config, bootstrap_values, expected_graph, render_bootstrap, root_application
-from biogitops.settings import load_settings
+from biogitops.render.manifests import (
+    argocd_config,
+    bootstrap_values,
+    expected_graph,
+    render_bootstrap,
+    root_application,
+)
 
 PATHS = "argocd.argoproj.io/manifest-generate-paths"
 PER_LAB_LAYERS = {"labs", "lab-apps"}

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from biogitops import secrets, tools, validate
+from biogitops.config.pins import load_pins
 from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
-from biogitops.pins import load_pins
+from biogitops.platform import sealing
+from biogitops.render import targets
+from biogitops.toolchain import tools
 
 ENVS = ["dev", "staging", "prod"]
 EXTRAS = REPO_ROOT / "applications" / "galaxy" / "extras"
@@ -22,7 +24,7 @@ EXTRAS = REPO_ROOT / "applications" / "galaxy" / "extras"
 
 @pytest.fixture(scope="module")
 def chart_source() -> list[str]:
-    source, why = validate.upstream_source("sealed-secrets", load_pins())
+    source, why = targets.upstream_source("sealed-secrets", load_pins())
     assert why == ""
     return source
 
@@ -41,19 +43,19 @@ def test_chart_version_the_module_does_not_ship_is_refused() -> None:
     pins = load_pins()
     charts = {**pins.charts, "sealed-secrets": {**pins.charts["sealed-secrets"], "version": "9.9.9"}}
     with pytest.raises(BioGitopsError, match=r"charts.sealed-secrets: .* holds chart sealed-secrets 2.16.0, not 9.9.9"):
-        validate.module_chart("sealed-secrets", dataclasses.replace(pins, charts=charts))
+        targets.module_chart("sealed-secrets", dataclasses.replace(pins, charts=charts))
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_controller_is_where_kubeseal_looks_and_names_its_environment(env: str, chart_source: list[str]) -> None:
-    objs = validate.render_upstream("sealed-secrets", env, chart_source)
+    objs = targets.render_upstream("sealed-secrets", env, chart_source)
     [deploy] = [o for o in objs if o["kind"] == "Deployment"]
-    [service] = [o for o in objs if o["kind"] == "Service" and o["metadata"]["name"] == secrets.CONTROLLER_NAME]
-    assert deploy["metadata"]["name"] == secrets.CONTROLLER_NAME
-    assert deploy["metadata"]["namespace"] == service["metadata"]["namespace"] == secrets.CONTROLLER_NAMESPACE
+    [service] = [o for o in objs if o["kind"] == "Service" and o["metadata"]["name"] == sealing.CONTROLLER_NAME]
+    assert deploy["metadata"]["name"] == sealing.CONTROLLER_NAME
+    assert deploy["metadata"]["namespace"] == service["metadata"]["namespace"] == sealing.CONTROLLER_NAMESPACE
     [container] = deploy["spec"]["template"]["spec"]["containers"]
     args = container["args"]
-    assert args[args.index("--my-cn") + 1] == secrets.cert_cn(env)
+    assert args[args.index("--my-cn") + 1] == sealing.cert_cn(env)
     assert args[args.index("--key-prefix") + 1] == "sealed-secrets-key"
     assert container["image"].endswith(":" + load_pins().tool("kubeseal").version)
 
@@ -72,20 +74,20 @@ def test_extras_deliver_the_labs_sealed_credentials() -> None:
         tools.which("kubeseal")
     except BioGitopsError as err:
         pytest.skip(f"kubeseal not installed: {err.line()}")
-    secrets.ensure_app_credentials("dev", "rendertest", "galaxy", progress=lambda _: None)
+    sealing.ensure_app_credentials("dev", "rendertest", "galaxy", progress=lambda _: None)
     try:
         proc = _extras("lab-rendertest")
         assert proc.returncode == 0, proc.stderr
         sealed = {
             o["metadata"]["name"]: o for o in yaml.safe_load_all(proc.stdout) if o and o["kind"] == "SealedSecret"
         }
-        assert set(sealed) == set(secrets.app_credentials("galaxy"))
+        assert set(sealed) == set(sealing.app_credentials("galaxy"))
         assert {o["metadata"]["namespace"] for o in sealed.values()} == {"lab-rendertest"}
         assert sealed["galaxy-db"]["spec"]["template"]["type"] == "kubernetes.io/basic-auth"
     finally:
-        for path in secrets.sealed_dir("galaxy", "dev", "lab-rendertest").glob("*.yaml"):
+        for path in sealing.sealed_dir("galaxy", "dev", "lab-rendertest").glob("*.yaml"):
             path.unlink()
-        secrets.sealed_dir("galaxy", "dev", "lab-rendertest").rmdir()
+        sealing.sealed_dir("galaxy", "dev", "lab-rendertest").rmdir()
 
 
 def test_extras_in_a_lab_without_sealed_credentials_fail_with_the_command() -> None:
@@ -97,7 +99,7 @@ def test_extras_in_a_lab_without_sealed_credentials_fail_with_the_command() -> N
 
 def test_galaxy_reads_its_credentials_from_the_sealed_secrets() -> None:
     values = yaml.safe_load((REPO_ROOT / "applications/galaxy/values.yaml").read_text())
-    creds = secrets.app_credentials("galaxy")
+    creds = sealing.app_credentials("galaxy")
     assert values["postgresql"]["galaxyExistingSecret"] in creds
     assert values["postgresql"]["galaxyExistingSecretKeyRef"] in creds["galaxy-db"]["data"]
     for env in values["extraEnv"]:

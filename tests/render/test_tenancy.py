@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
+from biogitops.config.labs import Lab
+from biogitops.config.pins import load_pins
+from biogitops.config.settings import load_settings
 from biogitops.errors import BioGitopsError
-from biogitops.labs import Lab
 from biogitops.paths import REPO_ROOT
-from biogitops.pins import load_pins
-from biogitops.render import (
+from biogitops.render.manifests import (
     ARGOCD,
     _elements,
     _expand,
@@ -28,7 +29,6 @@ from biogitops.render import (
     static_projects,
     tenant_values,
 )
-from biogitops.settings import load_settings
 
 INVALID = REPO_ROOT / "tests" / "fixtures" / "labs" / "invalid"
 HOSTILE = REPO_ROOT / "tests" / "fixtures" / "labs" / "hostile" / "widen.yaml"

@@ -1,4 +1,4 @@
-"""Each check of `nox -s rules` (biogitops/alert_rules.py) fires on its bad fixture, naming the
+"""Each check of `nox -s rules` (biogitops/checks/alert_rules.py) fires on its bad fixture, naming the
 file, the alert or panel and the reason, and stays quiet on the good one.
 
 Fixtures: tests/fixtures/rules/good/ is a small tree in the repository's layout; each
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from biogitops import alert_rules, tools
+from biogitops.checks import alert_rules
 from biogitops.errors import ToolError
 from biogitops.paths import REPO_ROOT
+from biogitops.toolchain import tools
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "rules"
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from biogitops.alert_rules import METRICS
+from biogitops.checks.alert_rules import METRICS
+from biogitops.config.pins import load_pins
 from biogitops.paths import REPO_ROOT
-from biogitops.pins import load_pins
-from biogitops.upstream import module_dir
+from biogitops.toolchain.gomodules import module_dir
 
 SOURCES = yaml.safe_load((REPO_ROOT / METRICS).read_text())
 ENTRIES = [

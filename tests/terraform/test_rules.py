@@ -1,4 +1,4 @@
-"""The HCL rules of biogitops/terraform_rules.py: infrastructure/ keeps them, each fixture breaks its rule."""
+"""The HCL rules of biogitops/infra/rules.py: infrastructure/ keeps them, each fixture breaks its rule."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from biogitops import terraform_rules
-from biogitops.terraform_rules import INFRA_DIR, RULES, check
+from biogitops.infra import rules
+from biogitops.infra.rules import INFRA_DIR, RULES, check
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -44,10 +44,10 @@ def test_unparsable_file_is_one_finding_naming_it(tmp_path: Path) -> None:
 
 
 def test_main_exits_non_zero_on_findings(capsys: pytest.CaptureFixture[str]) -> None:
-    assert terraform_rules.main([str(FIXTURES / "variable-typed")]) == 1
+    assert rules.main([str(FIXTURES / "variable-typed")]) == 1
     out = capsys.readouterr().out
     assert 'variables.tf: variable-typed: variable "name" has no type' in out
-    assert terraform_rules.main([str(INFRA_DIR)]) == 0
+    assert rules.main([str(INFRA_DIR)]) == 0
 
 
 # The wrong values the issue names, made in a copy of the real tree: each fails naming file and rule.

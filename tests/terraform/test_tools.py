@@ -1,6 +1,6 @@
 """The tools of `nox -s terraform` fire on bad input, and what only OpenTofu can check without a provider.
 
-Each tool runs with the same command the session runs on infrastructure/ (biogitops.terraform_checks),
+Each tool runs with the same command the session runs on infrastructure/ (biogitops.checks.terraform),
 pointed at a fixture under fixtures/tools/ that it must reject.
 """
 
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from biogitops import terraform_checks, tools
+from biogitops.checks import terraform
 from biogitops.errors import ToolError
 from biogitops.paths import REPO_ROOT
+from biogitops.toolchain import tools
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tools"
 SCRIPTS = REPO_ROOT / "infrastructure" / "scripts"
@@ -36,14 +37,14 @@ def run(cmd: list[str], cwd: Path | None = None, **env: str) -> subprocess.Compl
 
 def test_tofu_fmt_rejects_unformatted_hcl() -> None:
     need("tofu")
-    proc = run(terraform_checks.fmt_command(FIXTURES / "fmt"))
+    proc = run(terraform.fmt_command(FIXTURES / "fmt"))
     assert proc.returncode != 0
     assert "main.tf" in proc.stdout + proc.stderr
 
 
 def test_tflint_reports_an_unused_variable() -> None:
     need("tflint")
-    [command] = terraform_checks.tflint_commands(FIXTURES / "tflint")
+    [command] = terraform.tflint_commands(FIXTURES / "tflint")
     proc = run(command)
     assert proc.returncode != 0, proc.stdout
     assert "terraform_unused_declarations" in proc.stdout
@@ -51,13 +52,13 @@ def test_tflint_reports_an_unused_variable() -> None:
 
 def test_checkov_reports_unencrypted_efs() -> None:
     need("checkov")
-    proc = run(terraform_checks.checkov_command(FIXTURES / "checkov"))
+    proc = run(terraform.checkov_command(FIXTURES / "checkov"))
     assert proc.returncode != 0, proc.stdout
     assert "CKV_AWS_42" in proc.stdout  # EFS encrypted at rest
 
 
 def test_shellcheck_rejects_an_unquoted_expansion() -> None:
-    proc = run([terraform_checks.shellcheck(), str(FIXTURES / "shellcheck" / "unquoted.bash")])
+    proc = run([terraform.shellcheck(), str(FIXTURES / "shellcheck" / "unquoted.bash")])
     assert proc.returncode != 0
     assert "SC2086" in proc.stdout
 
@@ -65,7 +66,7 @@ def test_shellcheck_rejects_an_unquoted_expansion() -> None:
 def test_state_scripts_are_shellcheck_clean() -> None:
     scripts = sorted(SCRIPTS.glob("*.sh"))
     assert len(scripts) >= 3
-    proc = run([terraform_checks.shellcheck(), "-x", *map(str, scripts)], cwd=REPO_ROOT)
+    proc = run([terraform.shellcheck(), "-x", *map(str, scripts)], cwd=REPO_ROOT)
     assert proc.returncode == 0, proc.stdout
 
 
@@ -113,7 +114,7 @@ output "script" {{
 def test_rendered_rhel_script_is_shellcheck_clean(rendered: str, tmp_path: Path) -> None:
     script = tmp_path / "bio-gitops-join"
     script.write_text(rendered)
-    proc = run([terraform_checks.shellcheck(), str(script)])
+    proc = run([terraform.shellcheck(), str(script)])
     assert proc.returncode == 0, proc.stdout
     assert "kubeadm join --config" in rendered
 

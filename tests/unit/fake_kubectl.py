@@ -1,4 +1,4 @@
-"""An in-memory stand-in for `biogitops.kube.Kubectl`, for unit tests of code that reads and deletes objects.
+"""An in-memory stand-in for `biogitops.cluster.kube.Kubectl`, for unit tests of code that reads and deletes objects.
 
 It answers the calls such code makes (`get` of one or several resources, `patch` of finalizers,
 `delete`, `api-resources`) from a list of objects, records every call, and behaves like the API

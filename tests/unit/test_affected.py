@@ -1,4 +1,4 @@
-"""biogitops/affected.py: which Applications a new snapshot concerns (onboarding one lab at a
+"""biogitops/render/affected.py: which Applications a new snapshot concerns (onboarding one lab at a
 thousand labs must not wait for the other 999), and that nothing that matters is missed."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from biogitops.affected import changed_files, concerned
+from biogitops.render.affected import changed_files, concerned
 
 PATHS = "argocd.argoproj.io/manifest-generate-paths"
 

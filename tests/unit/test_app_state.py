@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from biogitops import bootstrap as bs
-from biogitops.bootstrap import HEALTHY, UNREACHABLE, app_state, settled
+from biogitops.platform import bootstrap as bs
+from biogitops.platform.bootstrap import HEALTHY, UNREACHABLE, app_state, settled
 
 FIRST_PARTY = {"metadata": {"labels": {}}, "spec": {"source": {"repoURL": "file:///r", "path": "x"}}}
 UPSTREAM = {"metadata": {"labels": {}}, "spec": {"sources": [{"repoURL": "https://charts", "chart": "c"}]}}

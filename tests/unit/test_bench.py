@@ -1,4 +1,4 @@
-"""biogitops/bench.py: the command line and the pure helpers behind the scaling curve (the
+"""biogitops/bench/kwok.py: the command line and the pure helpers behind the scaling curve (the
 figures themselves come from `nox -s bench`, never from a timed test)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import sys
 import pytest
 import yaml
 
-from biogitops import bench
-from biogitops.labs import parse_lab
+from biogitops.bench import kwok
+from biogitops.config.labs import parse_lab
 from biogitops.paths import REPO_ROOT
 
 
@@ -24,7 +24,7 @@ from biogitops.paths import REPO_ROOT
     ],
 )
 def test_labs_list_is_sorted_and_deduplicated(text: str, expected: list[int]) -> None:
-    assert bench.parse_labs(text) == expected
+    assert kwok.parse_labs(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -36,19 +36,19 @@ def test_labs_list_is_sorted_and_deduplicated(text: str, expected: list[int]) ->
         ("10.5", "not a whole number"),
         ("-5", "not a whole number"),
         ("0", "outside 1.."),
-        (str(bench.MAX_LABS + 1), "outside 1.."),
+        (str(kwok.MAX_LABS + 1), "outside 1.."),
     ],
     ids=["empty", "double-comma", "word", "fraction", "negative", "zero", "too-many"],
 )
 def test_bad_labs_value_is_refused_with_its_reason(text: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
-        bench.parse_labs(text)
+        kwok.parse_labs(text)
 
 
 @pytest.mark.parametrize("bad", ["ten", "10,,", "0"])
 def test_bad_labs_on_the_command_line_exits_non_zero_with_one_line(bad: str) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "biogitops.bench", "--labs", bad, "--only", "scale"],
+        [sys.executable, "-m", "biogitops.bench.kwok", "--labs", bad, "--only", "scale"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -62,12 +62,12 @@ def test_bad_labs_on_the_command_line_exits_non_zero_with_one_line(bad: str) -> 
 
 
 def test_phases_always_include_settle_in_their_fixed_order() -> None:
-    assert bench.parse_phases("render,rebootstrap,idle") == ["settle", "idle", "rebootstrap", "render"]
+    assert kwok.parse_phases("render,rebootstrap,idle") == ["settle", "idle", "rebootstrap", "render"]
 
 
 def test_unknown_phase_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown warmup"):
-        bench.parse_phases("settle,warmup")
+        kwok.parse_phases("settle,warmup")
 
 
 METRICS = """\
@@ -87,7 +87,7 @@ process_cpu_seconds_total 42.5
 
 
 def test_metrics_text_keeps_labels_and_values_and_skips_comments() -> None:
-    samples = bench.parse_metrics(METRICS)
+    samples = kwok.parse_metrics(METRICS)
     assert "# HELP" not in "".join(samples)
     assert samples["process_cpu_seconds_total"] == [({}, 42.5)]
     labels, value = samples["apiserver_request_total"][0]
@@ -96,36 +96,36 @@ def test_metrics_text_keeps_labels_and_values_and_skips_comments() -> None:
 
 
 def test_histogram_mean_is_sum_over_count_per_group_and_empty_groups_are_dropped() -> None:
-    samples = bench.parse_metrics(METRICS)
-    assert bench.histogram(samples, "argocd_app_reconcile") == {"all": {"count": 4, "mean_s": 1.5}}
-    by_queue = bench.histogram(samples, "workqueue_queue_duration_seconds", by="name")
+    samples = kwok.parse_metrics(METRICS)
+    assert kwok.histogram(samples, "argocd_app_reconcile") == {"all": {"count": 4, "mean_s": 1.5}}
+    by_queue = kwok.histogram(samples, "workqueue_queue_duration_seconds", by="name")
     assert by_queue == {"app_reconciliation_queue": {"count": 5, "mean_s": 2.5}}
-    assert bench.histogram(samples, "no_such_family") == {}
+    assert kwok.histogram(samples, "no_such_family") == {}
 
 
 def test_counter_sums_every_label_set() -> None:
-    assert bench.counter(bench.parse_metrics(METRICS), "apiserver_request_total") == 10
+    assert kwok.counter(kwok.parse_metrics(METRICS), "apiserver_request_total") == 10
 
 
 def test_summary_names_the_controller_queue_wait_as_a_wait() -> None:
-    summary, waits = bench.summarise({"application-controller": bench.parse_metrics(METRICS)})
+    summary, waits = kwok.summarise({"application-controller": kwok.parse_metrics(METRICS)})
     assert summary["controller_app_reconcile"]["all"]["count"] == 4
     assert waits["controller reconciliation queue"] == 12.5
 
 
 def test_peak_rss_comes_from_vmhwm_not_current_rss() -> None:
     status = "Name:\targocd\nVmHWM:\t  524288 kB\nVmRSS:\t  1024 kB\n"
-    assert bench.peak_rss_kib(status) == 524288
-    assert bench.peak_rss_kib("Name:\tzombie\n") == 0
+    assert kwok.peak_rss_kib(status) == 524288
+    assert kwok.peak_rss_kib("Name:\tzombie\n") == 0
 
 
 def test_cpu_ticks_survive_a_command_name_with_spaces_and_parentheses() -> None:
     stat = "1234 (redis (server) x) S 1 1234 1234 0 -1 4194560 10 0 0 0 250 50 0 0 20 0 4 0 100"
-    assert bench.cpu_ticks(stat) == 300
+    assert kwok.cpu_ticks(stat) == 300
 
 
 def test_deltas_count_new_processes_from_zero() -> None:
-    assert bench.deltas({"a": 1.0}, {"a": 3.5, "b": 2.0}) == {"a": 2.5, "b": 2.0}
+    assert kwok.deltas({"a": 1.0}, {"a": 3.5, "b": 2.0}) == {"a": 2.5, "b": 2.0}
 
 
 @pytest.mark.parametrize(
@@ -139,12 +139,12 @@ def test_deltas_count_new_processes_from_zero() -> None:
     ids=["nothing-written", "object-rewritten", "object-created", "object-deleted"],
 )
 def test_rebootstrap_writes_are_every_changed_created_or_deleted_object(before, after, expected) -> None:
-    assert bench.changed(before, after) == expected
+    assert kwok.changed(before, after) == expected
 
 
 def test_bottleneck_on_a_saturated_machine_is_the_top_cpu_consumer() -> None:
     cpu = {"application-controller": 150.0, "kube-apiserver": 60.0, "other": 30.0}
-    found = bench.bottleneck(cpu, wall_s=120, cores=2, waits={"controller reconciliation queue": 900.0})
+    found = kwok.bottleneck(cpu, wall_s=120, cores=2, waits={"controller reconciliation queue": 900.0})
     assert found["component"] == "application-controller" and found["cpu_bound"] is True
     assert "CPU-bound" in found["statement"]
 
@@ -152,18 +152,18 @@ def test_bottleneck_on_a_saturated_machine_is_the_top_cpu_consumer() -> None:
 def test_bottleneck_on_an_idle_machine_names_the_largest_wait() -> None:
     cpu = {"application-controller": 10.0, "repo-server": 20.0}
     waits = {"controller operation (sync) queue": 300.0, "repo-server parallelism limit": 5.0}
-    found = bench.bottleneck(cpu, wall_s=100, cores=2, waits=waits)
+    found = kwok.bottleneck(cpu, wall_s=100, cores=2, waits=waits)
     assert found["cpu_bound"] is False and found["component"] == "repo-server"
     assert found["wait"] == "controller operation (sync) queue"
 
 
 def test_bottleneck_without_figures_says_unknown() -> None:
-    assert bench.bottleneck({}, wall_s=10, cores=2, waits={})["component"] == "unknown"
+    assert kwok.bottleneck({}, wall_s=10, cores=2, waits={})["component"] == "unknown"
 
 
 def test_generated_lab_file_passes_the_lab_schema(tmp_path) -> None:
     path = tmp_path / "bench007.yaml"
-    path.write_text(yaml.safe_dump(bench.lab_file("bench007")))
+    path.write_text(yaml.safe_dump(kwok.lab_file("bench007")))
     assert parse_lab(path).name == "bench007"
 
 
@@ -178,7 +178,7 @@ def test_curve_table_has_one_row_per_configuration_and_count_with_missing_figure
         "machine": {"loadavg": [7.8, 7.0, 6.0]},
         "bottleneck": {"component": "application-controller"},
     }
-    table = bench.curve_table({"baseline": {"100": point, "10": {**point, "settle_s": 160.0}}})
+    table = kwok.curve_table({"baseline": {"100": point, "10": {**point, "settle_s": 160.0}}})
     rows = table.splitlines()[2:]
     assert [r.split(" | ")[1] for r in rows] == ["10", "100"]  # numeric order, not text order
     assert "| 700 | 7.0 | 110 | 45 (0) | - | 1138 / - / - / 1514 | 7.8 | application-controller |" in rows[1]

@@ -1,4 +1,4 @@
-"""biogitops/bootstrap.py at many labs: the refresh after a new dev snapshot asks Argo CD in a few
+"""biogitops/platform/bootstrap.py at many labs: the refresh after a new dev snapshot asks Argo CD in a few
 kubectl calls, not one per Application."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from biogitops import bootstrap as bs
-from biogitops.render import Graph
+from biogitops.platform import bootstrap as bs
+from biogitops.render.manifests import Graph
 
 COMMIT = "a" * 40
 OLD = "b" * 40

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from biogitops import charts
+from biogitops.config.pins import Pins, load_pins
 from biogitops.errors import ConfigError
-from biogitops.pins import Pins, load_pins
-from biogitops.tools import sha256_file
+from biogitops.toolchain import chartarchives
+from biogitops.toolchain.tools import sha256_file
 
 
 def _archive(path: Path, name: str = "demo", version: str = "1.0.0") -> Path:
@@ -38,9 +38,9 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_archive_at_the_pinned_digest_is_cached(tmp_path: Path) -> None:
     archive = _archive(tmp_path / "demo-1.0.0.tgz")
     pins = _pins(digest=sha256_file(archive))
-    name, dest = charts.import_archive(archive, pins)
+    name, dest = chartarchives.import_archive(archive, pins)
     assert name == "demo"
-    assert charts.cached("demo", pins) == dest
+    assert chartarchives.cached("demo", pins) == dest
 
 
 @pytest.mark.parametrize(
@@ -58,20 +58,20 @@ def test_archive_that_cannot_be_verified_is_refused(
     archive = _archive(tmp_path / "x.tgz", chart, version)
     pins = _pins(**({"digest": digest} if digest else {}))
     with pytest.raises(ConfigError, match=message):
-        charts.import_archive(archive, pins)
-    assert charts.cached("demo", pins) is None
+        chartarchives.import_archive(archive, pins)
+    assert chartarchives.cached("demo", pins) is None
 
 
 def test_a_file_that_is_not_a_chart_is_refused(tmp_path: Path) -> None:
     bogus = tmp_path / "notes.tgz"
     bogus.write_text("hello")
     with pytest.raises(ConfigError, match="not a Helm chart archive"):
-        charts.import_archive(bogus, _pins())
+        chartarchives.import_archive(bogus, _pins())
 
 
 def test_cached_archive_changed_on_disk_is_ignored(tmp_path: Path) -> None:
     archive = _archive(tmp_path / "demo-1.0.0.tgz")
     pins = _pins(digest=sha256_file(archive))
-    _, dest = charts.import_archive(archive, pins)
+    _, dest = chartarchives.import_archive(archive, pins)
     dest.write_bytes(dest.read_bytes() + b"x")
-    assert charts.cached("demo", pins) is None
+    assert chartarchives.cached("demo", pins) is None

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from biogitops import gatekeeper
+from biogitops.cluster.kwok import gatekeeper
+from biogitops.cluster.kwok import provider as kwok
 from biogitops.errors import BioGitopsError
-from biogitops.providers import kwok
 
 
 def test_argv_uses_the_planned_ports_on_loopback(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from biogitops.render import argocd_config
-from biogitops.settings import load_settings
+from biogitops.config.settings import load_settings
+from biogitops.render.manifests import argocd_config
 
 CM = next(o for o in argocd_config(load_settings("dev")) if o["metadata"]["name"] == "argocd-cm")["data"]
 OVERRIDES = yaml.safe_load(CM["resource.customizations"])

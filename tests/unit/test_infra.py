@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from biogitops import infra, teardown
 from biogitops.errors import ConfigError
+from biogitops.infra import teardown, tofu
+from biogitops.infra.teardown import TeardownError
 from biogitops.paths import REPO_ROOT, tools_bin
-from biogitops.teardown import TeardownError
 
 FAKE = Path(__file__).parent / "fakes" / "fake_cli.py"
 
@@ -74,26 +74,26 @@ def fakes(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> Fakes
 
 def test_unknown_env_names_the_known_ones(fakes: Fakes) -> None:
     with pytest.raises(ConfigError, match=r"unknown infrastructure environment 'qa'.*known: dev, prod, staging"):
-        infra.plan("qa")
+        tofu.plan("qa")
     assert fakes.calls() == []
 
 
 def test_no_credentials_runs_nothing(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_PROFILE")
-    with pytest.raises(infra.InfraError, match="no AWS credentials.*nothing was run"):
-        infra.plan("dev")
-    with pytest.raises(infra.InfraError, match="no AWS credentials"):
-        infra.apply("dev", yes=True)
-    with pytest.raises(infra.InfraError, match="no AWS credentials"):
-        infra.destroy("dev", yes=True)
+    with pytest.raises(tofu.InfraError, match="no AWS credentials.*nothing was run"):
+        tofu.plan("dev")
+    with pytest.raises(tofu.InfraError, match="no AWS credentials"):
+        tofu.apply("dev", yes=True)
+    with pytest.raises(tofu.InfraError, match="no AWS credentials"):
+        tofu.destroy("dev", yes=True)
     assert fakes.calls() == []
 
 
 def test_half_a_key_pair_is_named(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_PROFILE")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
-    with pytest.raises(infra.InfraError, match="AWS_SECRET_ACCESS_KEY is not"):
-        infra.plan("dev")
+    with pytest.raises(tofu.InfraError, match="AWS_SECRET_ACCESS_KEY is not"):
+        tofu.plan("dev")
     assert fakes.calls() == []
 
 
@@ -101,16 +101,16 @@ def test_shared_credentials_file_counts(tmp_path: Path) -> None:
     creds = tmp_path / ".aws" / "credentials"
     creds.parent.mkdir()
     creds.write_text("[default]\n")
-    infra.check_credentials({"HOME": str(tmp_path)})
-    with pytest.raises(infra.InfraError):
-        infra.check_credentials({"HOME": str(tmp_path / "elsewhere")})
+    tofu.check_credentials({"HOME": str(tmp_path)})
+    with pytest.raises(tofu.InfraError):
+        tofu.check_credentials({"HOME": str(tmp_path / "elsewhere")})
 
 
 # ------------------------------------------------------------------ plan and apply
 
 
 def test_plan_runs_init_then_plan_into_tfplan(fakes: Fakes) -> None:
-    result = infra.plan("dev")
+    result = tofu.plan("dev")
     assert result.changes
     assert result.plan_file == REPO_ROOT / "infrastructure" / "envs" / "dev" / "tfplan"
     assert fakes.verbs() == ["tofu init", "tofu plan"]
@@ -120,7 +120,7 @@ def test_plan_runs_init_then_plan_into_tfplan(fakes: Fakes) -> None:
 
 def test_plan_without_changes(fakes: Fakes) -> None:
     fakes.set(plan="none")
-    assert not infra.plan("dev").changes
+    assert not tofu.plan("dev").changes
 
 
 def test_variable_failing_validation_is_named(fakes: Fakes) -> None:
@@ -135,8 +135,8 @@ def test_variable_failing_validation_is_named(fakes: Fakes) -> None:
             "This was checked by the validation rule at\n../../modules/eks-cluster/variables.tf:58,3-13.\n"
         ),
     )
-    with pytest.raises(infra.InfraError) as err:
-        infra.plan("prod")
+    with pytest.raises(tofu.InfraError) as err:
+        tofu.plan("prod")
     assert str(err.value) == (
         "tofu plan failed in infrastructure/envs/prod: Invalid value for variable (main.tf line 23): "
         "endpoint_public_access must be false in prod: reach the API server through the VPC (VPN, bastion)."
@@ -146,28 +146,28 @@ def test_variable_failing_validation_is_named(fakes: Fakes) -> None:
 
 def test_missing_state_bucket_names_bucket_and_file(fakes: Fakes) -> None:
     fakes.set(init_error='Error: Failed to get existing workspaces: S3 bucket "bio-gitops-tfstate-dev" does not exist.')
-    with pytest.raises(infra.InfraError) as err:
-        infra.apply("dev", yes=True)
+    with pytest.raises(tofu.InfraError) as err:
+        tofu.apply("dev", yes=True)
     message = str(err.value)
     assert "'bio-gitops-tfstate-dev'" in message and "infrastructure/envs/dev/backend.tf" in message
     assert fakes.verbs() == ["tofu init"]
 
 
 def test_apply_applies_the_saved_plan(fakes: Fakes) -> None:
-    assert infra.apply("dev", yes=True)
+    assert tofu.apply("dev", yes=True)
     assert fakes.verbs() == ["tofu init", "tofu plan", "tofu apply"]
     assert fakes.calls("tofu")[-1][-1] == "tfplan"
 
 
 def test_apply_without_yes_and_no_terminal_applies_nothing(fakes: Fakes) -> None:
-    with pytest.raises(infra.InfraError, match="rerun with --yes"):
-        infra.apply("dev")
+    with pytest.raises(tofu.InfraError, match="rerun with --yes"):
+        tofu.apply("dev")
     assert "tofu apply" not in fakes.verbs()
 
 
 def test_apply_with_nothing_to_do_does_not_apply(fakes: Fakes) -> None:
     fakes.set(plan="none")
-    assert not infra.apply("dev", yes=True)
+    assert not tofu.apply("dev", yes=True)
     assert fakes.verbs() == ["tofu init", "tofu plan"]
 
 
@@ -210,7 +210,7 @@ def _cluster_with_cloud_resources(fakes: Fakes) -> None:
 
 def test_destroy_removes_owning_applications_through_argocd_first(fakes: Fakes) -> None:
     _cluster_with_cloud_resources(fakes)
-    removed = infra.destroy("dev", yes=True)
+    removed = tofu.destroy("dev", yes=True)
     assert removed == ["addons-galaxy", "lab-genomics"]
     verbs = fakes.verbs()
     assert verbs[0] == "tofu init" and verbs[-1] == "tofu destroy"
@@ -240,27 +240,27 @@ def test_destroy_refuses_when_the_cluster_is_unreachable(fakes: Fakes) -> None:
     _cluster_with_cloud_resources(fakes)
     state = fakes.read()
     fakes.set(**{**state, "reachable": False})
-    with pytest.raises(infra.InfraError, match="unreachable.*--skip-drain.*nothing was destroyed"):
-        infra.destroy("dev", yes=True)
+    with pytest.raises(tofu.InfraError, match="unreachable.*--skip-drain.*nothing was destroyed"):
+        tofu.destroy("dev", yes=True)
     assert "tofu destroy" not in fakes.verbs()
 
 
 def test_destroy_stops_on_a_load_balancer_argocd_does_not_own(fakes: Fakes) -> None:
     fakes.set(objects=[_obj("Service", "default", "hand-made", None, type="LoadBalancer")], applications=[])
     with pytest.raises(TeardownError, match="Service default/hand-made"):
-        infra.destroy("dev", yes=True)
+        tofu.destroy("dev", yes=True)
     assert "tofu destroy" not in fakes.verbs()
     assert not [c for c in fakes.calls("kubectl") if "delete" in c]
 
 
 def test_destroy_skip_drain_goes_straight_to_destroy(fakes: Fakes) -> None:
-    assert infra.destroy("dev", yes=True, skip_drain=True) == []
+    assert tofu.destroy("dev", yes=True, skip_drain=True) == []
     assert fakes.verbs() == ["tofu init", "tofu destroy"]
 
 
 def test_destroy_needs_confirmation(fakes: Fakes) -> None:
-    with pytest.raises(infra.InfraError, match="rerun with --yes"):
-        infra.destroy("dev")
+    with pytest.raises(tofu.InfraError, match="rerun with --yes"):
+        tofu.destroy("dev")
     assert fakes.verbs() == []
 
 
@@ -277,7 +277,7 @@ OUTPUTS = {
 
 def test_kubeconfig_writes_the_settings_context(fakes: Fakes, tmp_path: Path) -> None:
     fakes.set(outputs=OUTPUTS)
-    context, path = infra.kubeconfig("prod", tmp_path / "kubeconfig")
+    context, path = tofu.kubeconfig("prod", tmp_path / "kubeconfig")
     assert context == "bio-gitops-prod"  # existing.context in clusters/prod/settings.yaml
     config = [c[3:] for c in fakes.calls("kubectl") if c[1:3] == ["--kubeconfig", str(path)]]
     assert config[0] == ["config", "set-cluster", context, f"--server={OUTPUTS['cluster_endpoint']}"]
@@ -289,8 +289,8 @@ def test_kubeconfig_writes_the_settings_context(fakes: Fakes, tmp_path: Path) ->
 
 def test_kubeconfig_before_apply_says_so(fakes: Fakes, tmp_path: Path) -> None:
     fakes.set(outputs={})
-    with pytest.raises(infra.InfraError, match="run `invoke infra.apply --env dev` first"):
-        infra.kubeconfig("dev", tmp_path / "kubeconfig")
+    with pytest.raises(tofu.InfraError, match="run `invoke infra.apply --env dev` first"):
+        tofu.kubeconfig("dev", tmp_path / "kubeconfig")
 
 
 def test_invoke_task_fails_with_one_line() -> None:
@@ -304,7 +304,7 @@ def test_invoke_task_fails_with_one_line() -> None:
 
 
 def test_validate_inits_without_backend_validates_and_tests_every_directory(fakes: Fakes) -> None:
-    done = infra.validate_all()
+    done = tofu.validate_all()
     assert done[0] == "infrastructure/modules/eks-cluster: init, validate, test"
     assert done[-1] == "infrastructure/envs/staging: init, validate"  # envs have no tofu test files
     assert len(done) == 7
@@ -315,5 +315,5 @@ def test_validate_inits_without_backend_validates_and_tests_every_directory(fake
 
 def test_validate_offline_says_ci_runs_it(fakes: Fakes) -> None:
     fakes.set(init_error="Error: Failed to query available provider packages\n\nCould not retrieve the list.")
-    with pytest.raises(infra.InfraError, match=r"tofu init failed in infrastructure/modules/eks-cluster.*CI runs this"):
-        infra.validate_all()
+    with pytest.raises(tofu.InfraError, match=r"tofu init failed in infrastructure/modules/eks-cluster.*CI runs this"):
+        tofu.validate_all()

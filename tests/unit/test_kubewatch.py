@@ -1,4 +1,4 @@
-"""biogitops/kubewatch.py: one list, then only changes; a broken watch lists again and misses nothing."""
+"""biogitops/cluster/kubewatch.py: one list, then only changes; a broken watch lists again and misses nothing."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from biogitops.kube import Kubectl
-from biogitops.kubewatch import ObjectWatch, apply_event
+from biogitops.cluster.kube import Kubectl
+from biogitops.cluster.kubewatch import ObjectWatch, apply_event
 
 PATH = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"
 

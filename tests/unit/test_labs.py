@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from biogitops.config.labs import check_apps, load_labs, load_labs_at, parse_lab, scaffold
+from biogitops.config.settings import load_settings
 from biogitops.errors import ConfigError
-from biogitops.labs import check_apps, load_labs, load_labs_at, parse_lab, scaffold
-from biogitops.settings import load_settings
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "labs"
 INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from biogitops import nodeimage
-from biogitops.nodeimage import images, node
-from biogitops.nodeimage.docker import Docker, ImageBuildError
-from biogitops.pins import load_pins
+from biogitops.cluster.kind import nodeimage
+from biogitops.cluster.kind.nodeimage import images, node
+from biogitops.cluster.kind.nodeimage.docker import Docker, ImageBuildError
+from biogitops.config.pins import load_pins
 
 
 def test_scratch_image_dockerfile_copies_the_binary_and_sets_the_entrypoint(tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from biogitops import offboard as ob
 from biogitops.errors import BioGitopsError
-from biogitops.orphans import ORPHANED, human_bytes, orphaned_labs, quantity_bytes
+from biogitops.platform import offboard as ob
+from biogitops.platform.orphans import ORPHANED, human_bytes, orphaned_labs, quantity_bytes
 
 from .fake_kubectl import FakeKubectl, application, appproject, configmap, namespace, pv, pvc, secret
 

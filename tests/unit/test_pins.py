@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from biogitops.config.pins import PINS_FILE, load_pins, parse_pins
 from biogitops.errors import ConfigError, ToolError
-from biogitops.pins import PINS_FILE, load_pins, parse_pins
 
 REQUIRED_TOOLS = {
     "helm",

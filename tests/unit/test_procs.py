@@ -1,4 +1,4 @@
-"""biogitops/procs.py: the command line of a managed process (how a restart after a flag change
+"""biogitops/cluster/kwok/procs.py: the command line of a managed process (how a restart after a flag change
 is detected), and the helpers for logs and HTTP probes."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from biogitops.procs import Managed, http_ok, last_log_line
+from biogitops.cluster.kwok.procs import Managed, http_ok, last_log_line
 
 
 def test_cmdline_is_what_was_started_and_empty_once_stopped(tmp_path: Path) -> None:

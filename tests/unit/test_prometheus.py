@@ -1,4 +1,4 @@
-"""biogitops/prometheus.py: the local Prometheus's configuration for a kwok cluster."""
+"""biogitops/cluster/kwok/prometheus.py: the local Prometheus's configuration for a kwok cluster."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from biogitops import prometheus, tools
+from biogitops.cluster.kwok import prometheus
+from biogitops.cluster.kwok.provider import PORTS as KWOK_PORTS
 from biogitops.errors import ToolError
-from biogitops.providers.kwok import PORTS as KWOK_PORTS
+from biogitops.toolchain import tools
 
 
 def kubeconfig(tmp_path: Path, inline: bool) -> Path:

@@ -1,10 +1,10 @@
-"""biogitops/promql.py: the metric names a query reads, and Grafana variables replaced."""
+"""biogitops/checks/promql.py: the metric names a query reads, and Grafana variables replaced."""
 
 from __future__ import annotations
 
 import pytest
 
-from biogitops.promql import grafana_to_promql, metric_names
+from biogitops.checks.promql import grafana_to_promql, metric_names
 
 CASES = [
     ('sum by (namespace) (rate(apiserver_request_total{code=~"5.."}[5m]))', {"apiserver_request_total"}),

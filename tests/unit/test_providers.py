@@ -7,15 +7,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from biogitops import nodeimage, providers
+from biogitops import cluster
+from biogitops.cluster import ProviderError, get_provider
+from biogitops.cluster.base import node_manifest
+from biogitops.cluster.kind import nodeimage
+from biogitops.cluster.kind import provider as kind_module
+from biogitops.cluster.kind.provider import KindProvider, kind_workers
+from biogitops.cluster.kwok import provider as kwok
+from biogitops.cluster.kwok.provider import PORTS, KwokProvider
+from biogitops.config.pins import load_pins
+from biogitops.config.settings import load_settings
 from biogitops.errors import ConfigError
-from biogitops.pins import load_pins
-from biogitops.providers import ProviderError, get_provider, kwok
-from biogitops.providers import kind as kind_module
-from biogitops.providers.base import node_manifest
-from biogitops.providers.kind import KindProvider, kind_workers
-from biogitops.providers.kwok import PORTS, KwokProvider
-from biogitops.settings import load_settings
 
 
 @pytest.fixture
@@ -24,7 +26,7 @@ def dev(cache: Path):
 
 
 def test_provider_comes_from_settings_unless_overridden(dev, monkeypatch) -> None:
-    monkeypatch.setattr(providers, "engine_answer", lambda: (True, "Docker engine 20.10.24"))
+    monkeypatch.setattr(cluster, "engine_answer", lambda: (True, "Docker engine 20.10.24"))
     assert dev.provider == "auto"
     assert isinstance(get_provider(dev), KindProvider)
     assert isinstance(get_provider(dev, "kwok"), KwokProvider)
@@ -44,7 +46,7 @@ def test_provider_comes_from_settings_unless_overridden(dev, monkeypatch) -> Non
     ],
 )
 def test_auto_picks_kind_only_when_an_engine_answers(dev, monkeypatch, answer, chosen, why) -> None:
-    monkeypatch.setattr(providers, "engine_answer", lambda: answer)
+    monkeypatch.setattr(cluster, "engine_answer", lambda: answer)
     provider = get_provider(dev)
     assert isinstance(provider, chosen)
     assert why in provider.reason
@@ -52,7 +54,7 @@ def test_auto_picks_kind_only_when_an_engine_answers(dev, monkeypatch, answer, c
 
 def test_engine_answer_without_docker_says_so(monkeypatch) -> None:
     monkeypatch.setattr(kind_module.shutil, "which", lambda _: None)
-    assert providers.engine_answer() == (False, "`docker` is not on PATH")
+    assert cluster.engine_answer() == (False, "`docker` is not on PATH")
 
 
 def test_unknown_provider_is_refused(dev) -> None:
@@ -192,10 +194,10 @@ def test_ephemeral_range_is_read_from_the_kernel_file(tmp_path: Path) -> None:
 
 
 def test_kwok_knows_where_the_local_processes_ports_end() -> None:
-    from biogitops.argocd.local import PORTS as ARGOCD_PORTS
-    from biogitops.gatekeeper import PORTS as GATEKEEPER_PORTS
-    from biogitops.prometheus import PORTS as PROMETHEUS_PORTS
-    from biogitops.sealedsecrets import PORTS as SEALED_SECRETS_PORTS
+    from biogitops.cluster.kwok.argocd import PORTS as ARGOCD_PORTS
+    from biogitops.cluster.kwok.gatekeeper import PORTS as GATEKEEPER_PORTS
+    from biogitops.cluster.kwok.prometheus import PORTS as PROMETHEUS_PORTS
+    from biogitops.cluster.kwok.sealedsecrets import PORTS as SEALED_SECRETS_PORTS
 
     offsets = [
         *kwok.PORTS.values(),

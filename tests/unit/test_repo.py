@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from biogitops.errors import BioGitopsError
-from biogitops.repo import BRANCH, snapshot
+from biogitops.platform.gitsource import BRANCH, snapshot
 
 
 def _git(cwd: Path, *args: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from biogitops import runbooks
+from biogitops.checks import runbooks
 from biogitops.paths import REPO_ROOT
 
 RULE = """apiVersion: monitoring.coreos.com/v1

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from biogitops import repo, sealedsecrets, secrets
+from biogitops.cluster.kwok import sealedsecrets
 from biogitops.errors import BioGitopsError, ConfigError
 from biogitops.paths import REPO_ROOT
+from biogitops.platform import gitsource, sealing, sealkeys
 
 SECRET_VALUE = "s3cr3t-Value-that-must-never-leak-7f3a"
 
@@ -47,7 +48,7 @@ FAKE_KUBESEAL = textwrap.dedent(
 def secrets_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """secrets/<env>/ in a temporary directory, so tests never touch the repository's certificates."""
     root = tmp_path / "secrets"
-    monkeypatch.setattr(secrets, "SECRETS", root)
+    monkeypatch.setattr(sealing, "SECRETS", root)
     return root
 
 
@@ -61,14 +62,14 @@ def fake_kubeseal(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     binary.chmod(0o755)
     log = tmp_path / "kubeseal-argv.log"
     monkeypatch.setenv("FAKE_KUBESEAL_LOG", str(log))
-    from biogitops import tools
+    from biogitops.toolchain import tools
 
     monkeypatch.setattr(tools, "_VERIFIED", {})
     return log
 
 
 def _cert(env: str, directory: Path, bits: int = 2048) -> Path:
-    pair = secrets.generate_key_pair(env, directory, bits=bits)
+    pair = sealing.generate_key_pair(env, directory, bits=bits)
     return pair.cert
 
 
@@ -87,18 +88,18 @@ def test_certificate_of_another_environment_is_refused(secrets_dir: Path, tmp_pa
     path.parent.mkdir(parents=True)
     path.write_bytes(_cert("dev", tmp_path / "k").read_bytes())
     with pytest.raises(ConfigError, match=r"staging/cert.pem: certificate is for environment 'dev', not 'staging'"):
-        secrets.env_cert("staging")
+        sealing.env_cert("staging")
 
 
 def test_certificate_without_an_environment_is_refused(secrets_dir: Path, tmp_path: Path) -> None:
-    pair = secrets.generate_key_pair("dev", tmp_path / "k", bits=2048)
+    pair = sealing.generate_key_pair("dev", tmp_path / "k", bits=2048)
     from cryptography import x509
 
     cert = x509.load_pem_x509_certificate(pair.cert.read_bytes())
     other = cert.subject.rfc4514_string().replace("bio-gitops-dev", "sealed-secret")
     assert other != cert.subject.rfc4514_string()
     with pytest.raises(ConfigError, match="not 'prod'"):
-        secrets.check_cert("prod", Path("secrets/prod/cert.pem"), cert)
+        sealing.check_cert("prod", Path("secrets/prod/cert.pem"), cert)
 
 
 def test_same_certificate_in_two_environments_is_refused(secrets_dir: Path, tmp_path: Path) -> None:
@@ -106,14 +107,14 @@ def test_same_certificate_in_two_environments_is_refused(secrets_dir: Path, tmp_
     prod = secrets_dir / "prod" / "cert.pem"
     prod.parent.mkdir(parents=True)
     prod.write_bytes(staging.read_bytes())
-    cert = secrets.load_cert(staging)
+    cert = sealing.load_cert(staging)
     with pytest.raises(ConfigError, match=r"same certificate as .*prod/cert.pem"):
-        secrets.check_cert("staging", staging, cert)
+        sealing.check_cert("staging", staging, cert)
 
 
 def test_missing_certificate_says_how_to_fetch_it(secrets_dir: Path) -> None:
     with pytest.raises(ConfigError, match=r"staging/cert.pem: missing.*invoke secrets.fetch-cert --env staging"):
-        secrets.env_cert("staging")
+        sealing.env_cert("staging")
 
 
 def test_not_a_certificate_is_refused(secrets_dir: Path) -> None:
@@ -121,23 +122,23 @@ def test_not_a_certificate_is_refused(secrets_dir: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_text("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")
     with pytest.raises(ConfigError, match=r"prod/cert.pem: not a PEM certificate"):
-        secrets.env_cert("prod")
+        sealing.env_cert("prod")
 
 
 def test_dev_key_is_generated_once_outside_the_repository(cache: Path, secrets_dir: Path) -> None:
-    first = secrets.ensure_dev_key(lambda _: None)
+    first = sealing.ensure_dev_key(lambda _: None)
     assert first.key.is_relative_to(cache) and not first.key.is_relative_to(REPO_ROOT)
     assert oct(first.key.stat().st_mode & 0o777) == "0o600"
     key_bytes = first.key.read_bytes()
-    second = secrets.ensure_dev_key(lambda _: None)
+    second = sealing.ensure_dev_key(lambda _: None)
     assert second.key.read_bytes() == key_bytes
     assert (secrets_dir / "dev" / "cert.pem").read_bytes() == first.cert.read_bytes()
-    assert secrets.cert_env(secrets.load_cert(first.cert)) == "dev"
+    assert sealing.cert_env(sealing.load_cert(first.cert)) == "dev"
 
 
 def test_key_secret_is_what_the_controller_looks_for(cache: Path, secrets_dir: Path) -> None:
-    pair = secrets.ensure_dev_key(lambda _: None)
-    obj = secrets.key_secret(pair, "k")
+    pair = sealing.ensure_dev_key(lambda _: None)
+    obj = sealing.key_secret(pair, "k")
     assert obj["type"] == "kubernetes.io/tls"
     assert obj["metadata"]["namespace"] == "sealed-secrets"
     assert obj["metadata"]["labels"] == {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"}
@@ -150,12 +151,12 @@ def test_key_secret_is_what_the_controller_looks_for(cache: Path, secrets_dir: P
 @pytest.mark.parametrize("flag", ["value", "literal", "from_literal"])
 def test_value_flags_are_refused(flag: str) -> None:
     with pytest.raises(ConfigError, match=f"--{flag.replace('_', '-')}: secret values are not accepted"):
-        secrets.refuse_command_line_value(**{flag: SECRET_VALUE})
+        sealing.refuse_command_line_value(**{flag: SECRET_VALUE})
 
 
 def test_key_with_a_value_is_refused_without_echoing_it() -> None:
     with pytest.raises(ConfigError) as err:
-        secrets.check_keys(["username", f"password={SECRET_VALUE}"])
+        sealing.check_keys(["username", f"password={SECRET_VALUE}"])
     assert "password" in str(err.value)
     assert SECRET_VALUE not in str(err.value)
 
@@ -241,7 +242,7 @@ def test_sealed_value_never_appears_in_arguments_or_output(
     assert SECRET_VALUE not in recorded
     sealed = yaml.safe_load(out.read_text())
     assert SECRET_VALUE not in out.read_text()
-    assert sealed["metadata"]["annotations"][secrets.SEALED_WITH].startswith("sha256:")
+    assert sealed["metadata"]["annotations"][sealing.SEALED_WITH].startswith("sha256:")
     assert "creationTimestamp" not in sealed["metadata"]
 
 
@@ -273,9 +274,9 @@ def test_signal_during_write_removes_the_temporary_file(tmp_path: Path, monkeypa
     def replace_then_signal(src: str, dst: str) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr(secrets.os, "replace", replace_then_signal)
-    with pytest.raises(secrets.Interrupted, match="SIGTERM"):
-        secrets.write_atomically(target, "new\n")
+    monkeypatch.setattr(sealing.os, "replace", replace_then_signal)
+    with pytest.raises(sealing.Interrupted, match="SIGTERM"):
+        sealing.write_atomically(target, "new\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sealedsecret.yaml"]
     assert target.read_text() == "old\n"
 
@@ -284,10 +285,10 @@ def test_values_file_must_be_a_mapping_of_strings(tmp_path: Path) -> None:
     bad = tmp_path / "v.yaml"
     bad.write_text("password: [a, b]\n")
     with pytest.raises(ConfigError, match=r"v.yaml: password: value must be a string"):
-        secrets.read_values_file(bad)
+        sealing.read_values_file(bad)
     bad.write_text("- a\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
-        secrets.read_values_file(bad)
+        sealing.read_values_file(bad)
 
 
 # ---------------------------------------------------------------- SealedSecrets in the repository
@@ -296,7 +297,7 @@ def test_values_file_must_be_a_mapping_of_strings(tmp_path: Path) -> None:
 def _sealed(namespace: str, fp: str | None, scope: dict | None = None) -> dict:
     meta: dict = {"name": "galaxy-db", "namespace": namespace}
     if fp:
-        meta["annotations"] = {secrets.SEALED_WITH: fp}
+        meta["annotations"] = {sealing.SEALED_WITH: fp}
     return {
         "apiVersion": "bitnami.com/v1alpha1",
         "kind": "SealedSecret",
@@ -314,44 +315,44 @@ def _write(path: Path, obj: dict) -> Path:
 def test_sealed_secret_in_another_namespaces_folder_is_refused(tmp_path: Path) -> None:
     path = _write(tmp_path / "sealed/staging/lab-b/sealedsecret-galaxy-db.yaml", _sealed("lab-a", "sha256:1"))
     with pytest.raises(ConfigError, match=r"lab-b/sealedsecret-galaxy-db.yaml: SealedSecret lab-a/galaxy-db is sealed"):
-        secrets.check_sealed_file("staging", path, "sha256:1")
+        sealing.check_sealed_file("staging", path, "sha256:1")
 
 
 def test_sealed_secret_not_strictly_scoped_is_refused(tmp_path: Path) -> None:
     scope = {"sealedsecrets.bitnami.com/cluster-wide": "true"}
     path = _write(tmp_path / "sealed/staging/lab-a/s.yaml", _sealed("lab-a", "sha256:1", scope))
     with pytest.raises(ConfigError, match="not strictly scoped"):
-        secrets.check_sealed_file("staging", path, "sha256:1")
+        sealing.check_sealed_file("staging", path, "sha256:1")
 
 
 def test_sealed_secret_of_another_environment_is_refused(tmp_path: Path, secrets_dir: Path) -> None:
     dev = _install_cert("dev", secrets_dir, tmp_path)
     _install_cert("staging", secrets_dir, tmp_path)
-    dev_fp = secrets.fingerprint(secrets.load_cert(dev))
+    dev_fp = sealing.fingerprint(sealing.load_cert(dev))
     path = _write(tmp_path / "sealed/staging/lab-a/s.yaml", _sealed("lab-a", dev_fp))
-    staging_fp = secrets.fingerprint(secrets.env_cert("staging")[1])
+    staging_fp = sealing.fingerprint(sealing.env_cert("staging")[1])
     with pytest.raises(ConfigError, match=r"s.yaml: SealedSecret lab-a/galaxy-db was sealed with dev's certificate"):
-        secrets.check_sealed_file("staging", path, staging_fp)
+        sealing.check_sealed_file("staging", path, staging_fp)
 
 
 def test_matching_sealed_secret_passes(tmp_path: Path) -> None:
     path = _write(tmp_path / "sealed/staging/lab-a/s.yaml", _sealed("lab-a", "sha256:1"))
-    secrets.check_sealed_file("staging", path, "sha256:1")
+    sealing.check_sealed_file("staging", path, "sha256:1")
 
 
 def test_repository_sealed_secrets_are_consistent() -> None:
     """What is committed (and dev's, when this machine sealed some) passes its own check."""
     for env in ("staging", "prod"):
-        assert secrets.check_sealed(env) == len(secrets.sealed_files(env))
-    secrets.check_sealed("dev", check_cert=False)
+        assert sealing.check_sealed(env) == len(sealing.sealed_files(env))
+    sealing.check_sealed("dev", check_cert=False)
 
 
 def test_app_credentials_fill_fixed_and_random_values() -> None:
-    spec = secrets.app_credentials("galaxy")
+    spec = sealing.app_credentials("galaxy")
     assert set(spec) == {"galaxy-db", "galaxy-admin"}
     assert spec["galaxy-db"]["type"] == "kubernetes.io/basic-auth"
-    one = secrets.generate_values(spec["galaxy-admin"], "genomics")
-    two = secrets.generate_values(spec["galaxy-admin"], "genomics")
+    one = sealing.generate_values(spec["galaxy-admin"], "genomics")
+    two = sealing.generate_values(spec["galaxy-admin"], "genomics")
     assert "genomics" in one["email"]
     assert one["api-key"] != two["api-key"] and len(one["api-key"]) >= 32
 
@@ -368,7 +369,7 @@ def test_snapshot_carries_ignored_dev_credentials(tmp_path: Path) -> None:
     (src / "other.txt").write_text("x\n")
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", "-C", str(src)]
     subprocess.run([*git, "init", "-q"], check=True)
-    commit = repo.snapshot(tmp_path / "bare.git", src)
+    commit = gitsource.snapshot(tmp_path / "bare.git", src)
     files = subprocess.run(
         ["git", "-C", str(tmp_path / "bare.git"), "ls-tree", "-r", "--name-only", commit],
         capture_output=True, text=True, check=True,
@@ -388,7 +389,7 @@ def test_controller_patch_swaps_in_cluster_config_for_kubeconfig() -> None:
 
 
 def test_controller_is_built_from_kubeseals_module_and_version() -> None:
-    from biogitops.pins import load_pins
+    from biogitops.config.pins import load_pins
 
     kubeseal = load_pins().tool("kubeseal")
     pin = sealedsecrets.controller_pin()
@@ -397,8 +398,8 @@ def test_controller_is_built_from_kubeseals_module_and_version() -> None:
 
 def test_backup_refuses_a_path_inside_the_repository(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="inside the repository"):
-        sealedsecrets.check_backup_path(REPO_ROOT / "secrets" / "keys.yaml")
-    assert sealedsecrets.check_backup_path(tmp_path / "keys.yaml") == tmp_path / "keys.yaml"
+        sealkeys.check_backup_path(REPO_ROOT / "secrets" / "keys.yaml")
+    assert sealkeys.check_backup_path(tmp_path / "keys.yaml") == tmp_path / "keys.yaml"
 
 
 def test_restore_refuses_what_is_not_a_sealing_key(tmp_path: Path) -> None:
@@ -406,11 +407,11 @@ def test_restore_refuses_what_is_not_a_sealing_key(tmp_path: Path) -> None:
     item = {"kind": "Secret", "type": "Opaque", "metadata": {"name": "x"}, "data": {}}
     bad.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [item]}))
     with pytest.raises(ConfigError, match=r"b.yaml: x: not a kubernetes.io/tls Secret"):
-        sealedsecrets.read_backup(bad)
+        sealkeys.read_backup(bad)
     item.update(type="kubernetes.io/tls", data={"tls.crt": "", "tls.key": ""})
     bad.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [item]}))
     with pytest.raises(ConfigError, match="not a sealing key"):
-        sealedsecrets.read_backup(bad)
+        sealkeys.read_backup(bad)
 
 
 def test_real_kubeseal_seals_for_one_namespace_only(
@@ -418,16 +419,16 @@ def test_real_kubeseal_seals_for_one_namespace_only(
 ) -> None:
     """With the pinned kubeseal: the dev key opens what was sealed for lab-a, and nothing once
     the SealedSecret is moved to lab-b (strict scope binds namespace and name)."""
-    from biogitops import tools
+    from biogitops.toolchain import tools
 
     try:
         kubeseal = tools.which("kubeseal")
     except BioGitopsError as err:
         pytest.skip(f"kubeseal not installed: {err.line()}")
-    monkeypatch.setattr(secrets, "dev_key_dir", lambda: tmp_path / "dev-key")  # the tool cache stays real
-    sealed = secrets.seal("dev", "lab-a", "db", {"password": SECRET_VALUE})
+    monkeypatch.setattr(sealing, "dev_key_dir", lambda: tmp_path / "dev-key")  # the tool cache stays real
+    sealed = sealing.seal("dev", "lab-a", "db", {"password": SECRET_VALUE})
     assert SECRET_VALUE not in yaml.safe_dump(sealed)
-    key = secrets.ensure_dev_key(lambda _: None).key
+    key = sealing.ensure_dev_key(lambda _: None).key
 
     def unseal(obj: dict) -> subprocess.CompletedProcess:
         cmd = [str(kubeseal), "--recovery-unseal", "--recovery-private-key", str(key), "-o", "yaml"]
@@ -448,16 +449,16 @@ def test_real_kubeseal_seals_for_one_namespace_only(
 def test_fetched_certificate_of_another_environment_is_not_written(secrets_dir: Path, tmp_path: Path) -> None:
     pem = _cert("dev", tmp_path / "k").read_bytes()
     with pytest.raises(ConfigError, match=r"staging/cert.pem: certificate is for environment 'dev'"):
-        sealedsecrets.write_cert("staging", pem)
+        sealkeys.write_cert("staging", pem)
     assert not (secrets_dir / "staging").exists() or list((secrets_dir / "staging").iterdir()) == []
     good = _cert("staging", tmp_path / "s").read_bytes()
-    assert sealedsecrets.write_cert("staging", good).read_bytes() == good
+    assert sealkeys.write_cert("staging", good).read_bytes() == good
 
 
 def test_bootstrap_preflight_refuses_a_misplaced_sealed_secret_before_applying_anything() -> None:
-    from biogitops.bootstrap import Bootstrap, BootstrapError
+    from biogitops.platform.bootstrap import Bootstrap, BootstrapError
 
-    path = secrets.sealed_file("galaxy", "dev", "lab-unit-a", "galaxy-db")
+    path = sealing.sealed_file("galaxy", "dev", "lab-unit-a", "galaxy-db")
     _write(path, _sealed("lab-unit-b", None))
     try:
         with pytest.raises(BootstrapError, match=r"step preflight: .*lab-unit-a/sealedsecret-galaxy-db.yaml"):

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from biogitops.config.settings import known_envs, load_settings
 from biogitops.errors import ConfigError
-from biogitops.settings import known_envs, load_settings
 
 BASE = yaml.safe_load((Path(__file__).parents[2] / "clusters/dev/settings.yaml").read_text())
 

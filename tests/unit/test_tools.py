@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from biogitops import tools
+from biogitops.config.pins import ToolPin, parse_pins
 from biogitops.errors import ToolError
-from biogitops.pins import ToolPin, parse_pins
+from biogitops.toolchain import tools
 
 FAKE_TOOL = "#!/bin/sh\necho 'demo version v{version} (built for tests)'\n"
 

@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from biogitops import workflows
+from biogitops.checks import workflows
 from biogitops.paths import REPO_ROOT
 
 

@@ -6,7 +6,7 @@
 {{- mulf (float64 $num) (index $units (trimPrefix $num $q)) -}}
 {{- end -}}
 
-{{/* The lab's fields, checked as preflight checks them (biogitops/labs.py): Argo CD renders
+{{/* The lab's fields, checked as preflight checks them (biogitops/config/labs.py): Argo CD renders
 lab files that preflight never saw, so a bad one fails here instead of reaching the cluster. */}}
 {{- define "lab-tenant.check" -}}
 {{- $lab := .Values.lab -}}

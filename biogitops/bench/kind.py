@@ -1,0 +1,97 @@
+"""kind benchmarks: the node image build (cold and warm), cluster creation, bootstrap to healthy.
+
+    python -m biogitops.bench.kind [--cold]      # `nox -s bench` runs it when Docker answers
+
+Figures go into out/bench.json under "kind" (merged with the kwok figures):
+  - node_image_cold_s      node image from an empty node-image cache (debootstrap, images, node);
+                           the Go builds come from the tool cache: their own one-time compile
+                           times are listed in go_builds_s (from the tool cache's records)
+  - node_image_warm_s      the same command again: the cached image is found
+  - cluster_create_s       `kind create cluster` of clusters/dev/kind.yaml (1 + 4 nodes) until
+                           the API server answers
+  - bootstrap_s            `invoke bootstrap` on that cluster until every first-party Application
+                           is settled (upstream charts: source unreachable here)
+A throw-away cluster (bio-gitops-dev-bench) is used and deleted; a dev cluster is left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from biogitops.bench.kwok import OUT, write
+from biogitops.cluster import engine_answer, get_provider
+from biogitops.cluster.kind import nodeimage
+from biogitops.config.pins import load_pins
+from biogitops.config.settings import load_settings
+from biogitops.platform.bootstrap import Bootstrap
+from biogitops.toolchain.tools import MARKER, install_dir
+
+INSTANCE = "bench"
+
+
+def _timed(func) -> float:
+    start = time.monotonic()
+    func()
+    return round(time.monotonic() - start, 1)
+
+
+def clear_node_image_cache() -> None:
+    """Remove every built image and cached tarball of the node image (not the Go builds)."""
+    pins = load_pins()
+    docker = shutil.which("docker") or "docker"
+    refs = [nodeimage.node_image_ref(pins), *nodeimage.platform_images(pins).values()]
+    subprocess.run([docker, "image", "rm", "-f", *refs], capture_output=True, check=False)
+    shutil.rmtree(nodeimage.cache(), ignore_errors=True)
+
+
+def go_build_seconds() -> dict[str, float]:
+    """The one-time compile time of each Go-built part of the node image, as the tool cache recorded it."""
+    pins = load_pins()
+    out = {}
+    for pin in pins.node_components.values():
+        marker = install_dir(pin) / MARKER
+        if marker.is_file():
+            out[pin.name] = json.loads(marker.read_text()).get("seconds", 0.0)
+    return out
+
+
+def run(env: str, cold: bool) -> dict:
+    results: dict = {}
+    if cold:
+        clear_node_image_cache()
+        results["node_image_cold_s"] = _timed(lambda: nodeimage.build(print))
+    else:
+        nodeimage.build(print)
+    results["node_image_warm_s"] = _timed(lambda: nodeimage.build(print))
+    results["go_builds_s"] = go_build_seconds()
+    boot = Bootstrap(env, "kind", print, timeout=1800)
+    boot.provider = get_provider(load_settings(env), "kind", instance=INSTANCE)
+    boot.provider.delete()
+    try:
+        results["cluster_create_s"] = _timed(lambda: boot.provider.create(print))
+        results["bootstrap_s"] = _timed(boot.run)
+    finally:
+        boot.provider.delete()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="bio-gitops kind benchmarks")
+    parser.add_argument("--env", default="dev")
+    parser.add_argument("--cold", action="store_true", help="also time a node image build from an empty cache")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    answers, detail = engine_answer()
+    if not answers:
+        print(f"kind benchmarks skipped: no container engine ({detail})")
+        return
+    print(json.dumps(write({"kind": run(args.env, args.cold)}, args.out)["kind"], indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,364 @@
+"""Repository rules over the rendered output of every environment (`nox -s policy`).
+
+    python -m biogitops.checks.repo_rules                 # render every env into out/policy/, check, list problems
+    python -m biogitops.checks.repo_rules --dir DIR       # check YAML files under DIR instead (DIR/<env>/<target>.yaml)
+
+Each rule returns problems as `rule: file: Kind namespace/name: what is wrong`. The rules:
+
+  floating-tag       every image has an exact tag (not :latest, not untagged) or a digest
+  image-registry     every image comes from a registry the image-signing policy allows
+  plaintext-secret   no Secret with data anywhere in the repository or the rendered output
+  app-project        every Application's project exists and admits its sources and destination
+  default-project    no Application uses the `default` project
+  namespace-netpol   every Namespace has at least one NetworkPolicy
+  memory-resources   every container requests memory and has a memory limit
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from biogitops.errors import BioGitopsError
+from biogitops.paths import REPO_ROOT
+
+OUT = REPO_ROOT / "out" / "policy"
+IMAGE_CONSTRAINT = REPO_ROOT / "policies" / "image-signing" / "samples" / "constraint.yaml"
+# failing fixtures of these rules: committed on purpose, each proves its rule fires
+FIXTURES = "tests/fixtures/rules/"
+POD_KINDS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    rule: str
+    file: str
+    obj: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.file}: {self.obj}: {self.message}"
+
+
+@dataclass
+class Doc:
+    """One rendered object and the file it is in."""
+
+    file: str
+    env: str
+    obj: dict[str, Any]
+
+    @property
+    def ref(self) -> str:
+        meta = self.obj.get("metadata") or {}
+        ns = f"{meta['namespace']}/" if meta.get("namespace") else ""
+        return f"{self.obj.get('kind', '?')} {ns}{meta.get('name', '?')}"
+
+
+# ------------------------------------------------------------------ helpers
+def containers(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The containers of a Pod or of a workload's pod template."""
+    if obj.get("kind") not in POD_KINDS:
+        return
+    spec = obj.get("spec") or {}
+    if obj["kind"] == "CronJob":
+        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+    if obj["kind"] != "Pod":
+        spec = ((spec.get("template") or {}).get("spec")) or {}
+    for key in ("initContainers", "containers"):
+        yield from spec.get(key) or []
+
+
+def images(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(where, image) for every `image`/`imageName` string anywhere in an object (containers,
+    SparkApplications, CloudNativePG and RabbitMQ clusters)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f"{path}.{key}" if path else key
+            if key in ("image", "imageName") and isinstance(value, str):
+                yield where, value
+            else:
+                yield from images(value, where)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from images(value, f"{path}[{i}]")
+
+
+def image_tag(image: str) -> str:
+    """The tag of an image reference ('' when it has none)."""
+    last = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[1] if ":" in last else ""
+
+
+def canonical(image: str) -> str:
+    """What the runtime pulls: docker.io/library/x for `x`, docker.io/org/x for `org/x`."""
+    parts = image.split("/")
+    if len(parts) == 1:
+        return f"docker.io/library/{image}"
+    if "." in parts[0] or ":" in parts[0] or parts[0] == "localhost":
+        return image
+    return f"docker.io/{image}"
+
+
+def allowed_registries(path: Path = IMAGE_CONSTRAINT) -> list[str]:
+    data = yaml.safe_load(path.read_text())
+    return list(data["spec"]["parameters"]["registries"])
+
+
+# ------------------------------------------------------------------ rules
+def floating_tag(docs: list[Doc]) -> Iterator[Problem]:
+    for doc in docs:
+        for where, image in images(doc.obj.get("spec") or {}, "spec"):
+            if "@sha256:" in image and image_tag(image) != "latest":
+                continue
+            tag = image_tag(image)
+            if tag in ("", "latest"):
+                what = "the floating tag :latest" if tag else "no tag"
+                yield Problem("floating-tag", doc.file, doc.ref, f"{where}: {image} has {what}; pin an exact version")
+
+
+def image_registry(docs: list[Doc]) -> Iterator[Problem]:
+    allowed = allowed_registries()
+    for doc in docs:
+        for where, image in images(doc.obj.get("spec") or {}, "spec"):
+            if not any(canonical(image).startswith(prefix) for prefix in allowed):
+                yield Problem(
+                    "image-registry",
+                    doc.file,
+                    doc.ref,
+                    f"{where}: {image} is not from an allowed registry "
+                    f"(add it to {IMAGE_CONSTRAINT.relative_to(REPO_ROOT)} if pipelines really pull from it)",
+                )
+
+
+def plaintext_secret(docs: list[Doc]) -> Iterator[Problem]:
+    for doc in docs:
+        if doc.obj.get("kind") == "Secret" and (doc.obj.get("data") or doc.obj.get("stringData")):
+            keys = sorted({**(doc.obj.get("data") or {}), **(doc.obj.get("stringData") or {})})
+            yield Problem(
+                "plaintext-secret",
+                doc.file,
+                doc.ref,
+                f"holds values ({', '.join(keys)}) in plain text; "
+                "seal it (invoke secrets.seal) and commit the SealedSecret",
+            )
+
+
+def _sources(app: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = app.get("spec") or {}
+    return spec.get("sources") or ([spec["source"]] if spec.get("source") else [])
+
+
+def _admits_repo(project: dict[str, Any], repo: str) -> bool:
+    return any(fnmatch.fnmatchcase(repo, pattern) for pattern in project["spec"].get("sourceRepos") or [])
+
+
+def _admits_destination(project: dict[str, Any], dest: dict[str, Any]) -> bool:
+    for allowed in project["spec"].get("destinations") or []:
+        server_ok = (
+            fnmatch.fnmatchcase(dest.get("server", ""), allowed.get("server", "")) if dest.get("server") else False
+        ) or (fnmatch.fnmatchcase(dest.get("name", ""), allowed.get("name", "")) if dest.get("name") else False)
+        if server_ok and fnmatch.fnmatchcase(dest.get("namespace", ""), allowed.get("namespace", "")):
+            return True
+    return False
+
+
+def applications(docs: list[Doc]) -> Iterator[Doc]:
+    """Each Application once per environment (render_all writes those ApplicationSets generate)."""
+    seen = set()
+    for doc in docs:
+        key = (doc.env, doc.obj.get("metadata", {}).get("name"))
+        if doc.obj.get("kind") == "Application" and key not in seen:
+            seen.add(key)
+            yield doc
+
+
+def app_project(docs: list[Doc]) -> Iterator[Problem]:
+    projects = {d.obj["metadata"]["name"]: d.obj for d in docs if d.obj.get("kind") == "AppProject"}
+    for doc in applications(docs):
+        name = (doc.obj.get("spec") or {}).get("project", "")
+        if name == "default":
+            continue  # default-project's finding
+        project = projects.get(name)
+        if project is None:
+            yield Problem("app-project", doc.file, doc.ref, f"project {name!r} is not among the rendered AppProjects")
+            continue
+        for source in _sources(doc.obj):
+            if not _admits_repo(project, source.get("repoURL", "")):
+                yield Problem(
+                    "app-project",
+                    doc.file,
+                    doc.ref,
+                    f"project {name} does not admit source {source.get('repoURL')} (spec.sourceRepos)",
+                )
+        dest = (doc.obj.get("spec") or {}).get("destination") or {}
+        if not _admits_destination(project, dest):
+            where = f"{dest.get('server') or dest.get('name')} namespace {dest.get('namespace')}"
+            message = f"project {name} does not admit destination {where} (spec.destinations)"
+            yield Problem("app-project", doc.file, doc.ref, message)
+
+
+def default_project(docs: list[Doc]) -> Iterator[Problem]:
+    for doc in applications(docs):
+        if (doc.obj.get("spec") or {}).get("project", "default") == "default":
+            yield Problem("default-project", doc.file, doc.ref, "uses the default project; name its own AppProject")
+
+
+def namespace_netpol(docs: list[Doc]) -> Iterator[Problem]:
+    covered = {(d.env, d.obj["metadata"].get("namespace")) for d in docs if d.obj.get("kind") == "NetworkPolicy"}
+    for doc in docs:
+        if doc.obj.get("kind") == "Namespace" and (doc.env, doc.obj["metadata"]["name"]) not in covered:
+            yield Problem(
+                "namespace-netpol", doc.file, doc.ref, "no NetworkPolicy in this namespace; start from default-deny"
+            )
+
+
+def memory_resources(docs: list[Doc]) -> Iterator[Problem]:
+    for doc in docs:
+        for c in containers(doc.obj):
+            res = c.get("resources") or {}
+            missing = [f"{part}.memory" for part in ("requests", "limits") if not (res.get(part) or {}).get("memory")]
+            if missing:
+                yield Problem(
+                    "memory-resources",
+                    doc.file,
+                    doc.ref,
+                    f"container {c.get('name')}: resources.{' and resources.'.join(missing)} not set",
+                )
+
+
+RULES: dict[str, Callable[[list[Doc]], Iterator[Problem]]] = {
+    "floating-tag": floating_tag,
+    "image-registry": image_registry,
+    "plaintext-secret": plaintext_secret,
+    "app-project": app_project,
+    "default-project": default_project,
+    "namespace-netpol": namespace_netpol,
+    "memory-resources": memory_resources,
+}
+
+
+# ------------------------------------------------------------------ inputs
+def load_dir(directory: Path) -> list[Doc]:
+    """Objects of every YAML file under directory/<env>/...; the env is the first folder."""
+    docs = []
+    for path in sorted(directory.rglob("*.yaml")):
+        rel = path.relative_to(directory)
+        env = rel.parts[0] if len(rel.parts) > 1 else ""
+        shown = str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+        try:
+            objs = [o for o in yaml.safe_load_all(path.read_text()) if isinstance(o, dict)]
+        except yaml.YAMLError as err:
+            raise BioGitopsError(f"{shown}: not YAML ({str(err).splitlines()[0]})") from None
+        docs += [Doc(shown, env, o) for o in objs]
+    return docs
+
+
+def committed_files(root: Path = REPO_ROOT) -> list[Path]:
+    """YAML and JSON files git knows about (tracked or not ignored), rule fixtures excluded."""
+    proc = subprocess.run(
+        ["git", "-C", str(root), "ls-files", "-co", "--exclude-standard", "*.yaml", "*.yml", "*.json"],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise BioGitopsError(f"git ls-files failed: {proc.stderr.strip()}")
+    return [root / f for f in proc.stdout.splitlines() if not f.startswith(FIXTURES) and (root / f).is_file()]
+
+
+def repository_secrets(root: Path = REPO_ROOT) -> list[Problem]:
+    """plaintext-secret over every committed file that parses as YAML (templates are checked rendered)."""
+    docs = []
+    for path in committed_files(root):
+        try:
+            objs = [o for o in yaml.safe_load_all(path.read_text(errors="replace")) if isinstance(o, dict)]
+        except yaml.YAMLError:
+            continue  # a Helm template: its rendered output is checked instead
+        docs += [Doc(str(path.relative_to(root)), "", o) for o in objs]
+    return list(plaintext_secret(docs))
+
+
+def check(docs: list[Doc], only: list[str] | None = None) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, rule in RULES.items():
+        if only is None or name in only:
+            problems += list(rule(docs))
+    return problems
+
+
+def render_all(out: Path = OUT) -> list[str]:
+    """Render every environment (first-party and the upstream charts that can be) into out/;
+    returns what was skipped and why."""
+    from biogitops.config.settings import known_envs
+    from biogitops.render.manifests import argo_applies
+    from biogitops.render.targets import Report, targets, upstream_targets
+
+    report = Report()
+    envs = known_envs()
+    rendered: dict[str, list[dict]] = {}
+    for env in envs:
+        rendered.update(targets(env))
+        rendered[f"{env}/generated-applications"] = generated_applications(env)
+    rendered.update(upstream_targets(report, envs))
+    for old in out.glob("**/*.yaml"):
+        old.unlink()
+    for name, objs in rendered.items():
+        path = out / f"{name}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump_all([o for o in objs if argo_applies(o)], sort_keys=False))
+    return [f"{name}: {why}" for name, why in sorted(report.skipped.items())]
+
+
+def generated_applications(env: str) -> list[dict[str, Any]]:
+    """The Applications the bootstrap ApplicationSets generate in `env` (as render.expected_graph
+    derives them), with the placeholder source the other render targets use."""
+    from biogitops.config.labs import load_labs
+    from biogitops.config.pins import load_pins
+    from biogitops.config.settings import load_settings
+    from biogitops.render.manifests import bootstrap_values, expected_graph, render_bootstrap
+    from biogitops.render.targets import PLACEHOLDER_REPO
+
+    settings = load_settings(env)
+    values = bootstrap_values(settings, load_pins(), PLACEHOLDER_REPO, settings.repo_revision)
+    graph = expected_graph(settings, load_labs(env), render_bootstrap(values), values)
+    return [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **app} for app in graph.applications.values()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, help="check DIR/<env>/*.yaml instead of rendering")
+    parser.add_argument("--rule", action="append", choices=sorted(RULES), help="only this rule (repeatable)")
+    args = parser.parse_args(argv)
+    try:
+        if args.dir:
+            directory = args.dir.resolve()
+            problems = check(load_dir(directory), args.rule)
+        else:
+            for line in render_all():
+                print(f"skipped {line}")
+            problems = check(load_dir(OUT), args.rule)
+            if not args.rule or "plaintext-secret" in args.rule:
+                problems += repository_secrets()
+    except BioGitopsError as err:
+        print(f"error: {err.line()}", file=sys.stderr)
+        return 1
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        rules = sorted({p.rule for p in problems})
+        print(f"error: {len(problems)} problem(s), rules: {', '.join(rules)}", file=sys.stderr)
+        return 1
+    print(f"repository rules: {len(RULES)} rules, no problems")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

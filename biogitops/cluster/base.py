@@ -1,0 +1,111 @@
+"""The interface every cluster provider implements (kind, kwok, existing).
+
+provider = get_provider(load_settings("dev"), override="kwok")
+provider.create()            # idempotent: reuses a healthy cluster
+provider.status()            # ClusterStatus
+provider.kubeconfig()        # path to pass to kubectl / the Kubernetes client
+provider.delete()
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from biogitops.config.settings import NodeGroup, Settings
+from biogitops.errors import BioGitopsError
+from biogitops.paths import cache_dir
+
+
+class ProviderError(BioGitopsError):
+    """A cluster cannot be created, reached or deleted."""
+
+
+@dataclass
+class ClusterStatus:
+    provider: str
+    name: str
+    exists: bool
+    ready: bool
+    detail: str = ""
+    components: dict[str, str] = field(default_factory=dict)
+
+
+class Provider(abc.ABC):
+    """A place where the platform's Kubernetes API comes from."""
+
+    name: str = ""
+
+    def __init__(self, settings: Settings, instance: str = "", port_offset: int = 0) -> None:
+        """`instance` names a second cluster for the same environment (benchmarks use one)."""
+        self.settings = settings
+        self.instance = instance
+        self.port_offset = port_offset
+        self.reason = ""  # why this provider: the command line, settings.yaml, or auto's probe
+
+    @property
+    def suffix(self) -> str:
+        return f"-{self.instance}" if self.instance else ""
+
+    @property
+    def cluster_name(self) -> str:
+        return f"bio-gitops-{self.settings.env}{self.suffix}"
+
+    @property
+    def state_dir(self) -> Path:
+        """Per-environment, per-provider state outside the repository (mode 0700)."""
+        return cache_dir() / "clusters" / f"{self.settings.env}-{self.name}{self.suffix}"
+
+    @property
+    def base_port(self) -> int:
+        """First of the loopback ports used by processes beside the cluster (kwok)."""
+        return self.settings.kwok_base_port + self.port_offset
+
+    @property
+    def context(self) -> str | None:
+        """The kubeconfig context to use (None: the file's current context)."""
+        return None
+
+    @property
+    def argocd_mode(self) -> str:
+        """'in-cluster' (Argo CD runs as pods) or 'local' (as processes beside the cluster)."""
+        return "in-cluster"
+
+    @abc.abstractmethod
+    def create(self, progress=None) -> ClusterStatus: ...
+
+    @abc.abstractmethod
+    def delete(self, progress=None) -> None: ...
+
+    @abc.abstractmethod
+    def status(self) -> ClusterStatus: ...
+
+    @abc.abstractmethod
+    def kubeconfig(self) -> Path | None: ...
+
+
+def node_manifest(group: NodeGroup, index: int) -> dict:
+    """A Node object for one member of a node group (used by kwok; mirrors kind's workers)."""
+    name = f"{group.name}-{index}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+                **group.labels,
+            },
+        },
+        "spec": {"taints": [dict(t) for t in group.taints]},
+        "status": {
+            "capacity": dict(group.capacity),
+            "allocatable": dict(group.capacity),
+            "nodeInfo": {"kubeletVersion": "fake", "operatingSystem": "linux", "architecture": "amd64"},
+        },
+    }

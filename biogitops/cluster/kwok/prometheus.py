@@ -1,0 +1,217 @@
+"""Prometheus as a local process beside a kwok cluster: the alert rules of this repository,
+evaluated for real against the kube-apiserver, etcd and the local Argo CD components.
+
+The pinned `prometheus` binary (pins.yaml, the same module and release as promtool) runs from
+the environment's state directory, on 127.0.0.1 at kwok.basePort + PORTS["prometheus"]. Its
+rule files are the `spec` of each PrometheusRule in observability/prometheus/alert-rules/,
+extracted unchanged. Logs: <state>/prometheus/logs/prometheus.log.
+
+    from biogitops.cluster.kwok import prometheus
+    prom = prometheus.local(provider)
+    prom.start(progress)            # idempotent; waits until /-/ready answers
+    prom.alerts()                   # active alerts: [{"labels": ..., "state": "firing"}, ...]
+    prom.stop()
+
+kube-state-metrics and the kubelet do not run here: the alerts that read them are proven by
+`promtool test rules` only (`nox -s rules`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from biogitops.cluster.kube import wait_until
+from biogitops.cluster.kwok.argocd import PORTS as ARGOCD_PORTS
+from biogitops.cluster.kwok.procs import Managed, http_ok, last_log_line, port_open
+from biogitops.cluster.kwok.provider import PORTS as KWOK_PORTS
+from biogitops.errors import BioGitopsError, Fatal
+from biogitops.paths import REPO_ROOT
+from biogitops.toolchain import tools
+
+# Offsets from kwok.basePort, after local Argo CD's (+10..+18).
+PORTS = {"prometheus": 19}
+RULES_DIR = REPO_ROOT / "observability" / "prometheus" / "alert-rules"
+# what is scraped: job -> the component's port name (kwok's control plane, local Argo CD)
+ARGOCD_JOBS = {
+    "argocd-application-controller": "controller-metrics",
+    "argocd-server": "server-metrics",
+    "argocd-repo-server": "repo-server-metrics",
+    "argocd-applicationset-controller": "appset-metrics",
+}
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def rule_specs(rules_dir: Path = RULES_DIR) -> dict[str, dict[str, Any]]:
+    """file name -> the `spec` (rule groups) of each PrometheusRule, as Prometheus reads it."""
+    out = {}
+    for path in sorted(rules_dir.glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        if not isinstance(doc, dict) or doc.get("kind") != "PrometheusRule":
+            raise BioGitopsError(f"{path}: not a PrometheusRule", "run `nox -s rules` for the details")
+        out[path.name] = doc["spec"]
+    return out
+
+
+@dataclass
+class LocalPrometheus:
+    """Start, query and stop Prometheus for one kwok cluster."""
+
+    state_dir: Path
+    kubeconfig: Path
+    base_port: int
+    scrape_interval: str = "15s"
+    evaluation_interval: str = "15s"
+
+    @property
+    def home(self) -> Path:
+        return self.state_dir / "prometheus"
+
+    @property
+    def port(self) -> int:
+        return self.base_port + PORTS["prometheus"]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def proc(self) -> Managed:
+        return Managed("prometheus", self.home)
+
+    def _client_tls(self) -> dict[str, Any]:
+        """TLS settings for the kube-apiserver from the kubeconfig (inline data written to files)."""
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        cluster = config["clusters"][0]["cluster"]
+        user = config["users"][0]["user"]
+        tls_dir = self.home / "tls"
+        tls_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        out: dict[str, Any] = {}
+        for field, key in (
+            ("certificate-authority", "ca_file"),
+            ("client-certificate", "cert_file"),
+            ("client-key", "key_file"),
+        ):
+            if cluster.get(f"{field}-data") or user.get(f"{field}-data"):
+                path = tls_dir / f"{field}.pem"
+                path.write_bytes(base64.b64decode(cluster.get(f"{field}-data") or user[f"{field}-data"]))
+                path.chmod(0o600)
+                out[key] = str(path)
+            elif cluster.get(field) or user.get(field):
+                given = Path(cluster.get(field) or user[field])
+                out[key] = str(given if given.is_absolute() else self.kubeconfig.parent / given)
+        if "ca_file" not in out:
+            out["insecure_skip_verify"] = True
+        if "cert_file" not in out and user.get("token"):
+            raise BioGitopsError(f"{self.kubeconfig}: token users are not supported", "use the kwok admin kubeconfig")
+        return out
+
+    def config(self) -> dict[str, Any]:
+        """prometheus.yml: the kwok control plane and local Argo CD, and the extracted rules."""
+
+        def target(port: int) -> list[dict[str, Any]]:
+            return [{"targets": [f"127.0.0.1:{self.base_port + port}"]}]
+
+        scrape = [
+            {
+                "job_name": "apiserver",
+                "scheme": "https",
+                "tls_config": self._client_tls(),
+                "static_configs": target(KWOK_PORTS["kube-apiserver"]),
+            },
+            {"job_name": "etcd", "static_configs": target(KWOK_PORTS["etcd"])},
+        ]
+        scrape += [{"job_name": job, "static_configs": target(ARGOCD_PORTS[p])} for job, p in ARGOCD_JOBS.items()]
+        return {
+            "global": {"scrape_interval": self.scrape_interval, "evaluation_interval": self.evaluation_interval},
+            "rule_files": [str(self.home / "rules" / "*.yaml")],
+            "scrape_configs": scrape,
+        }
+
+    def write(self, rules: dict[str, dict[str, Any]] | None = None) -> None:
+        """Write prometheus.yml and the rule files (this repository's unless `rules` is given)."""
+        rules_dir = self.home / "rules"
+        rules_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for old in rules_dir.glob("*.yaml"):
+            old.unlink()
+        for name, spec in (rules if rules is not None else rule_specs()).items():
+            (rules_dir / name).write_text(yaml.safe_dump(spec, sort_keys=False))
+        (self.home / "prometheus.yml").write_text(yaml.safe_dump(self.config(), sort_keys=False))
+
+    def argv(self) -> list[str]:
+        return [
+            str(tools.which("prometheus")),
+            f"--config.file={self.home / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self.home / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--web.enable-lifecycle",  # POST /-/reload after the rule files change
+            "--storage.tsdb.retention.time=1d",
+        ]
+
+    def ready(self) -> bool:
+        return http_ok(f"{self.url}/-/ready")
+
+    def start(self, progress=_quiet, timeout: float = 90, rules: dict[str, dict[str, Any]] | None = None) -> None:
+        """Write config and rules, start Prometheus unless it runs (then reload it); wait until ready."""
+        self.write(rules)
+        if self.proc.alive():
+            self.reload()
+            return
+        if port_open(self.port):
+            raise BioGitopsError(
+                f"cannot start Prometheus: 127.0.0.1:{self.port} is already in use",
+                "stop what listens there, or change kwok.basePort in the environment settings",
+            )
+        progress(f"starting prometheus on 127.0.0.1:{self.port}")
+        self.proc.start(self.argv(), tools.env_with_tools())
+        wait_until(self._ready_or_dead, timeout, "Prometheus to be ready", progress, hint=f"see {self.proc.logfile}")
+
+    def _ready_or_dead(self) -> bool:
+        if not self.proc.alive():
+            log = self.proc.logfile
+            raise Fatal(f"Prometheus exited: {last_log_line(log) or 'no log'}", f"see {log}")
+        return self.ready()
+
+    def reload(self) -> None:
+        request = urllib.request.Request(f"{self.url}/-/reload", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def api(self, path: str, **params: str) -> Any:
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        with urllib.request.urlopen(f"{self.url}/api/v1/{path}{query}", timeout=10) as resp:
+            body = json.load(resp)
+        if body.get("status") != "success":
+            raise BioGitopsError(f"Prometheus API {path}: {body.get('error')}")
+        return body["data"]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return self.api("alerts")["alerts"]
+
+    def firing(self, name: str) -> list[dict[str, Any]]:
+        return [a for a in self.alerts() if a["labels"].get("alertname") == name and a["state"] == "firing"]
+
+    def targets(self) -> dict[str, str]:
+        """job -> health (up, down, unknown) of every active target."""
+        return {t["labels"]["job"]: t["health"] for t in self.api("targets")["activeTargets"]}
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        return self.api("query", query=expr)["result"]
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def local(provider: Any, **kwargs: Any) -> LocalPrometheus:
+    """Prometheus for a kwok provider's cluster (its state directory, kubeconfig and ports)."""
+    return LocalPrometheus(provider.state_dir, Path(provider.kubeconfig()), provider.base_port, **kwargs)

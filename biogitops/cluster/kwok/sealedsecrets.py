@@ -1,0 +1,150 @@
+"""The Sealed Secrets controller as a local process beside a kwok cluster, built from the Go module
+kubeseal comes from, at the same version (pins.yaml: tools.kubeseal). Upstream it reads only
+in-cluster credentials (`rest.InClusterConfig`), so our build swaps that one call for the
+KUBECONFIG the process is given (a `go build -overlay`; nothing upstream is copied into this
+repository). It listens on 127.0.0.1 at kwok.basePort + 30 (HTTP: /healthz, /v1/cert.pem) and
++31 (metrics). Logs: <state>/sealed-secrets/logs/controller.log.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+from biogitops.cluster.base import Provider
+from biogitops.cluster.kube import wait_until
+from biogitops.cluster.kwok.procs import Managed, http_ok, port_open
+from biogitops.config.pins import ToolPin, load_pins
+from biogitops.errors import BioGitopsError, Fatal
+from biogitops.paths import tools_dir
+from biogitops.platform import sealing
+from biogitops.toolchain import tools
+from biogitops.toolchain.gomodules import module_dir
+
+NAMESPACE = sealing.CONTROLLER_NAMESPACE
+CRD = "helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml"
+CHART = "helm/sealed-secrets"
+PORTS = {"http": 30, "metrics": 31}  # offsets from kwok.basePort
+IN_CLUSTER = "rest.InClusterConfig()"
+OUT_OF_CLUSTER = 'clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))'
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+# ---------------------------------------------------------------- the controller binary
+
+
+def controller_pin() -> ToolPin:
+    """kubeseal's pin with the controller's main package: one module, one version."""
+    kubeseal = load_pins().tool("kubeseal")
+    return ToolPin(
+        name="sealed-secrets-controller",
+        version=kubeseal.version,
+        source="go",
+        version_args=("--version",),
+        module=kubeseal.module,
+        module_version=kubeseal.module_version,
+        package="cmd/controller",
+        ldflags=kubeseal.ldflags,
+    )
+
+
+def kubeconfig_patch(text: str) -> str:
+    """pkg/controller/main.go with its in-cluster config replaced by $KUBECONFIG's."""
+    import_old, import_new = '"k8s.io/client-go/rest"', '"k8s.io/client-go/tools/clientcmd"'
+    if text.count(IN_CLUSTER) != 1 or text.count(import_old) != 1:
+        raise BioGitopsError(
+            "sealed-secrets controller: pkg/controller/main.go no longer calls rest.InClusterConfig() once",
+            "update kubeconfig_patch in biogitops/cluster/kwok/sealedsecrets.py for the pinned version",
+        )
+    return text.replace(IN_CLUSTER, OUT_OF_CLUSTER).replace(import_old, import_new)
+
+
+def controller_binary(progress=_quiet) -> Path:
+    """Build the controller once into the tool cache; later calls cost nothing."""
+    pin = controller_pin()
+    out = tools_dir() / f"{pin.name}-{pin.version}" / pin.name
+    if out.is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".building")
+    progress(f"building the sealed-secrets controller {pin.version} (first use only)")
+    tools.go_build(pin, load_pins(), tmp, progress, patches={"pkg/controller/main.go": kubeconfig_patch})
+    tmp.rename(out)
+    return out
+
+
+def module_path(rel: str) -> Path:
+    pin = controller_pin()
+    return module_dir(pin.module, pin.go_module_version) / rel
+
+
+# ---------------------------------------------------------------- the local controller (kwok)
+
+
+class LocalController:
+    """The controller as a supervised process beside a kwok cluster."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+        self.home = provider.state_dir / "sealed-secrets"
+        self.proc = Managed("controller", self.home)
+
+    def port(self, name: str) -> int:
+        return self.provider.base_port + PORTS[name]
+
+    def argv(self, binary: Path) -> list[str]:
+        return [
+            str(binary),
+            "--key-prefix",
+            "sealed-secrets-key",
+            "--update-status",
+            "--key-renew-period",
+            "0",  # dev: the key is ours (sealing.ensure_dev_key); rotation is `invoke secrets.rotate-key`
+            "--my-cn",
+            sealing.cert_cn(self.provider.settings.env),
+            "--listen-addr",
+            f"127.0.0.1:{self.port('http')}",
+            "--listen-metrics-addr",
+            f"127.0.0.1:{self.port('metrics')}",
+        ]
+
+    def ready(self) -> bool:
+        return self.proc.alive() and http_ok(f"http://127.0.0.1:{self.port('http')}/healthz")
+
+    def start(self, progress=_quiet, timeout: float = 60) -> None:
+        if self.ready():
+            return
+        binary = controller_binary(progress)
+        if not self.proc.alive():
+            busy = [f"{n} {self.port(n)}" for n in PORTS if port_open(self.port(n))]
+            if busy:
+                raise BioGitopsError(
+                    f"cannot start the sealed-secrets controller: port(s) {', '.join(busy)} in use on 127.0.0.1",
+                    "stop what listens there, or change kwok.basePort in the environment settings",
+                )
+            env = tools.env_with_tools()
+            env.update({"KUBECONFIG": str(self.provider.kubeconfig()), "POD_NAMESPACE": NAMESPACE})
+            progress("starting the sealed-secrets controller")
+            self.proc.start(self.argv(binary), env)
+
+        def ready_or_dead() -> bool:
+            if not self.proc.alive():
+                lines = (
+                    self.proc.logfile.read_text(errors="replace").splitlines() if self.proc.logfile.is_file() else []
+                )
+                raise Fatal(
+                    f"sealed-secrets controller exited: {(lines or ['no log'])[-1][:200]}", f"see {self.proc.logfile}"
+                )
+            return self.ready()
+
+        wait_until(ready_or_dead, timeout, "the sealed-secrets controller", progress, hint=f"see {self.proc.logfile}")
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+    def cert(self) -> bytes:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port('http')}/v1/cert.pem", timeout=10) as resp:
+            return resp.read()

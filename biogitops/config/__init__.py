@@ -1,0 +1,1 @@
+"""What the repository declares: environment settings, lab files, pins, and the YAML schema checker they share."""

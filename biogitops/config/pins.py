@@ -1,0 +1,206 @@
+"""The pin file (`pins.yaml`): every tool version the project drives, parsed and validated.
+
+from biogitops.config.pins import load_pins
+pins = load_pins()            # reads pins.yaml at the repository root
+pins.tools["helm"].version    # '4.3.1'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from biogitops.config.yamlschema import load_yaml, validate
+from biogitops.errors import ConfigError, ToolError
+from biogitops.paths import REPO_ROOT
+
+PINS_FILE = REPO_ROOT / "pins.yaml"
+
+_VERSION = {"type": "string", "pattern": r"^\d+\.\d+\.\d+$"}
+_SHA256 = {"type": "string", "pattern": r"^[0-9a-f]{64}$"}
+
+TOOL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["version", "source", "version_args"],
+    "additionalProperties": False,
+    "properties": {
+        "version": _VERSION,
+        "source": {"enum": ["go", "download", "pypi"]},
+        "module": {"type": "string", "minLength": 1},
+        "module_version": _VERSION,
+        "package": {"type": "string", "minLength": 1},
+        "local_replace_version": {"type": "string", "pattern": r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$"},
+        "ldflags": {"type": "string"},
+        "version_args": {"type": "array", "items": {"type": "string"}},
+        "url": {"type": "string", "pattern": "^https?://"},
+        "sha256": _SHA256,
+        "archive_member": {"type": "string"},
+        # Go build tags (e.g. containerd without the cgo-only btrfs snapshotter)
+        "tags": {"type": "array", "items": {"type": "string", "pattern": r"^[\w.]+$"}},
+    },
+    "allOf": [
+        {
+            "if": {"properties": {"source": {"const": "go"}}},
+            "then": {"required": ["module", "package"]},
+        },
+        {
+            "if": {"properties": {"source": {"const": "download"}}},
+            "then": {"required": ["url", "sha256"]},
+        },
+    ],
+}
+
+NODE_IMAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["debian", "components"],
+    "additionalProperties": False,
+    "properties": {
+        "debian": {
+            "type": "object",
+            "required": ["suite", "mirror"],
+            "additionalProperties": False,
+            "properties": {
+                "suite": {"type": "string", "pattern": "^[a-z]+$"},
+                "mirror": {"type": "string", "pattern": "^https?://"},
+            },
+        },
+        "components": {"type": "object", "minProperties": 1, "additionalProperties": TOOL_SCHEMA},
+    },
+}
+
+PINS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["go", "kubernetes", "tools"],
+    "properties": {
+        "go": {"type": "object", "required": ["version"], "properties": {"version": _VERSION}},
+        "kubernetes": {"type": "object", "required": ["version"], "properties": {"version": _VERSION}},
+        "images": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "string",
+                "pattern": r"^[^:@\s]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$",
+            },
+        },
+        "charts": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["repoURL", "chart", "version"],
+                "additionalProperties": False,
+                "properties": {
+                    "repoURL": {"type": "string", "pattern": "^(https://|oci://)"},
+                    "chart": {"type": "string"},
+                    "version": _VERSION,
+                    # sha256 of the chart archive, as the repository's index.yaml lists it
+                    "digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    # a chart that ships inside a Go module (at tag v<version>): rendered from there,
+                    # verified by the Go checksum database, when the chart repository is unreachable
+                    "goModule": {"type": "string", "pattern": r"^[a-z0-9.-]+\.[a-z]+/[\w./-]+$"},
+                    "goModulePath": {"type": "string", "pattern": r"^[\w.-]+(/[\w.-]+)*$"},
+                    # the chart ships in the Go module of this pinned tool, at its version: rendered
+                    # from there offline (verified by the Go checksum database)
+                    "module_of": {"type": "string", "minLength": 1},
+                    "path": {"type": "string", "minLength": 1},
+                },
+            },
+        },
+        "nodeImage": NODE_IMAGE_SCHEMA,
+        "tools": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": "^[a-z0-9][a-z0-9-]*$"},
+            "additionalProperties": TOOL_SCHEMA,
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class ToolPin:
+    """One pinned CLI: what version, and how to get it."""
+
+    name: str
+    version: str
+    source: str
+    version_args: tuple[str, ...]
+    module: str = ""
+    module_version: str = ""
+    package: str = ""
+    local_replace_version: str = ""
+    ldflags: str = ""
+    url: str = ""
+    sha256: str = ""
+    archive_member: str = ""
+    tags: tuple[str, ...] = ()
+
+    @property
+    def go_module_version(self) -> str:
+        """The module tag to fetch from the Go proxy, e.g. 'v0.316.0' for Prometheus 3.16.0."""
+        return "v" + (self.module_version or self.version)
+
+    @property
+    def main_package(self) -> str:
+        """The import path of the main package, e.g. 'helm.sh/helm/v4/cmd/helm'."""
+        return self.module if self.package in ("", ".") else f"{self.module}/{self.package}"
+
+    def render_ldflags(self) -> str:
+        return " ".join(self.ldflags.format(version=self.version).split())
+
+    def render_url(self) -> str:
+        return self.url.format(version=self.version)
+
+
+@dataclass(frozen=True)
+class Pins:
+    """The whole pin file."""
+
+    go_version: str
+    kubernetes_version: str
+    tools: dict[str, ToolPin] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)
+    charts: dict[str, dict[str, str]] = field(default_factory=dict)
+    # the kind node image built here (biogitops/cluster/kind/nodeimage): Debian release and the Go-built parts
+    debian: dict[str, str] = field(default_factory=dict)
+    node_components: dict[str, ToolPin] = field(default_factory=dict)
+
+    def tool(self, name: str) -> ToolPin:
+        """The pin for `name`, or a ToolError that lists the known names."""
+        try:
+            return self.tools[name]
+        except KeyError:
+            known = ", ".join(sorted(self.tools))
+            raise ToolError(f"unknown tool {name!r}", f"pinned tools are: {known}") from None
+
+
+def _tool_pins(specs: dict[str, dict[str, Any]]) -> dict[str, ToolPin]:
+    pins = {}
+    for name, spec in specs.items():
+        spec = dict(spec)
+        spec["version_args"] = tuple(spec["version_args"])
+        spec["tags"] = tuple(spec.get("tags", ()))
+        pins[name] = ToolPin(name=name, **spec)
+    return pins
+
+
+def parse_pins(data: Any, source: Path | str = PINS_FILE) -> Pins:
+    """Validate the parsed YAML of a pin file and build `Pins` from it."""
+    validate(data, PINS_SCHEMA, source)
+    node_image = data.get("nodeImage") or {}
+    return Pins(
+        go_version=data["go"]["version"],
+        kubernetes_version=data["kubernetes"]["version"],
+        tools=_tool_pins(data["tools"]),
+        debian=dict(node_image.get("debian") or {}),
+        node_components=_tool_pins(node_image.get("components") or {}),
+        images=dict(data.get("images") or {}),
+        charts={k: dict(v) for k, v in (data.get("charts") or {}).items()},
+    )
+
+
+def load_pins(path: Path = PINS_FILE) -> Pins:
+    """Read and validate `pins.yaml`; a ConfigError names the file and field that is wrong."""
+    data = load_yaml(path)
+    if data is None:
+        raise ConfigError(f"{path}: empty pin file")
+    return parse_pins(data, path)

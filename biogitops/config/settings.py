@@ -1,0 +1,249 @@
+"""Environment settings: `clusters/<env>/settings.yaml`, schema-checked.
+
+from biogitops.config.settings import load_settings
+settings = load_settings("dev")          # ConfigError naming file and field when invalid
+settings.provider, settings.node_groups
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from biogitops.config.yamlschema import load_yaml, validate
+from biogitops.errors import ConfigError
+from biogitops.paths import REPO_ROOT
+
+CLUSTERS_DIR = REPO_ROOT / "clusters"
+PROVIDERS = ("auto", "kind", "kwok", "existing")  # auto: kind when a container engine answers, else kwok
+LAB_APPS = ("nextflow", "galaxy", "spark")
+# a lab app needs a cluster-wide add-on of the same environment
+APP_ADDONS = {"galaxy": "galaxyDeps", "spark": "sparkOperator"}
+# where each app's per-environment values live
+APP_VALUES = {
+    "nextflow": "applications/nextflow/values.{env}.yaml",
+    "galaxy": "applications/galaxy/values.{env}.yaml",
+    "spark": "applications/spark-operator/lab/values.{env}.yaml",
+}
+
+_QUANTITY = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?$"}
+_LABELS = {
+    "type": "object",
+    "propertyNames": {"pattern": r"^([a-z0-9.-]+/)?[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$"},
+    "additionalProperties": {"type": "string", "maxLength": 63},
+}
+_TAINT = {
+    "type": "object",
+    "required": ["key", "effect"],
+    "additionalProperties": False,
+    "properties": {
+        "key": {"type": "string"},
+        "value": {"type": "string"},
+        "effect": {"enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"]},
+    },
+}
+_ADDON = {
+    "type": "object",
+    "required": ["enabled"],
+    "properties": {"enabled": {"type": "boolean"}},
+}
+
+SETTINGS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["environment", "provider", "repo", "nodeGroups"],
+    "additionalProperties": False,
+    "properties": {
+        "environment": {"type": "string", "pattern": "^[a-z][a-z0-9-]*$"},
+        "provider": {"enum": list(PROVIDERS)},
+        "repo": {
+            "type": "object",
+            "required": ["url", "revision"],
+            "additionalProperties": False,
+            "properties": {
+                "url": {"anyOf": [{"const": "local"}, {"type": "string", "pattern": "^(https://|ssh://|git@)"}]},
+                "revision": {"type": "string", "minLength": 1},
+            },
+        },
+        "sso": {
+            "type": "object",
+            "required": ["issuer", "clientID"],
+            "additionalProperties": False,
+            "properties": {
+                "issuer": {"type": "string", "pattern": "^https://[^@/\\s]+(/\\S*)?$"},
+                "clientID": {"type": "string", "minLength": 1},
+                "groupsClaim": {"type": "string", "minLength": 1},
+            },
+        },
+        "kind": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"config": {"type": "string"}},
+        },
+        "kwok": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"basePort": {"type": "integer", "minimum": 1024, "maximum": 65000}},
+        },
+        "existing": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"context": {"type": "string", "minLength": 1}},
+        },
+        "nodeGroups": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": "^[a-z][a-z0-9-]*$"},
+            "additionalProperties": {
+                "type": "object",
+                "required": ["count", "capacity"],
+                "additionalProperties": False,
+                "properties": {
+                    "count": {"type": "integer", "minimum": 0, "maximum": 1000},
+                    "capacity": {
+                        "type": "object",
+                        "required": ["cpu", "memory", "pods"],
+                        "additionalProperties": _QUANTITY,
+                    },
+                    "labels": _LABELS,
+                    "taints": {"type": "array", "items": _TAINT},
+                },
+            },
+        },
+        "addons": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "gatekeeper": {
+                    **_ADDON,
+                    "properties": {
+                        "enabled": {"type": "boolean"},
+                        "enforcement": {"enum": ["warn", "deny", "dryrun"]},
+                        "requireImageDigests": {"type": "boolean"},
+                    },
+                    "additionalProperties": False,
+                },
+                "sealedSecrets": {**_ADDON, "additionalProperties": False},
+                "monitoring": {**_ADDON, "additionalProperties": False},
+                "sparkOperator": {**_ADDON, "additionalProperties": False},
+                "galaxyDeps": {**_ADDON, "additionalProperties": False},
+            },
+        },
+        "apps": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {app: {**_ADDON, "additionalProperties": False} for app in LAB_APPS},
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    name: str
+    count: int
+    capacity: dict[str, str]
+    labels: dict[str, str]
+    taints: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One environment's settings, as read from clusters/<env>/settings.yaml."""
+
+    env: str
+    path: Path
+    provider: str
+    repo_url: str
+    repo_revision: str
+    node_groups: list[NodeGroup]
+    kind_config: Path | None
+    kwok_base_port: int
+    context: str | None
+    raw: dict[str, Any]
+
+    @property
+    def apps(self) -> list[str]:
+        """The lab apps this environment offers (`apps:` in settings.yaml)."""
+        return [app for app in LAB_APPS if ((self.raw.get("apps") or {}).get(app) or {}).get("enabled")]
+
+    @property
+    def env_dir(self) -> Path:
+        return self.path.parent
+
+
+def known_envs(root: Path = CLUSTERS_DIR) -> list[str]:
+    """Environments are the folders under clusters/ that hold a settings.yaml."""
+    return sorted(p.parent.name for p in root.glob("*/settings.yaml"))
+
+
+def load_settings(env: str, root: Path = CLUSTERS_DIR) -> Settings:
+    """Read and validate `clusters/<env>/settings.yaml`."""
+    path = root / env / "settings.yaml"
+    if not path.is_file():
+        raise ConfigError(
+            f"unknown environment {env!r}",
+            f"known environments: {', '.join(known_envs(root)) or 'none'} (clusters/<env>/settings.yaml)",
+        )
+    data = load_yaml(path)
+    validate(data, SETTINGS_SCHEMA, path)
+    if data["environment"] != env:
+        raise ConfigError(f"{path}: environment: is {data['environment']!r} but the folder is {env!r}")
+    _check_repo_url(path, data["repo"]["url"])
+    if data["provider"] == "existing" and not (data.get("existing") or {}).get("context"):
+        raise ConfigError(f"{path}: existing.context: required when provider is existing")
+    _check_apps(path, data, env)
+    kind_cfg = (data.get("kind") or {}).get("config")
+    groups = [
+        NodeGroup(
+            name=name,
+            count=spec["count"],
+            capacity={k: str(v) for k, v in spec["capacity"].items()},
+            labels=dict(spec.get("labels") or {}),
+            taints=list(spec.get("taints") or []),
+        )
+        for name, spec in data["nodeGroups"].items()
+    ]
+    return Settings(
+        env=env,
+        path=path,
+        provider=data["provider"],
+        repo_url=data["repo"]["url"],
+        repo_revision=data["repo"]["revision"],
+        node_groups=groups,
+        kind_config=(path.parent / kind_cfg) if kind_cfg else None,
+        kwok_base_port=(data.get("kwok") or {}).get("basePort", 26400),
+        context=(data.get("existing") or {}).get("context"),
+        raw=data,
+    )
+
+
+def _check_repo_url(path: Path, url: str) -> None:
+    """Credentials never live in a repository URL: Argo CD takes them from a repository Secret."""
+    parts = urlsplit(url)
+    if (url.startswith("https://") and "@" in parts.netloc) or (url.startswith("ssh://") and parts.password):
+        raise ConfigError(
+            f"{path}: repo.url: embeds credentials",
+            "remove user:token@ and give Argo CD a repository Secret (sealed, secrets/)",
+        )
+
+
+def _check_apps(path: Path, data: dict[str, Any], env: str) -> None:
+    """An offered app needs its add-on and a values file for this environment."""
+    addons = data.get("addons") or {}
+    apps = data.get("apps") or {}
+    for app in LAB_APPS:
+        if not (apps.get(app) or {}).get("enabled"):
+            continue
+        addon = APP_ADDONS.get(app)
+        if addon and not (addons.get(addon) or {}).get("enabled"):
+            raise ConfigError(
+                f"{path}: apps.{app}: needs addons.{addon}.enabled: true", f"enable {addon} or disable {app}"
+            )
+        values = REPO_ROOT / APP_VALUES[app].format(env=env)
+        if not values.is_file():
+            raise ConfigError(
+                f"{path}: apps.{app}: {values.relative_to(REPO_ROOT)} does not exist",
+                f"create it from values.dev.yaml, or disable {app} for {env}",
+            )

@@ -1,0 +1,1 @@
+"""The platform on a cluster: Argo CD, bootstrap, the git source it reads, pipelines, Sealed Secrets, offboarding."""

@@ -1,0 +1,77 @@
+"""Argo CD on a provider's cluster: in-cluster (kind, existing) or local processes (kwok).
+
+from biogitops.platform.argocd import install
+install(provider, progress)          # idempotent; waits until Argo CD answers
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from biogitops.cluster import Provider
+from biogitops.cluster.kube import Kubectl
+from biogitops.cluster.kwok.argocd import NAMESPACE, LocalArgoCD
+from biogitops.render.argocd_manifests import kind_images
+from biogitops.render.argocd_manifests import manifests as incluster_manifests
+from biogitops.render.manifests import argocd_config
+from biogitops.toolchain.gomodules import argocd_crds
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def kubectl_for(provider: Provider) -> Kubectl:
+    return Kubectl(provider.kubeconfig(), provider.context)
+
+
+def local(provider: Provider) -> LocalArgoCD:
+    return LocalArgoCD(provider.state_dir, Path(provider.kubeconfig() or ""), provider.base_port)
+
+
+def install(provider: Provider, progress=_quiet) -> None:
+    """Install (or re-check) Argo CD at the pinned version and wait until it is ready."""
+    kubectl = kubectl_for(provider)
+    progress("applying Argo CD CRDs (server-side: they are too large for client-side apply)")
+    kubectl.apply_files(list(argocd_crds()))
+    kubectl.wait_crds([yaml.safe_load(crd.read_text())["metadata"]["name"] for crd in argocd_crds()])
+    progress(f"applying Argo CD configuration (clusters/argocd/config, {provider.settings.env}) where missing")
+    config = argocd_config(provider.settings)
+    # the root Application owns these once it exists: applied again, they would change hands
+    # (and resourceVersion) on every run. Argo CD needs them before it starts.
+    missing = [o for o in config if not kubectl.ok("get", o["kind"].lower(), o["metadata"]["name"], "-n", NAMESPACE)]
+    if missing:
+        kubectl.apply_text(yaml.safe_dump_all(missing))
+    # argocd-secret must exist before the server starts; the server fills in its keys
+    # (server.secretkey, the admin password), so it never lives in git
+    if not kubectl.ok("-n", NAMESPACE, "get", "secret", "argocd-secret"):
+        kubectl.run("-n", NAMESPACE, "create", "secret", "generic", "argocd-secret")
+        kubectl.run(
+            "-n",
+            NAMESPACE,
+            "label",
+            "secret",
+            "argocd-secret",
+            "app.kubernetes.io/name=argocd-secret",
+            "app.kubernetes.io/part-of=argocd",
+        )
+    if provider.argocd_mode == "local":
+        data = {o["metadata"]["name"]: o.get("data") or {} for o in config if o["kind"] == "ConfigMap"}
+        local(provider).start(kubectl, progress, data.get("argocd-cmd-params-cm"), settings=data.get("argocd-cm"))
+        return
+    progress("applying Argo CD install manifests (pinned upstream, no Dex)")
+    images = kind_images() if provider.name == "kind" else None
+    kubectl.apply_text(yaml.safe_dump_all(incluster_manifests(images)))
+    for deploy in ("argocd-server", "argocd-repo-server", "argocd-applicationset-controller", "argocd-redis"):
+        kubectl.run("-n", NAMESPACE, "rollout", "status", f"deployment/{deploy}", "--timeout=300s", timeout=320)
+    kubectl.run(
+        "-n",
+        NAMESPACE,
+        "rollout",
+        "status",
+        "statefulset/argocd-application-controller",
+        "--timeout=300s",
+        timeout=320,
+    )

@@ -1,0 +1,2 @@
+"""The pinned tools: CLIs built or downloaded into the cache (`invoke tools.install`), upstream Go
+modules, chart archives."""
