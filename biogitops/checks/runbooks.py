@@ -19,11 +19,12 @@ import functools
 import re
 import shlex
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from invoke import Collection, Config
+from invoke.loader import FilesystemLoader
 
 from biogitops.paths import REPO_ROOT
 
@@ -125,11 +126,10 @@ def _words(command: str) -> list[str]:
 
 @functools.cache
 def _tasks() -> dict[str, set[str]]:
-    """Task name -> accepted flags (long and short, with dashes)."""
-    sys.path.insert(0, str(REPO_ROOT))
-    import tasks
-
-    ns = tasks.ns
+    """Task name -> accepted flags (long and short, with dashes), from the collection Invoke's own
+    loader finds at the repository root (as `invoke` does), not from an import of tasks.py."""
+    module, _ = FilesystemLoader(start=str(REPO_ROOT), config=Config()).load("tasks")
+    ns = Collection.from_module(module)
     known: dict[str, set[str]] = {}
     for name in ns.task_names:
         flags = {"--help", "-h"}
