@@ -275,8 +275,7 @@ class Bootstrap:
             )
         if self.provider.name == "kind":
             self.provider.check_engine()  # type: ignore[attr-defined]
-        gatekeeper_on = ((self.settings.raw.get("addons") or {}).get("gatekeeper") or {}).get("enabled")
-        if self.provider.argocd_mode == "local" and gatekeeper_on:
+        if self.provider.argocd_mode == "local" and self.settings.addon_enabled("gatekeeper"):
             gatekeeper.ensure_manager(self.progress)  # built once from gator's module, then cached
         # render everything once with a placeholder source: invalid data fails before any apply
         probe = bootstrap_values(self.settings, pins, "https://example.invalid/repo.git", "HEAD")
@@ -284,7 +283,7 @@ class Bootstrap:
 
     def cluster(self) -> None:
         self.provider.create(self.progress)
-        if self.settings.raw.get("addons", {}).get("sealedSecrets", {}).get("enabled"):
+        if self.settings.addon_enabled("sealedSecrets"):
             # before Argo CD: dev's key must be the controller's when it starts, and dev's sealed
             # credentials part of the snapshot Argo CD reads
             sealkeys.prepare(self.provider, self.labs, self.progress)
@@ -341,7 +340,7 @@ class Bootstrap:
             time.sleep(1)
 
     def platform(self) -> None:
-        gatekeeper_on = ((self.settings.raw.get("addons") or {}).get("gatekeeper") or {}).get("enabled")
+        gatekeeper_on = self.settings.addon_enabled("gatekeeper")
         for layer in ("platform", "addons", "policies", "labs", "lab-apps"):
             if layer == "policies" and gatekeeper_on and self.provider.argocd_mode == "local":
                 gatekeeper.start_local(self.provider, self.progress)  # kwok: no container runs the chart's
