@@ -1,6 +1,6 @@
 """The interface every cluster provider implements (kind, kwok, existing).
 
-provider = get_provider(load_settings("dev"), override="kwok")
+provider = Target("dev", "kwok").provider   # biogitops/cluster/target.py
 provider.create()            # idempotent: reuses a healthy cluster
 provider.status()            # ClusterStatus
 provider.kubeconfig()        # path to pass to kubectl / the Kubernetes client
