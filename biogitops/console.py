@@ -6,9 +6,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Table as RichTable
 
 console = Console(highlight=False)
 if not console.is_terminal:  # CI logs: do not wrap tables at 80 columns
@@ -18,12 +19,41 @@ err_console = Console(stderr=True, highlight=False)
 
 def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     """Print a simple table."""
-    tbl = Table(title=title, title_justify="left")
+    tbl = RichTable(title=title, title_justify="left")
     for col in columns:
         tbl.add_column(col, overflow="fold")
     for row in rows:
         tbl.add_row(*row)
     console.print(tbl)
+
+
+@dataclass
+class Table:
+    """A table to print: `table(t.title, t.columns, t.rows)`."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Report:
+    """What a command has to say, in order: tables and lines. A library function builds it, the
+    task prints it with `show(report)`."""
+
+    items: list[Table | str] = field(default_factory=list)
+
+    def add(self, item: Table | str) -> None:
+        self.items.append(item)
+
+
+def show(report: Report) -> None:
+    """Print a report: each table, each line, in order."""
+    for item in report.items:
+        if isinstance(item, Table):
+            table(item.title, item.columns, item.rows)
+        else:
+            console.print(item)
 
 
 @contextmanager

@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 from biogitops.bench.kwok import OUT, write
-from biogitops.cluster import engine_answer, get_provider
+from biogitops.cluster import engine_answer
 from biogitops.cluster.kind import nodeimage
+from biogitops.cluster.target import Target
 from biogitops.config.pins import load_pins
-from biogitops.config.settings import load_settings
 from biogitops.platform.bootstrap import Bootstrap
 from biogitops.toolchain.tools import MARKER, install_dir
 
@@ -69,14 +69,13 @@ def run(env: str, cold: bool) -> dict:
         nodeimage.build(print)
     results["node_image_warm_s"] = _timed(lambda: nodeimage.build(print))
     results["go_builds_s"] = go_build_seconds()
-    boot = Bootstrap(env, "kind", print, timeout=1800)
-    boot.provider = get_provider(load_settings(env), "kind", instance=INSTANCE)
-    boot.provider.delete()
+    target = Target(env, "kind", instance=INSTANCE)
+    target.provider.delete()
     try:
-        results["cluster_create_s"] = _timed(lambda: boot.provider.create(print))
-        results["bootstrap_s"] = _timed(boot.run)
+        results["cluster_create_s"] = _timed(lambda: target.provider.create(print))
+        results["bootstrap_s"] = _timed(Bootstrap(target, print, timeout=1800).run)
     finally:
-        boot.provider.delete()
+        target.provider.delete()
     return results
 
 

@@ -50,8 +50,8 @@ from typing import Any
 
 import yaml
 
-from biogitops.cluster import get_provider
-from biogitops.config.settings import load_settings
+from biogitops.cluster import Provider
+from biogitops.cluster.target import Target
 from biogitops.paths import REPO_ROOT
 from biogitops.platform import argocd
 
@@ -234,8 +234,19 @@ def _timed(func) -> float:
     return round(time.monotonic() - start, 2)
 
 
-def _provider(env: str):
-    return get_provider(load_settings(env), "kwok", instance=INSTANCE, port_offset=OFFSET)
+def _provider(env: str) -> Provider:
+    return Target(env, "kwok", instance=INSTANCE, port_offset=OFFSET).provider
+
+
+def bootstrap_command(env: str, timings: Path | None = None) -> list[str]:
+    """`invoke bootstrap` on the throw-away cluster, as `_bootstrap_in` runs it in a checkout."""
+    cmd = [sys.executable, "-m", "invoke", "bootstrap", "--env", env, "--provider", "kwok", "--timeout", "3600"]
+    return [*cmd, "--timings", str(timings)] if timings else cmd
+
+
+def aside(provider: Provider) -> dict[str, str]:
+    """The environment that moves a child's clusters where `provider` is (BIOGITOPS_INSTANCE, _PORT_OFFSET)."""
+    return {"BIOGITOPS_INSTANCE": provider.instance, "BIOGITOPS_PORT_OFFSET": str(provider.port_offset)}
 
 
 def machine() -> dict[str, Any]:
@@ -254,20 +265,11 @@ def startup(env: str) -> dict[str, float]:
 
 
 def _bootstrap_in(root: Path, env: str, timings: Path | None = None) -> float:
-    """Run a full bootstrap from the code and data in `root` (a checkout); returns seconds."""
-    code = (
-        "import json\n"
-        "from biogitops.platform.bootstrap import Bootstrap\n"
-        f"b = Bootstrap({env!r}, 'kwok', print, timeout=3600)\n"
-        f"from biogitops.cluster import get_provider\n"
-        f"b.provider = get_provider(b.settings, 'kwok', instance={INSTANCE!r}, port_offset={OFFSET})\n"
-        "r = b.run()\n"
-    )
-    if timings:
-        code += f"open({str(timings)!r}, 'w').write(json.dumps(r.timings))\n"
-    env_vars = dict(os.environ, PYTHONPATH=str(root))
+    """Run `invoke bootstrap` with the code and data in `root` (a checkout) on the throw-away
+    cluster (moved aside through the environment, as a second checkout would be); returns seconds."""
+    env_vars = dict(os.environ, PYTHONPATH=str(root), **aside(_provider(env)))
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", code], cwd=root, env=env_vars, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(bootstrap_command(env, timings), cwd=root, env=env_vars, stderr=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -405,7 +407,7 @@ def scrape(provider) -> dict[str, dict[str, list]]:
             ("applicationset-controller", "appset-metrics"),
         )
     }
-    kubectl = argocd.kubectl_for(provider)
+    kubectl = provider.kubectl()
     out["kube-apiserver"] = parse_metrics(kubectl.run("get", "--raw", "/metrics", check=False, timeout=60))
     return out
 
@@ -524,7 +526,7 @@ def scale_point(env: str, labs: int, phases: list[str], progress: Callable[[str]
                 point["phases"]["idle"] = phase.end()
             if settled and "rebootstrap" in phases:
                 progress(f"bench: {labs} labs: bootstrap again, nothing changed")
-                kubectl = argocd.kubectl_for(provider)
+                kubectl = provider.kubectl()
                 before = written(kubectl)
                 measured("rebootstrap", "rebootstrap_s")
                 point["rebootstrap_writes"] = changed(before, written(kubectl))[:50]
@@ -547,7 +549,7 @@ def scale_point(env: str, labs: int, phases: list[str], progress: Callable[[str]
 
 
 def _counts(provider) -> tuple[int, int]:
-    kubectl = argocd.kubectl_for(provider)
+    kubectl = provider.kubectl()
     apps = len(kubectl.json("-n", "argocd", "get", "applications.argoproj.io")["items"])
     projects = len(kubectl.json("-n", "argocd", "get", "appprojects.argoproj.io")["items"])
     return apps, projects

@@ -1,21 +1,30 @@
 """The interface every cluster provider implements (kind, kwok, existing).
 
-provider = get_provider(load_settings("dev"), override="kwok")
+provider = Target("dev", "kwok").provider   # biogitops/cluster/target.py
 provider.create()            # idempotent: reuses a healthy cluster
 provider.status()            # ClusterStatus
 provider.kubeconfig()        # path to pass to kubectl / the Kubernetes client
+provider.kubectl()           # a Kubectl for that kubeconfig and context
 provider.delete()
 """
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from biogitops.cluster.kube import Kubectl
 from biogitops.config.settings import NodeGroup, Settings
 from biogitops.errors import BioGitopsError
 from biogitops.paths import cache_dir
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
 
 
 class ProviderError(BioGitopsError):
@@ -71,6 +80,33 @@ class Provider(abc.ABC):
     def argocd_mode(self) -> str:
         """'in-cluster' (Argo CD runs as pods) or 'local' (as processes beside the cluster)."""
         return "in-cluster"
+
+    # -- what bootstrap asks of a provider; the defaults suit a cluster that runs everything as pods
+    def tools(self) -> list[str]:
+        """Pinned tools this provider needs beyond kubectl, helm and kustomize (bootstrap's preflight)."""
+        return []
+
+    def check_host(self) -> None:
+        """Raise ProviderError, naming the fix, when this machine cannot run the cluster (preflight)."""
+        return None
+
+    @property
+    def crds_from_cache(self) -> bool:
+        """Whether bootstrap applies the pinned CRDs from the Go module cache itself, for a cluster
+        that may not reach their URLs (else the crds Application applies them)."""
+        return False
+
+    def prepare_gatekeeper(self, progress: Progress = _quiet) -> None:
+        """Preflight, when Gatekeeper is enabled: what it needs on this machine (here: nothing, it is a pod)."""
+        return None
+
+    def start_gatekeeper(self, progress: Progress = _quiet) -> None:
+        """Before the policies layer, when Gatekeeper is enabled: run it where no pod can (here: nothing)."""
+        return None
+
+    def kubectl(self) -> Kubectl:
+        """A kubectl for this cluster: its kubeconfig and context (ToolError when kubectl is not installed)."""
+        return Kubectl(self.kubeconfig(), self.context)
 
     @abc.abstractmethod
     def create(self, progress=None) -> ClusterStatus: ...

@@ -3,6 +3,7 @@
 from biogitops.config.settings import load_settings
 settings = load_settings("dev")          # ConfigError naming file and field when invalid
 settings.provider, settings.node_groups
+settings.addon_enabled("gatekeeper"), settings.addon("gatekeeper").get("enforcement")
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from biogitops.paths import REPO_ROOT
 CLUSTERS_DIR = REPO_ROOT / "clusters"
 PROVIDERS = ("auto", "kind", "kwok", "existing")  # auto: kind when a container engine answers, else kwok
 LAB_APPS = ("nextflow", "galaxy", "spark")
+ADDONS = ("gatekeeper", "sealedSecrets", "monitoring", "sparkOperator", "galaxyDeps")  # `addons:` in settings.yaml
 # a lab app needs a cluster-wide add-on of the same environment
 APP_ADDONS = {"galaxy": "galaxyDeps", "spark": "sparkOperator"}
 # where each app's per-environment values live
@@ -171,6 +173,23 @@ class Settings:
     @property
     def env_dir(self) -> Path:
         return self.path.parent
+
+    def addon(self, name: str) -> dict[str, Any]:
+        """The add-on's block under `addons:` (empty when settings.yaml leaves it out).
+
+        ValueError for a name that is not an add-on (a typo would otherwise read as disabled)."""
+        if name not in ADDONS:
+            raise ValueError(f"unknown add-on {name!r} (add-ons: {', '.join(ADDONS)})")
+        return dict((self.raw.get("addons") or {}).get(name) or {})
+
+    def addon_enabled(self, name: str) -> bool:
+        """Whether settings.yaml says `addons.<name>.enabled: true`."""
+        return bool(self.addon(name).get("enabled"))
+
+    @property
+    def addons(self) -> dict[str, bool]:
+        """Each add-on settings.yaml lists, enabled or not (in the file's order)."""
+        return {name: self.addon_enabled(name) for name in self.raw.get("addons") or {}}
 
 
 def known_envs(root: Path = CLUSTERS_DIR) -> list[str]:

@@ -11,7 +11,6 @@ from pathlib import Path
 import yaml
 
 from biogitops.cluster import Provider
-from biogitops.cluster.kube import Kubectl
 from biogitops.cluster.kwok.argocd import NAMESPACE, LocalArgoCD
 from biogitops.render.argocd_manifests import kind_images
 from biogitops.render.argocd_manifests import manifests as incluster_manifests
@@ -23,17 +22,13 @@ def _quiet(_: str) -> None:
     pass
 
 
-def kubectl_for(provider: Provider) -> Kubectl:
-    return Kubectl(provider.kubeconfig(), provider.context)
-
-
 def local(provider: Provider) -> LocalArgoCD:
     return LocalArgoCD(provider.state_dir, Path(provider.kubeconfig() or ""), provider.base_port)
 
 
 def install(provider: Provider, progress=_quiet) -> None:
     """Install (or re-check) Argo CD at the pinned version and wait until it is ready."""
-    kubectl = kubectl_for(provider)
+    kubectl = provider.kubectl()
     progress("applying Argo CD CRDs (server-side: they are too large for client-side apply)")
     kubectl.apply_files(list(argocd_crds()))
     kubectl.wait_crds([yaml.safe_load(crd.read_text())["metadata"]["name"] for crd in argocd_crds()])

@@ -25,22 +25,22 @@ is asked to refresh only when the snapshot it reads has moved.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from biogitops.cluster import Provider, get_provider, kube
+from biogitops.cluster import Provider, kube
 from biogitops.cluster.kube import Kubectl
 from biogitops.cluster.kubewatch import ObjectWatch
-from biogitops.cluster.kwok import gatekeeper
-from biogitops.cluster.kwok.provider import BINARIES as KWOK_BINARIES
+from biogitops.cluster.target import Target
 from biogitops.config.labs import Lab, check_apps, load_labs, load_labs_at
 from biogitops.config.pins import load_pins
-from biogitops.config.settings import load_settings
 from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
 from biogitops.platform import argocd, sealing, sealkeys
@@ -95,6 +95,10 @@ class Result:
     states: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
+    def write_timings(self, path: Path) -> None:
+        """Each step's seconds as JSON (`invoke bootstrap --timings FILE`; the benchmarks read it)."""
+        path.write_text(json.dumps(self.timings))
+
 
 def app_state(app: dict[str, Any]) -> str:
     """One word for an Application: Synced/Healthy, source unreachable, error: …, or sync/health."""
@@ -124,13 +128,16 @@ def blocked(name: str, state: str, live: dict[str, dict[str, Any]]) -> str:
 
 
 class Bootstrap:
-    """One bootstrap run; `run()` executes the steps, `stop_after` ends early (resume tests)."""
+    """One bootstrap run on a target's cluster; `run()` executes the steps, `stop_after` ends early.
 
-    def __init__(
-        self, env: str, provider: str | None = None, progress: Progress = _quiet, timeout: float = 900
-    ) -> None:
-        self.settings = load_settings(env)
-        self.provider = get_provider(self.settings, provider)
+    Bootstrap(Target("dev", "kwok"), print).run()          # what `invoke bootstrap` does
+    Bootstrap(Target.of(provider), print).run("argocd")    # a provider already made (tests)
+    """
+
+    def __init__(self, target: Target, progress: Progress = _quiet, timeout: float = 900) -> None:
+        self.target = target
+        self.settings = target.settings
+        self.provider = target.provider
         self.progress = progress
         self.timeout = timeout
         self.labs: list[Lab] = []
@@ -145,7 +152,7 @@ class Bootstrap:
     # ---------------------------------------------------------------- helpers
     @property
     def kubectl(self) -> Kubectl:
-        return argocd.kubectl_for(self.provider)
+        return self.target.kubectl
 
     def apply_once(self, objs: list[dict[str, Any]]) -> None:
         """Apply objects that Argo CD owns afterwards, only while they are missing: applying them
@@ -262,36 +269,30 @@ class Bootstrap:
         # (dev's are re-sealed in the cluster step when this machine's key changed)
         sealing.check_sealed(self.settings.env, check_cert=self.settings.env != "dev")
         pins = load_pins()
-        needed = ["kubectl", "helm", "kustomize"]
-        needed += {
-            "kwok": [*KWOK_BINARIES, "argocd"],
-            "kind": ["kind"],
-        }.get(self.provider.name, [])
+        needed = ["kubectl", "helm", "kustomize", *self.provider.tools()]
         missing = [n for n in needed if not (tools.tools_bin() / n).exists()]
         if missing:
             raise BootstrapError(
                 f"step preflight: tools missing: {', '.join(missing)}",
                 f"run `invoke tools.install --only {','.join(missing)}`",
             )
-        if self.provider.name == "kind":
-            self.provider.check_engine()  # type: ignore[attr-defined]
-        gatekeeper_on = ((self.settings.raw.get("addons") or {}).get("gatekeeper") or {}).get("enabled")
-        if self.provider.argocd_mode == "local" and gatekeeper_on:
-            gatekeeper.ensure_manager(self.progress)  # built once from gator's module, then cached
+        self.provider.check_host()  # kind: a container engine that answers
+        if self.settings.addon_enabled("gatekeeper"):
+            self.provider.prepare_gatekeeper(self.progress)  # kwok: its manager, built once and cached
         # render everything once with a placeholder source: invalid data fails before any apply
         probe = bootstrap_values(self.settings, pins, "https://example.invalid/repo.git", "HEAD")
         expected_graph(self.settings, self.labs, [*render_bootstrap(probe), root_application(probe)], probe)
 
     def cluster(self) -> None:
         self.provider.create(self.progress)
-        if self.settings.raw.get("addons", {}).get("sealedSecrets", {}).get("enabled"):
+        if self.settings.addon_enabled("sealedSecrets"):
             # before Argo CD: dev's key must be the controller's when it starts, and dev's sealed
             # credentials part of the snapshot Argo CD reads
             sealkeys.prepare(self.provider, self.labs, self.progress)
 
     def argocd(self) -> None:
         argocd.install(self.provider, self.progress)
-        if self.provider.name in ("kwok", "kind"):
+        if self.provider.crds_from_cache:
             # the same pinned CRDs the crds Application applies, from the Go module cache: the
             # add-ons and policies need them even where GitHub is out of reach
             crds.install(self.kubectl, self.progress)
@@ -341,10 +342,10 @@ class Bootstrap:
             time.sleep(1)
 
     def platform(self) -> None:
-        gatekeeper_on = ((self.settings.raw.get("addons") or {}).get("gatekeeper") or {}).get("enabled")
+        gatekeeper_on = self.settings.addon_enabled("gatekeeper")
         for layer in ("platform", "addons", "policies", "labs", "lab-apps"):
-            if layer == "policies" and gatekeeper_on and self.provider.argocd_mode == "local":
-                gatekeeper.start_local(self.provider, self.progress)  # kwok: no container runs the chart's
+            if layer == "policies" and gatekeeper_on:
+                self.provider.start_gatekeeper(self.progress)  # kwok: no container runs the chart's
             names = sorted(
                 n
                 for n, a in self.graph.applications.items()
@@ -400,9 +401,7 @@ def _revisions(app: dict[str, Any]) -> list[str]:
     return [r for r in revisions if r and re.fullmatch(r"[0-9a-f]{40}", r)]
 
 
-def live_states(env: str, provider: str | None = None) -> list[tuple[str, str, str]]:
-    """(name, project, state) of every Application in the cluster, for `invoke status`."""
-    prov = get_provider(load_settings(env), provider)
-    kubectl = argocd.kubectl_for(prov)
-    items = kubectl.json("-n", "argocd", "get", "applications.argoproj.io")["items"]
+def live_states(target: Target) -> list[tuple[str, str, str]]:
+    """(name, project, state) of every Application in the target's cluster, for `invoke status`."""
+    items = target.kubectl.json("-n", "argocd", "get", "applications.argoproj.io")["items"]
     return sorted((a["metadata"]["name"], a["spec"].get("project", ""), app_state(a)) for a in items)

@@ -92,8 +92,6 @@ def source_for(provider: Provider, progress=lambda _: None) -> RepoSource:
         return RepoSource(f"file://{bare}", BRANCH, commit)
     from biogitops.cluster.kind import gitserver
     from biogitops.cluster.kind.nodeimage import platform_images
-    from biogitops.cluster.kube import Kubectl
 
-    kubectl = Kubectl(provider.kubeconfig(), provider.context)
-    url = gitserver.serve(kubectl, bare, BRANCH, platform_images()["debian"], progress)
+    url = gitserver.serve(provider.kubectl(), bare, BRANCH, platform_images()["debian"], progress)
     return RepoSource(url, BRANCH, commit)

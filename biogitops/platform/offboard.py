@@ -35,14 +35,13 @@ from typing import Any
 
 import yaml
 
-from biogitops.cluster import get_provider
 from biogitops.cluster.kube import Kubectl, wait_until
+from biogitops.cluster.target import Target
 from biogitops.config.labs import LAB_SCHEMA
-from biogitops.config.settings import CLUSTERS_DIR, load_settings
+from biogitops.config.settings import CLUSTERS_DIR
 from biogitops.console import console, progress, table
 from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
-from biogitops.platform import argocd
 from biogitops.platform.orphans import LAB_LABEL, Claim, claims_of, lab_files, total_requested
 
 ARGOCD_NS = "argocd"
@@ -356,11 +355,14 @@ def run(
     return path
 
 
-def offboard(
-    env: str, lab: str, provider: str | None = None, yes: bool = False, out: str | None = None, timeout: float = 300
-) -> Path:
-    """`invoke lab.offboard` against ENV's cluster, asking on this terminal."""
-    kubectl = argocd.kubectl_for(get_provider(load_settings(env), provider))
+def offboard(target: Target, lab: str, yes: bool = False, out: str | None = None, timeout: float = 300) -> Path:
+    """`invoke lab.offboard` against the target's cluster, asking on this terminal."""
     return run(
-        kubectl, env, lab, yes=yes, out=Path(out) if out else None, interactive=sys.stdin.isatty(), timeout=timeout
+        target.kubectl,
+        target.env,
+        lab,
+        yes=yes,
+        out=Path(out) if out else None,
+        interactive=sys.stdin.isatty(),
+        timeout=timeout,
     )

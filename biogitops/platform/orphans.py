@@ -17,12 +17,11 @@ from typing import Any
 
 import yaml
 
-from biogitops.cluster import get_provider
 from biogitops.cluster.kube import Kubectl
+from biogitops.cluster.target import Target
 from biogitops.config.labs import labs_dir
-from biogitops.config.settings import CLUSTERS_DIR, load_settings
+from biogitops.config.settings import CLUSTERS_DIR
 from biogitops.errors import BioGitopsError
-from biogitops.platform import argocd
 
 LAB_LABEL = "bio-gitops.io/lab"
 ORPHANED = "orphaned, data kept"
@@ -144,6 +143,6 @@ def orphaned_labs(kubectl: Kubectl, env: str, root: Path = CLUSTERS_DIR) -> list
     return sorted(orphans, key=lambda o: o.lab)
 
 
-def live_orphans(env: str, provider: str | None = None) -> list[Orphan]:
-    """Orphaned labs on ENV's cluster right now, for `invoke status`."""
-    return orphaned_labs(argocd.kubectl_for(get_provider(load_settings(env), provider)), env)
+def live_orphans(target: Target) -> list[Orphan]:
+    """Orphaned labs on the target's cluster right now, for `invoke status`."""
+    return orphaned_labs(target.kubectl, target.env)

@@ -13,12 +13,10 @@ import time
 
 import yaml
 
-from biogitops.cluster import get_provider
+from biogitops.cluster.target import Target
 from biogitops.config.labs import load_labs
-from biogitops.config.settings import load_settings
 from biogitops.errors import BioGitopsError, ConfigError
 from biogitops.paths import REPO_ROOT
-from biogitops.platform import argocd
 from biogitops.render.manifests import helm_template
 
 CHART = REPO_ROOT / "applications" / "nextflow"
@@ -58,12 +56,11 @@ def launcher_job(env: str, lab: str, pipeline: str, revision: str, profile: str,
 
 
 def run(
-    env: str,
+    target: Target,
     lab: str,
     pipeline: str,
     revision: str,
     profile: str = "test",
-    provider: str | None = None,
     follow: bool = True,
     timeout: float = 3600,
     progress=print,
@@ -71,9 +68,8 @@ def run(
     """Create the launcher Job and (optionally) wait for it; returns its final state."""
     slug = re.sub(r"[^a-z0-9]+", "-", pipeline.lower().split("/")[-1]).strip("-")[:30]
     name = f"nf-{slug}-{time.strftime('%Y%m%d%H%M%S')}"
-    job = launcher_job(env, lab, pipeline, revision, profile, name)
-    prov = get_provider(load_settings(env), provider)
-    kubectl = argocd.kubectl_for(prov)
+    job = launcher_job(target.env, lab, pipeline, revision, profile, name)
+    kubectl = target.kubectl
     kubectl.run("-n", f"lab-{lab}", "create", "-f", "-", stdin=yaml.safe_dump(job))
     progress(f"started job {name} in lab-{lab}")
     if not follow:

@@ -4,7 +4,7 @@ beside kwok: biogitops/cluster/kwok/sealedsecrets.py).
     prepare(provider, progress)              # bootstrap: active key (dev), CRD + local controller (kwok)
     fetch_cert(provider)                     # the controller's current certificate (PEM)
     backup_keys(provider, out) / restore_keys(provider, file)
-    rotate_key(provider)
+    rotate(provider, progress)               # `invoke secrets.rotate-key`: rotate_key, then dev's credentials
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import datetime
 import os
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,10 @@ import yaml
 from biogitops.cluster.base import Provider
 from biogitops.cluster.kube import Kubectl
 from biogitops.cluster.kwok.sealedsecrets import CRD, LocalController, module_path
+from biogitops.config.labs import load_labs
 from biogitops.errors import BioGitopsError, ConfigError
 from biogitops.paths import REPO_ROOT, cache_dir
 from biogitops.platform import sealing
-from biogitops.platform.argocd import kubectl_for
 from biogitops.toolchain import tools
 
 NAMESPACE = sealing.CONTROLLER_NAMESPACE
@@ -51,7 +52,7 @@ def ensure_namespace(kubectl: Kubectl) -> None:
 def install_dev_key(provider: Provider, progress=_quiet) -> str:
     """This machine's dev key as an active controller key (idempotent); returns the Secret's name."""
     pair = sealing.ensure_dev_key(progress)
-    kubectl = kubectl_for(provider)
+    kubectl = provider.kubectl()
     ensure_namespace(kubectl)
     name = key_secret_name(pair)
     kubectl.apply_text(yaml.safe_dump(sealing.key_secret(pair, name)))
@@ -65,7 +66,7 @@ def restart_controller(provider: Provider, progress=_quiet) -> None:
         local.stop()
         local.start(progress)
         return
-    kubectl = kubectl_for(provider)
+    kubectl = provider.kubectl()
     deploy = f"deployment/{sealing.CONTROLLER_NAME}"
     if not kubectl.ok("-n", NAMESPACE, "get", deploy):
         # not deployed (yet; offline its chart is unreachable): it reads the key when it starts
@@ -81,15 +82,23 @@ def prepare(provider: Provider, labs: list[Any], progress=_quiet) -> None:
     env = provider.settings.env
     if env == "dev":
         install_dev_key(provider, progress)
-        for lab in labs:
-            for app in lab.apps:
-                if sealing.app_credentials(app):
-                    sealing.ensure_app_credentials(env, lab.name, app, progress=progress)
+        seal_lab_credentials(env, labs, progress)
     if provider.name == "kwok":
-        kubectl = kubectl_for(provider)
+        kubectl = provider.kubectl()
         kubectl.apply_file(module_path(CRD))
         kubectl.wait_crd("sealedsecrets.bitnami.com")
         LocalController(provider).start(progress)
+
+
+def seal_lab_credentials(env: str, labs: list[Any], progress=_quiet) -> list[Path]:
+    """Seal, with the current certificate, the credentials each lab's apps need where they are not
+    sealed with it yet (sealing.ensure_app_credentials); returns the files written."""
+    written: list[Path] = []
+    for lab in labs:
+        for app in lab.apps:
+            if sealing.app_credentials(app):
+                written += sealing.ensure_app_credentials(env, lab.name, app, progress=progress)
+    return written
 
 
 def fetch_cert(provider: Provider) -> bytes:
@@ -144,7 +153,7 @@ def backup_keys(provider: Provider, out: Path | None = None) -> tuple[Path, int]
     """Every sealing key of the controller into one file (0600), outside the repository."""
     env = provider.settings.env
     out = check_backup_path(out or backups_dir(env) / f"keys-{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%SZ}.yaml")
-    kubectl = kubectl_for(provider)
+    kubectl = provider.kubectl()
     items = kubectl.json("-n", NAMESPACE, "get", "secrets", "-l", sealing.KEY_LABEL)["items"]
     if not items:
         raise BioGitopsError(f"no sealing keys in namespace {NAMESPACE}", "is the controller installed and started?")
@@ -190,7 +199,7 @@ def read_backup(path: Path) -> list[dict[str, Any]]:
 def restore_keys(provider: Provider, path: Path, progress=_quiet) -> int:
     """Put backed-up keys back (a rebuilt cluster), then restart the controller so it loads them."""
     items = read_backup(path)
-    kubectl = kubectl_for(provider)
+    kubectl = provider.kubectl()
     ensure_namespace(kubectl)
     kubectl.apply_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
     restart_controller(provider, progress)
@@ -215,10 +224,29 @@ def rotate_key(provider: Provider, progress=_quiet) -> str:
         name = install_dev_key(provider, progress)
         restart_controller(provider, progress)
         return name
-    kubectl = kubectl_for(provider)
+    kubectl = provider.kubectl()
     cutoff = datetime.datetime.now(datetime.UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
     deploy = f"deployment/{sealing.CONTROLLER_NAME}"
     kubectl.run("-n", NAMESPACE, "set", "env", deploy, f"SEALED_SECRETS_KEY_CUTOFF_TIME={cutoff}")
     kubectl.run("-n", NAMESPACE, "rollout", "status", deploy, "--timeout=180s", timeout=200)
     time.sleep(2)
     return str(write_cert(env, fetch_cert(provider)))
+
+
+@dataclass
+class Rotation:
+    """What `rotate` did: the new key, the credentials sealed again with it, what is left to do."""
+
+    key: str
+    resealed: list[Path] = field(default_factory=list)
+    next_step: str = ""
+
+
+def rotate(provider: Provider, progress=_quiet) -> Rotation:
+    """`invoke secrets.rotate-key`: a new active key (rotate_key); then dev's lab app credentials
+    sealed again with it, or, elsewhere, the certificate to commit."""
+    env = provider.settings.env
+    key = rotate_key(provider, progress)
+    if env == "dev":
+        return Rotation(key, seal_lab_credentials(env, load_labs(env), progress))
+    return Rotation(key, next_step=f"commit {sealing.cert_path(env)}; seal new values with it from now on")

@@ -88,7 +88,7 @@ def bootstrap_values(
     settings: Settings, pins: Pins, repo_url: str, revision: str, api_server: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """The bootstrap chart's values: from the settings, pins.yaml and (once known) the cluster."""
-    addons = {name: bool(spec.get("enabled")) for name, spec in (settings.raw.get("addons") or {}).items()}
+    addons = settings.addons
     charts = {name: dict(spec) for name, spec in pins.charts.items()}
     return {
         "env": settings.env,
@@ -105,7 +105,7 @@ def bootstrap_values(
 
 def gatekeeper_values(settings: Settings) -> dict[str, Any]:
     """How the policies Application configures constraints (settings.yaml addons.gatekeeper)."""
-    spec = (settings.raw.get("addons") or {}).get("gatekeeper") or {}
+    spec = settings.addon("gatekeeper")
     return {
         "enforcement": spec.get("enforcement", "deny"),
         "requireImageDigests": bool(spec.get("requireImageDigests")),

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from invoke import task
 
-from biogitops.cluster import get_provider
 from biogitops.cluster.kwok.argocd import NAMESPACE
-from biogitops.config.settings import load_settings
+from biogitops.cluster.target import Target
 from biogitops.console import console, progress
 from biogitops.platform import argocd
 from biogitops.tasks.cluster import HELP
@@ -17,7 +16,7 @@ from biogitops.tasks.common import friendly
 @friendly
 def install(c, env="dev", provider=None):
     """Install Argo CD (pinned) on the running cluster and wait until it is ready; idempotent."""
-    prov = get_provider(load_settings(env), provider)
+    prov = Target(env, provider).provider
     with progress("Argo CD") as update:
         argocd.install(prov, update)
     console.print("Argo CD is ready; `invoke argocd.ui` says how to reach it")
@@ -27,7 +26,7 @@ def install(c, env="dev", provider=None):
 @friendly
 def ui(c, env="dev", provider=None):
     """Print how to reach the Argo CD UI/API and where the admin password comes from."""
-    prov = get_provider(load_settings(env), provider)
+    prov = Target(env, provider).provider
     kc = f"--kubeconfig {prov.kubeconfig()} " if prov.kubeconfig() else ""
     ctx = f"--context {prov.context} " if prov.context else ""
     if prov.argocd_mode == "local":

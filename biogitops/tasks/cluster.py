@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from invoke import task
 
-from biogitops.cluster import get_provider
-from biogitops.config.settings import load_settings
+from biogitops.cluster.target import Target
 from biogitops.console import console, progress, table
 from biogitops.platform import argocd
 from biogitops.tasks.common import friendly
@@ -20,7 +19,7 @@ HELP = {
 @friendly
 def create(c, env="dev", provider=None):
     """Create the cluster, or reuse it when it is already running and healthy."""
-    prov = get_provider(load_settings(env), provider)
+    prov = Target(env, provider).provider
     with progress(f"cluster {prov.cluster_name} ({prov.name})") as update:
         status = prov.create(update)
     console.print(f"cluster {status.name} ({status.provider}): {status.detail}")
@@ -32,7 +31,7 @@ def create(c, env="dev", provider=None):
 @friendly
 def delete(c, env="dev", provider=None):
     """Delete the cluster and stop every process started for it (existing clusters are never deleted)."""
-    prov = get_provider(load_settings(env), provider)
+    prov = Target(env, provider).provider
     with progress(f"deleting {prov.cluster_name} ({prov.name})") as update:
         prov.delete(update)
     console.print(f"cluster {prov.cluster_name} ({prov.name}) deleted")
@@ -42,7 +41,7 @@ def delete(c, env="dev", provider=None):
 @friendly
 def status(c, env="dev", provider=None):
     """Show whether the cluster exists and answers, and each component's state."""
-    prov = get_provider(load_settings(env), provider)
+    prov = Target(env, provider).provider
     st = prov.status()
     rows = [[name, state] for name, state in st.components.items()]
     if st.exists and prov.argocd_mode == "local":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from invoke import task
 
+from biogitops.cluster.target import Target
 from biogitops.config.labs import scaffold
 from biogitops.console import console
 from biogitops.paths import REPO_ROOT
@@ -34,4 +35,4 @@ def new(c, name, env="dev"):
 @friendly
 def offboard(c, name, env="dev", provider=None, yes=False, out=None, timeout=300):
     """Delete lab NAME and its data: show what goes, export its objects, confirm, delete."""
-    offboard_lab(env, name, provider, yes=yes, out=out, timeout=float(timeout))
+    offboard_lab(Target(env, provider), name, yes=yes, out=out, timeout=float(timeout))

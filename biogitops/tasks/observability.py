@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from invoke import task
 
-from biogitops.cluster import Provider, get_provider
+from biogitops.cluster import Provider
 from biogitops.cluster.kwok import prometheus
-from biogitops.config.settings import load_settings
+from biogitops.cluster.target import Target
 from biogitops.console import console, progress
 from biogitops.errors import BioGitopsError
 from biogitops.tasks.cluster import HELP
@@ -22,7 +22,7 @@ RELEASE = "kube-prometheus-stack"  # the add-on's Application name, used as its 
 
 
 def _local(env: str, provider: str | None) -> tuple[Provider, prometheus.LocalPrometheus]:
-    prov = get_provider(load_settings(env), provider)
+    prov = Target(env, provider).provider
     if prov.argocd_mode != "local":
         raise BioGitopsError(
             f"the local Prometheus runs beside kwok only (provider is {prov.name})",
@@ -54,7 +54,7 @@ def stop(c, env="dev", provider=None):
 @friendly
 def ui(c, env="dev", provider=None):
     """Print how to reach Prometheus (kwok: a local process) or Grafana and Prometheus (in-cluster)."""
-    prov = get_provider(load_settings(env), provider)
+    prov = Target(env, provider).provider
     if prov.argocd_mode == "local":
         local = prometheus.local(prov)
         state = "running" if local.ready() else f"not running: `invoke observability.start --env {env} --provider kwok`"

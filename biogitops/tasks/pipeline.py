@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from invoke import task
 
+from biogitops.cluster.target import Target
 from biogitops.console import console
 from biogitops.platform import pipeline
 from biogitops.tasks.common import friendly
@@ -23,5 +24,5 @@ from biogitops.tasks.common import friendly
 @friendly
 def run(c, lab, pipeline_, revision, env="dev", profile="test", provider=None, follow=True):
     """Start `nextflow run PIPELINE -r REVISION` in the lab's namespace and follow it."""
-    state = pipeline.run(env, lab, pipeline_, revision, profile, provider, follow)
+    state = pipeline.run(Target(env, provider), lab, pipeline_, revision, profile, follow)
     console.print(f"pipeline {pipeline_}@{revision} in lab-{lab}: {state}")

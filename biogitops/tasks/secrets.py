@@ -17,8 +17,8 @@ from pathlib import Path
 
 from invoke import task
 
-from biogitops.cluster import get_provider
-from biogitops.config.settings import known_envs, load_settings
+from biogitops.cluster.target import Target
+from biogitops.config.settings import known_envs
 from biogitops.console import console, progress
 from biogitops.errors import ConfigError
 from biogitops.platform import sealing
@@ -37,7 +37,7 @@ def _required(task: str, **given: str | None) -> None:
 
 def _provider(task: str, env: str | None, provider: str | None):
     _required(task, env=env)
-    return get_provider(load_settings(env), provider)  # type: ignore[arg-type]
+    return Target(env, provider).provider  # type: ignore[arg-type]
 
 
 @task(
@@ -160,17 +160,13 @@ def restore_key(c, env=None, file=None, provider=None):
 @friendly
 def rotate_key(c, env=None, provider=None):
     """Make a new active sealing key (old keys stay, so existing SealedSecrets still open)."""
-    from biogitops.config.labs import load_labs
     from biogitops.platform import sealkeys
 
     prov = _provider("rotate-key", env, provider)
     with progress("rotating the sealing key") as update:
-        result = sealkeys.rotate_key(prov, update)
-    console.print(f"new sealing key for {env}: {result}")
-    if env == "dev":
-        for lab in load_labs(env):
-            for app in lab.apps:
-                if sealing.app_credentials(app):
-                    sealing.ensure_app_credentials(env, lab.name, app, progress=console.print)
-    else:
-        console.print(f"commit {sealing.cert_path(env)}; seal new values with it from now on")
+        rotation = sealkeys.rotate(prov, update)
+    console.print(f"new sealing key for {env}: {rotation.key}")
+    for path in rotation.resealed:
+        console.print(f"sealed again: {path}")
+    if rotation.next_step:
+        console.print(rotation.next_step)

@@ -19,10 +19,10 @@ import pytest
 import yaml
 from kubernetes import client, config
 
-from biogitops.cluster import Provider, get_provider
+from biogitops.cluster import Provider
 from biogitops.cluster.kube import Kubectl
 from biogitops.cluster.kwok import gatekeeper
-from biogitops.config.settings import load_settings
+from biogitops.cluster.target import Target
 from biogitops.platform import argocd
 from biogitops.render import crds
 
@@ -60,7 +60,7 @@ class Cluster:
 
 @pytest.fixture(scope="session")
 def provider(request: pytest.FixtureRequest) -> Provider:
-    return get_provider(load_settings(request.config.getoption("--env")), request.config.getoption("--provider"))
+    return Target(request.config.getoption("--env"), request.config.getoption("--provider")).provider
 
 
 @pytest.fixture(scope="session")

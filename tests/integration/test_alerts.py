@@ -25,6 +25,7 @@ import yaml
 
 from biogitops.cluster import Provider
 from biogitops.cluster.kwok import prometheus
+from biogitops.cluster.target import Target
 from biogitops.paths import REPO_ROOT
 from biogitops.platform import bootstrap as bs
 from biogitops.toolchain import tools
@@ -239,7 +240,7 @@ def test_an_unreachable_admission_webhook_fires_its_alert(
 
 @pytest.fixture(scope="module")
 def platform(cluster: Cluster, provider: Provider) -> bs.Result:
-    return bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    return bs.Bootstrap(Target.of(provider), print).run()
 
 
 def test_observability_application_syncs_rules_monitors_and_dashboards(cluster: Cluster, platform: bs.Result) -> None:

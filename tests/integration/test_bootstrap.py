@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from biogitops.cluster import Provider
+from biogitops.cluster.target import Target
 from biogitops.paths import REPO_ROOT
 from biogitops.platform import bootstrap as bs
 from biogitops.render import affected
@@ -19,7 +20,7 @@ from .conftest import apps as _apps
 
 @pytest.fixture(scope="module")
 def result(cluster: Cluster, provider: Provider) -> bs.Result:
-    return bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    return bs.Bootstrap(Target.of(provider), print).run()
 
 
 def test_default_project_is_empty_and_unused(cluster: Cluster, result: bs.Result) -> None:
@@ -135,7 +136,7 @@ def _managed_versions(cluster: Cluster, result: bs.Result) -> dict[str, str]:
 def test_second_bootstrap_changes_nothing(cluster: Cluster, provider: Provider, result: bs.Result) -> None:
     before = _managed_versions(cluster, result)
     assert len(before) > 20
-    bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    bs.Bootstrap(Target.of(provider), print).run()
     assert _managed_versions(cluster, result) == before
 
 
@@ -143,8 +144,8 @@ def test_second_bootstrap_changes_nothing(cluster: Cluster, provider: Provider, 
 def test_bootstrap_interrupted_after_a_step_then_rerun_converges(
     provider: Provider, result: bs.Result, step: str
 ) -> None:
-    bs.Bootstrap(provider.settings.env, provider.name, print).run(stop_after=step)
-    again = bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    bs.Bootstrap(Target.of(provider), print).run(stop_after=step)
+    again = bs.Bootstrap(Target.of(provider), print).run()
     assert all(bs.settled(n, s, set(again.graph.upstream())) for n, s in again.states.items())
 
 
@@ -192,7 +193,7 @@ def test_removing_an_app_or_the_lab_file_keeps_the_labs_namespace_and_volumes(
     lab_file = REPO_ROOT / "clusters" / provider.settings.env / "labs" / "itest.yaml"
     _write_lab(lab_file, {"nextflow": {"workdir": "1Gi"}})
     try:
-        added = bs.Bootstrap(provider.settings.env, provider.name, print).run()
+        added = bs.Bootstrap(Target.of(provider), print).run()
         assert "lab-itest" in added.graph.projects
         assert added.states["lab-itest"] == bs.HEALTHY
         assert added.states["lab-itest-nextflow"] == bs.HEALTHY
@@ -201,14 +202,14 @@ def test_removing_an_app_or_the_lab_file_keeps_the_labs_namespace_and_volumes(
 
         # the app leaves `apps:`: its Application goes, its work dir stays
         _write_lab(lab_file, {})
-        bs.Bootstrap(provider.settings.env, provider.name, print).run()
+        bs.Bootstrap(Target.of(provider), print).run()
         assert eventually(lambda: "lab-itest-nextflow" not in _apps(cluster), 120)
         assert stays(lambda: kept(cluster, "-n", "lab-itest", "pvc", "nextflow-work"), 20), "work dir deleted"
     finally:
         lab_file.unlink()
 
     # the lab file goes: its Applications go, its namespace and volumes stay
-    bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    bs.Bootstrap(Target.of(provider), print).run()
     assert eventually(lambda: "lab-itest" not in _apps(cluster), 120)
     assert stays(lambda: kept(cluster, "namespace", "lab-itest"), 30), "namespace deleted"
     assert kept(cluster, "-n", "lab-itest", "pvc", "nextflow-work")

@@ -12,6 +12,7 @@ import yaml
 
 from biogitops.checks.kubeschemas import CRD_MODULES
 from biogitops.cluster import Provider
+from biogitops.cluster.target import Target
 from biogitops.config.pins import load_pins
 from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
@@ -30,7 +31,7 @@ SPARK_LAB = REPO_ROOT / "applications" / "spark-operator" / "lab"
 def labs_ready(cluster: Cluster, provider: Provider) -> bs.Result:
     # the SparkApplication CRD was installed with the cluster (conftest), before any lab quota
     assert cluster.kubectl.ok("get", "crd", "sparkapplications.sparkoperator.k8s.io")
-    return bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    return bs.Bootstrap(Target.of(provider), print).run()
 
 
 def _as_member(cluster: Cluster, group: str, *args: str, stdin: str | None = None, check: bool = True) -> str:

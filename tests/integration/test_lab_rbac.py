@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from biogitops.cluster import Provider
+from biogitops.cluster.target import Target
 from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
 from biogitops.platform import bootstrap as bs
@@ -86,7 +87,7 @@ MATRIX = [
 @pytest.fixture(scope="module")
 def labs_ready(cluster: Cluster, provider: Provider) -> bs.Result:
     assert cluster.kubectl.ok("get", "crd", "sparkapplications.sparkoperator.k8s.io")
-    return bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    return bs.Bootstrap(Target.of(provider), print).run()
 
 
 def _identity(lab: str, role: str) -> list[str]:

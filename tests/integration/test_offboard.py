@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from biogitops.cluster import Provider
+from biogitops.cluster.target import Target
 from biogitops.config.labs import labs_dir, scaffold
 from biogitops.paths import REPO_ROOT
 from biogitops.platform import bootstrap as bs
@@ -102,12 +103,12 @@ def removed(cluster: Cluster, provider: Provider) -> Removed:
     (labs_dir(env) / f"{LAB}.yaml").unlink(missing_ok=True)  # left by an interrupted run
     lab_file = scaffold(LAB, env)  # Nextflow, with a 50Gi work-dir claim
     try:
-        added = bs.Bootstrap(env, provider.name, print).run()
+        added = bs.Bootstrap(Target.of(provider), print).run()
         assert added.states[f"lab-{LAB}-nextflow"] == bs.HEALTHY
         cluster.kubectl.apply_text(yaml.safe_dump_all(_lab_data(NS)), server_side=False)
     finally:
         lab_file.unlink()
-    bs.Bootstrap(env, provider.name, print).run()
+    bs.Bootstrap(Target.of(provider), print).run()
     # the ApplicationSets drop the lab's generated Applications; whatever they cascade into settles
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and (

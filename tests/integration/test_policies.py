@@ -20,6 +20,7 @@ import yaml
 
 from biogitops.cluster import Provider
 from biogitops.cluster.kwok import gatekeeper
+from biogitops.cluster.target import Target
 from biogitops.platform import bootstrap as bs
 from biogitops.render.policies import CONSTRAINT_GROUP, render_policies
 
@@ -36,7 +37,7 @@ def result(cluster: Cluster, provider: Provider) -> Iterator[bs.Result]:
             "kind: Gatekeeper's chart is unreachable here and no Gatekeeper image is in the node image, so nothing "
             "enforces on kind; these live tests run on kwok, where Gatekeeper runs as a local process"
         )
-    yield bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    yield bs.Bootstrap(Target.of(provider), print).run()
     # The kwok cluster outlives this run and is reused by the next: leave no webhook behind that
     # calls a stopped process. The next bootstrap starts Gatekeeper and its webhook again.
     gatekeeper.local(provider).stop()
@@ -263,7 +264,7 @@ def test_rebootstrap_leaves_gatekeeper_and_policies_untouched(
     pid = local.proc.pid()
     vwh = cluster.kubectl.json("get", "validatingwebhookconfiguration", gatekeeper.WEBHOOK_NAME)
     before = {c["metadata"]["name"]: c["metadata"]["generation"] for c in _constraints(cluster)}
-    bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    bs.Bootstrap(Target.of(provider), print).run()
     after_vwh = cluster.kubectl.json("get", "validatingwebhookconfiguration", vwh["metadata"]["name"])
     assert local.proc.pid() == pid and local.ready()
     assert after_vwh["metadata"]["resourceVersion"] == vwh["metadata"]["resourceVersion"]

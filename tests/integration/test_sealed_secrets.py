@@ -18,6 +18,7 @@ import yaml
 
 from biogitops.cluster import Provider
 from biogitops.cluster.kwok import sealedsecrets
+from biogitops.cluster.target import Target
 from biogitops.platform import bootstrap as bs
 from biogitops.platform import sealing, sealkeys
 
@@ -32,7 +33,7 @@ VALUE = "itest-value-9d1c"
 def result(cluster: Cluster, provider: Provider) -> bs.Result:
     if not provider.settings.raw["addons"]["sealedSecrets"]["enabled"]:
         pytest.skip(f"sealedSecrets is not enabled in {provider.settings.path}")
-    return bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    return bs.Bootstrap(Target.of(provider), print).run()
 
 
 def _secret(cluster: Cluster, namespace: str, name: str) -> dict | None:
@@ -144,7 +145,7 @@ def test_second_bootstrap_changes_nothing_for_secrets(cluster: Cluster, provider
     before = _state(cluster)
     pid = sealedsecrets.LocalController(provider).proc.pid() if provider.name == "kwok" else None
     dev_files = {p: p.stat().st_mtime_ns for p in Path(sealing.REPO_ROOT).glob(sealing.SEALED_GLOB.format(env="dev"))}
-    bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    bs.Bootstrap(Target.of(provider), print).run()
     assert _state(cluster) == before
     if pid is not None:
         assert sealedsecrets.LocalController(provider).proc.pid() == pid

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from biogitops.cluster import Provider
+from biogitops.cluster.target import Target
 from biogitops.paths import REPO_ROOT
 from biogitops.platform import bootstrap as bs
 from biogitops.platform.gitsource import source_for
@@ -30,7 +31,7 @@ PLATFORM_LIMITS = TENANT_VALUES["limits"]
 
 @pytest.fixture(scope="module")
 def result(cluster: Cluster, provider: Provider) -> bs.Result:
-    return bs.Bootstrap(provider.settings.env, provider.name, print).run()
+    return bs.Bootstrap(Target.of(provider), print).run()
 
 
 def _wait(cond, timeout: float, what: str) -> None:

@@ -10,7 +10,7 @@ import yaml
 
 from biogitops.checks import conformance, kubeschemas
 from biogitops.paths import REPO_ROOT
-from biogitops.tasks.platform import render_graph
+from biogitops.render.graph import environment_graph
 
 GOOD_DEPLOYMENT = {
     "apiVersion": "apps/v1",
@@ -99,4 +99,4 @@ def test_broken_field_fails_validation(tmp_path: Path, schema_dir: Path, obj: di
 
 def test_dev_graph_in_handbook_is_current() -> None:
     committed = (REPO_ROOT / "handbook" / "graph-dev.md").read_text()
-    assert committed == render_graph("dev"), "run `invoke graph --env dev`"
+    assert committed == environment_graph("dev"), "run `invoke graph --env dev`"

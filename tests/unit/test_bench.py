@@ -182,3 +182,32 @@ def test_curve_table_has_one_row_per_configuration_and_count_with_missing_figure
     rows = table.splitlines()[2:]
     assert [r.split(" | ")[1] for r in rows] == ["10", "100"]  # numeric order, not text order
     assert "| 700 | 7.0 | 110 | 45 (0) | - | 1138 / - / - / 1514 | 7.8 | application-controller |" in rows[1]
+
+
+def test_bench_bootstraps_through_invoke_with_arguments_not_generated_source(tmp_path) -> None:
+    cmd = kwok.bootstrap_command("dev", tmp_path / "steps.json")
+    assert cmd[1:] == [
+        "-m", "invoke", "bootstrap", "--env", "dev", "--provider", "kwok", "--timeout", "3600",
+        "--timings", str(tmp_path / "steps.json"),
+    ]  # fmt: skip
+    assert "-c" not in cmd
+    assert "--timings" not in kwok.bootstrap_command("dev")
+
+
+def test_the_bench_child_reaches_the_bench_cluster_through_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("BIOGITOPS_CACHE", "/nonexistent-bench-cache")
+    provider = kwok._provider("dev")
+    assert kwok.aside(provider) == {"BIOGITOPS_INSTANCE": "bench", "BIOGITOPS_PORT_OFFSET": "100"}
+    for name, value in kwok.aside(provider).items():
+        monkeypatch.setenv(name, value)
+    from biogitops.cluster.target import Target
+
+    child = Target("dev", "kwok").provider  # what `invoke bootstrap --provider kwok` resolves in the child
+    assert (child.cluster_name, child.base_port) == (provider.cluster_name, provider.base_port)
+
+
+def test_the_bootstrap_task_takes_every_argument_the_bench_passes() -> None:
+    from biogitops.tasks.platform import bootstrap
+
+    names = {arg.name for arg in bootstrap.get_arguments()}
+    assert {"env", "provider", "timeout", "timings"} <= names

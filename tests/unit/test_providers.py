@@ -224,3 +224,22 @@ def test_a_bad_instance_or_offset_is_refused(monkeypatch: pytest.MonkeyPatch, va
     monkeypatch.setenv(var, value)
     with pytest.raises(ConfigError, match=var):
         get_provider(load_settings("dev"), "kwok")
+
+
+def test_bootstrap_asks_each_provider_its_own_steps(dev, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What used to be `if provider.name == "kind"` in bootstrap: tools, host check, CRDs, Gatekeeper."""
+    from biogitops.cluster.existing import ExistingProvider
+
+    kind, kwok_, existing = get_provider(dev, "kind"), get_provider(dev, "kwok"), ExistingProvider(dev)
+    assert kind.tools() == ["kind"]
+    assert kwok_.tools() == [*kwok.BINARIES, "argocd"]
+    assert existing.tools() == []
+    assert (kind.crds_from_cache, kwok_.crds_from_cache, existing.crds_from_cache) == (True, True, False)
+    existing.check_host(), existing.prepare_gatekeeper(), existing.start_gatekeeper()  # the base: nothing
+    monkeypatch.setattr(kind_module, "engine_answer", lambda: (False, "no docker"))
+    with pytest.raises(ProviderError, match="kind needs a running container engine: no docker"):
+        kind.check_host()
+    started: list[object] = []
+    monkeypatch.setattr(kwok.gatekeeper, "start_local", lambda provider, progress: started.append(provider))
+    kwok_.start_gatekeeper()
+    assert started == [kwok_]

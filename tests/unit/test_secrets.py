@@ -456,13 +456,14 @@ def test_fetched_certificate_of_another_environment_is_not_written(secrets_dir: 
 
 
 def test_bootstrap_preflight_refuses_a_misplaced_sealed_secret_before_applying_anything() -> None:
+    from biogitops.cluster.target import Target
     from biogitops.platform.bootstrap import Bootstrap, BootstrapError
 
     path = sealing.sealed_file("galaxy", "dev", "lab-unit-a", "galaxy-db")
     _write(path, _sealed("lab-unit-b", None))
     try:
         with pytest.raises(BootstrapError, match=r"step preflight: .*lab-unit-a/sealedsecret-galaxy-db.yaml"):
-            Bootstrap("dev", "kwok").run(stop_after="preflight")
+            Bootstrap(Target("dev", "kwok")).run(stop_after="preflight")
     finally:
         path.unlink()
         path.parent.rmdir()

@@ -133,3 +133,22 @@ def test_offered_app_without_values_for_the_environment_is_refused(tmp_path: Pat
 def test_offered_apps_follow_the_settings(tmp_path: Path) -> None:
     _write(tmp_path, "dev", _with(apps__galaxy={"enabled": False}))
     assert load_settings("dev", root=tmp_path).apps == ["nextflow", "spark"]
+
+
+def test_addon_accessors_read_the_addons_block(tmp_path: Path) -> None:
+    data = _with()
+    data["addons"] = {"gatekeeper": {"enabled": True, "enforcement": "warn"}, "monitoring": {"enabled": False}}
+    data["apps"] = {"nextflow": {"enabled": True}}
+    _write(tmp_path, "dev", data)
+    settings = load_settings("dev", root=tmp_path)
+    assert settings.addon_enabled("gatekeeper")
+    assert settings.addon("gatekeeper")["enforcement"] == "warn"
+    assert not settings.addon_enabled("monitoring")
+    assert not settings.addon_enabled("sealedSecrets")  # left out of the file: disabled
+    assert settings.addon("sealedSecrets") == {}
+    assert settings.addons == {"gatekeeper": True, "monitoring": False}
+
+
+def test_an_unknown_addon_name_is_refused_not_read_as_disabled() -> None:
+    with pytest.raises(ValueError, match=r"unknown add-on 'gatkeeper'.*gatekeeper"):
+        load_settings("dev").addon_enabled("gatkeeper")

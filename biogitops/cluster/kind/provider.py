@@ -108,6 +108,16 @@ class KindProvider(Provider):
                 f"install and start Docker, or run with `--provider kwok` (env {self.settings.env})",
             )
 
+    def tools(self) -> list[str]:
+        return ["kind"]
+
+    def check_host(self) -> None:
+        self.check_engine()
+
+    @property
+    def crds_from_cache(self) -> bool:
+        return True  # the node image has no way to GitHub here
+
     def exists(self) -> bool:
         if not (tools.tools_bin() / "kind").exists():
             return False

@@ -21,7 +21,8 @@ from pathlib import Path
 import yaml
 
 from biogitops.cluster.base import ClusterStatus, Provider, ProviderError, node_manifest
-from biogitops.cluster.kube import Kubectl, wait_until
+from biogitops.cluster.kube import wait_until
+from biogitops.cluster.kwok import gatekeeper
 from biogitops.cluster.kwok.procs import Managed, port_open
 from biogitops.errors import ToolError
 from biogitops.toolchain import tools
@@ -131,8 +132,19 @@ class KwokProvider(Provider):
         cmd = [str(binary), "--name", self.cluster_name, *args]
         return subprocess.run(cmd, env=self._env(), capture_output=True, text=True, timeout=timeout, check=False)
 
-    def kubectl(self) -> Kubectl:
-        return Kubectl(self.kubeconfig())
+    # -- what bootstrap asks of a provider: Argo CD and Gatekeeper run as local processes
+    def tools(self) -> list[str]:
+        return [*BINARIES, "argocd"]
+
+    @property
+    def crds_from_cache(self) -> bool:
+        return True
+
+    def prepare_gatekeeper(self, progress=_quiet) -> None:
+        gatekeeper.ensure_manager(progress)  # built once from gator's module, then cached
+
+    def start_gatekeeper(self, progress=_quiet) -> None:
+        gatekeeper.start_local(self, progress)  # no container runs the chart's
 
     # -- interface
     def status(self) -> ClusterStatus:
