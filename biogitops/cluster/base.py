@@ -104,6 +104,11 @@ class Provider(abc.ABC):
         """Before the policies layer, when Gatekeeper is enabled: run it where no pod can (here: nothing)."""
         return None
 
+    def argocd_images(self) -> dict[str, str] | None:
+        """Upstream image repositories in Argo CD's install manifests -> the references to run
+        instead (None: upstream's own, pulled by the cluster)."""
+        return None
+
     def kubectl(self) -> Kubectl:
         """A kubectl for this cluster: its kubeconfig and context (ToolError when kubectl is not installed)."""
         return Kubectl(self.kubeconfig(), self.context)

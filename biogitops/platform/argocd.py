@@ -12,7 +12,6 @@ import yaml
 
 from biogitops.cluster import Provider
 from biogitops.cluster.kwok.argocd import NAMESPACE, LocalArgoCD
-from biogitops.render.argocd_manifests import kind_images
 from biogitops.render.argocd_manifests import manifests as incluster_manifests
 from biogitops.render.manifests import argocd_config
 from biogitops.toolchain.gomodules import argocd_crds
@@ -57,8 +56,7 @@ def install(provider: Provider, progress=_quiet) -> None:
         local(provider).start(kubectl, progress, data.get("argocd-cmd-params-cm"), settings=data.get("argocd-cm"))
         return
     progress("applying Argo CD install manifests (pinned upstream, no Dex)")
-    images = kind_images() if provider.name == "kind" else None
-    kubectl.apply_text(yaml.safe_dump_all(incluster_manifests(images)))
+    kubectl.apply_text(yaml.safe_dump_all(incluster_manifests(provider.argocd_images())))
     for deploy in ("argocd-server", "argocd-repo-server", "argocd-applicationset-controller", "argocd-redis"):
         kubectl.run("-n", NAMESPACE, "rollout", "status", f"deployment/{deploy}", "--timeout=300s", timeout=320)
     kubectl.run(

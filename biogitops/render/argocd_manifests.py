@@ -77,11 +77,3 @@ def manifests(images: dict[str, str] | None = None) -> list[dict[str, Any]]:
     repositories to the references to run instead (kind: the node image's own builds)."""
     raw = (argocd_dir() / "manifests" / "install.yaml").read_text()
     return adjust(list(yaml.safe_load_all(raw)), images)
-
-
-def kind_images() -> dict[str, str]:
-    """Upstream Argo CD and Redis replaced by the images built into the kind node image."""
-    from biogitops.cluster.kind.nodeimage import platform_images
-
-    ours = platform_images()
-    return {UPSTREAM_ARGOCD: ours["argocd"], UPSTREAM_REDIS: ours["redis"]}

@@ -18,6 +18,7 @@ from biogitops.cluster.kwok.provider import PORTS, KwokProvider
 from biogitops.config.pins import load_pins
 from biogitops.config.settings import load_settings
 from biogitops.errors import ConfigError
+from biogitops.render.argocd_manifests import UPSTREAM_ARGOCD, UPSTREAM_REDIS, manifests
 
 
 @pytest.fixture
@@ -243,3 +244,17 @@ def test_bootstrap_asks_each_provider_its_own_steps(dev, monkeypatch: pytest.Mon
     monkeypatch.setattr(kwok.gatekeeper, "start_local", lambda provider, progress: started.append(provider))
     kwok_.start_gatekeeper()
     assert started == [kwok_]
+
+
+def test_only_kind_runs_argocd_from_images_built_into_its_node_image(dev) -> None:
+    ours = nodeimage.platform_images()
+    kind = get_provider(dev, "kind").argocd_images()
+    assert kind == {UPSTREAM_ARGOCD: ours["argocd"], UPSTREAM_REDIS: ours["redis"]}
+    assert get_provider(dev, "kwok").argocd_images() is None
+    images = {c["image"] for o in manifests(kind) for c in _containers(o)}
+    assert not any(i.startswith((UPSTREAM_ARGOCD, UPSTREAM_REDIS)) for i in images), images
+
+
+def _containers(obj: dict) -> list[dict]:
+    spec = obj.get("spec", {}).get("template", {}).get("spec", {})
+    return spec.get("containers", []) + spec.get("initContainers", [])

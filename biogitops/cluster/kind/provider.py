@@ -21,6 +21,7 @@ from biogitops.cluster.kind import nodeimage
 from biogitops.cluster.kube import Kubectl, wait_until
 from biogitops.config.pins import load_pins
 from biogitops.paths import cache_dir
+from biogitops.render.argocd_manifests import UPSTREAM_ARGOCD, UPSTREAM_REDIS
 from biogitops.toolchain import tools
 
 VOLUMES_IN_NODE = "/var/local-path-provisioner"
@@ -107,6 +108,11 @@ class KindProvider(Provider):
                 f"kind needs a running container engine: {detail}",
                 f"install and start Docker, or run with `--provider kwok` (env {self.settings.env})",
             )
+
+    def argocd_images(self) -> dict[str, str]:
+        """Upstream Argo CD and Redis replaced by the images built into the node image."""
+        ours = nodeimage.platform_images()
+        return {UPSTREAM_ARGOCD: ours["argocd"], UPSTREAM_REDIS: ours["redis"]}
 
     def tools(self) -> list[str]:
         return ["kind"]
