@@ -155,6 +155,39 @@ def test_kwok_stale_state_is_refused_with_the_delete_command(dev, cache: Path) -
         prov.create()
 
 
+def test_kwok_storage_stand_in_starts_beside_the_cluster(dev, cache: Path, monkeypatch, tmp_path: Path) -> None:
+    """ensure_storage applies the default StorageClass and starts the volume provisioner under the
+    cluster's state dir (pid and log files in <state>/storage/); it keeps running while the API
+    server is away, as it does while kwok restarts."""
+    from biogitops.cluster.kwok.procs import Managed
+
+    prov = get_provider(dev, "kwok", instance="unit", port_offset=500)
+    applied: list[str] = []
+    monkeypatch.setattr(prov, "kubectl", lambda: type("K", (), {"apply_text": lambda _, text: applied.append(text)})())
+    prov.kubeconfig().parent.mkdir(parents=True)
+    prov.kubeconfig().write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:9"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "k", "context": {"cluster": "k", "user": "u"}}],
+                "current-context": "k",
+            }
+        )
+    )
+    proc = Managed("kwok-storage", prov.state_dir / "storage")
+    try:
+        prov.ensure_storage()
+        assert [yaml.safe_load(text)["kind"] for text in applied] == ["StorageClass"]
+        assert proc.alive()
+        assert proc.cmdline()[1:3] == ["-m", "biogitops.cluster.kwok.storage"]
+        assert proc.logfile.is_file()
+    finally:
+        proc.stop()
+
+
 def test_node_manifest_carries_group_labels_taints_and_capacity(dev) -> None:
     gpu = next(g for g in dev.node_groups if g.name == "gpu")
     node = node_manifest(gpu, 0)

@@ -247,9 +247,9 @@ class KwokProvider(Provider):
 
     def ensure_storage(self, progress=_quiet) -> None:
         """A default StorageClass and the stand-in provisioner process (kwok has no storage)."""
-        from biogitops.cluster import kwok_storage
+        from biogitops.cluster.kwok import storage
 
-        self.kubectl().apply_text(yaml.safe_dump(kwok_storage.storage_class()))
+        self.kubectl().apply_text(yaml.safe_dump(storage.storage_class()))
         proc = Managed("kwok-storage", self.state_dir / "storage")
         if not proc.alive():
             progress("starting the kwok volume provisioner")
