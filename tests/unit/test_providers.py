@@ -13,8 +13,9 @@ from biogitops.cluster.base import node_manifest
 from biogitops.cluster.kind import nodeimage
 from biogitops.cluster.kind import provider as kind_module
 from biogitops.cluster.kind.provider import KindProvider, kind_workers
+from biogitops.cluster.kwok import local
 from biogitops.cluster.kwok import provider as kwok
-from biogitops.cluster.kwok.provider import PORTS, KwokProvider
+from biogitops.cluster.kwok.provider import KwokProvider
 from biogitops.config.pins import load_pins
 from biogitops.config.settings import load_settings
 from biogitops.errors import ConfigError
@@ -122,7 +123,7 @@ def test_kwokctl_config_uses_local_binaries_and_loopback(dev, cache: Path) -> No
     assert opts["bindAddress"] == "127.0.0.1"
     assert opts["kubeApiserverBinary"] == "/opt/kube-apiserver"
     assert opts["kwokControllerBinary"] == "/opt/kwok"
-    assert opts["kubeApiserverPort"] == dev.kwok_base_port + PORTS["kube-apiserver"]
+    assert opts["kubeApiserverPort"] == dev.kwok_base_port + local.PORTS["kwok"]["kube-apiserver"]
     assert not any(str(v).startswith("http") for v in opts.values()), "nothing may be downloaded"
 
 
@@ -142,8 +143,12 @@ def test_kwok_refuses_a_busy_port(dev, cache: Path, monkeypatch) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", prov.port("etcd")))
         sock.listen()
-        with pytest.raises(ProviderError, match=f"etcd port {prov.port('etcd')} already in use"):
+        with pytest.raises(ProviderError) as err:
             prov.preflight()
+    etcd = prov.port("etcd")
+    assert err.value.message == f"cannot start the kwok control plane: etcd port {etcd} already in use on 127.0.0.1"
+    assert f"`ss -ltnp 'sport = :{etcd}'` shows what listens there" in err.value.hint
+    assert f"kwok.basePort in {dev.path}" in err.value.hint
 
 
 def test_kwok_stale_state_is_refused_with_the_delete_command(dev, cache: Path) -> None:
@@ -212,9 +217,9 @@ def test_kwok_refuses_ports_in_the_ephemeral_range(dev, monkeypatch, offset: int
     prov = get_provider(dev, "kwok", instance="unit", port_offset=offset)
     monkeypatch.setattr(kwok, "ephemeral_ports", lambda: (32768, 60999))
     monkeypatch.setattr(prov, "_binaries", lambda: {})
-    monkeypatch.setattr(kwok, "port_open", lambda port: False)
+    monkeypatch.setattr(local, "port_open", lambda port: False)
     if refused:
-        last = 32760 + kwok.LAST_PORT_OFFSET
+        last = 32760 + local.LAST_PORT_OFFSET
         with pytest.raises(ProviderError, match=rf"kwok.basePort: ports 32760-{last} fall in the kernel's ephemeral"):
             prov.preflight()
     else:
@@ -225,23 +230,6 @@ def test_ephemeral_range_is_read_from_the_kernel_file(tmp_path: Path) -> None:
     (tmp_path / "range").write_text("32768\t60999\n")
     assert kwok.ephemeral_ports(tmp_path / "range") == (32768, 60999)
     assert kwok.ephemeral_ports(tmp_path / "missing") is None
-
-
-def test_kwok_knows_where_the_local_processes_ports_end() -> None:
-    from biogitops.cluster.kwok.argocd import PORTS as ARGOCD_PORTS
-    from biogitops.cluster.kwok.gatekeeper import PORTS as GATEKEEPER_PORTS
-    from biogitops.cluster.kwok.prometheus import PORTS as PROMETHEUS_PORTS
-    from biogitops.cluster.kwok.sealedsecrets import PORTS as SEALED_SECRETS_PORTS
-
-    offsets = [
-        *kwok.PORTS.values(),
-        *ARGOCD_PORTS.values(),
-        *PROMETHEUS_PORTS.values(),
-        *GATEKEEPER_PORTS.values(),
-        *SEALED_SECRETS_PORTS.values(),
-    ]
-    assert len(offsets) == len(set(offsets)), "two processes share a port offset"
-    assert max(offsets) == kwok.LAST_PORT_OFFSET
 
 
 def test_a_second_checkout_moves_every_cluster_aside(monkeypatch: pytest.MonkeyPatch) -> None:

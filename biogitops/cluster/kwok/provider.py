@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,7 +21,8 @@ import yaml
 
 from biogitops.cluster.base import ClusterStatus, Provider, ProviderError, node_manifest
 from biogitops.cluster.kube import wait_until
-from biogitops.cluster.kwok import gatekeeper
+from biogitops.cluster.kwok import gatekeeper, local
+from biogitops.cluster.kwok.local import LAST_PORT_OFFSET
 from biogitops.cluster.kwok.procs import Managed, port_open
 from biogitops.errors import ToolError
 from biogitops.toolchain import tools
@@ -37,17 +37,9 @@ BINARIES = [
     "kubectl",
 ]
 
-# Offsets from kwok.basePort: Argo CD +10..+18 (argocd/local.py), Prometheus +19 (prometheus.py),
-# Gatekeeper +20..+22 (gatekeeper.py), Sealed Secrets +30..+31 (sealedsecrets.py).
-LAST_PORT_OFFSET = 31
-PORTS = {
-    "kube-apiserver": 0,
-    "etcd": 1,
-    "etcd-peer": 2,
-    "kube-controller-manager": 3,
-    "kube-scheduler": 4,
-    "kwok-controller": 5,
-}
+# The control plane's offsets from kwok.basePort, in the one table of ports beside kwok (local.py);
+# kept under this name for importers outside cluster/ (integration tests).
+PORTS = local.PORTS["kwok"]
 
 
 def _quiet(_: str) -> None:
@@ -89,7 +81,7 @@ class KwokProvider(Provider):
         return self.state_dir / "kubeconfig-contexts.yaml"
 
     def port(self, component: str) -> int:
-        return self.base_port + PORTS[component]
+        return local.port(self.base_port, "kwok", component)
 
     # -- helpers
     def _env(self) -> dict[str, str]:
@@ -171,12 +163,8 @@ class KwokProvider(Provider):
                 f"set kwok.basePort in {self.settings.path} so that they stay below {ephemeral[0]}",
             )
         binaries = self._binaries()
-        busy = [f"{c} port {self.port(c)}" for c in PORTS if port_open(self.port(c))]
-        if busy:
-            raise ProviderError(
-                f"kwok provider: {', '.join(busy)} already in use on 127.0.0.1",
-                f"stop what listens there, or set kwok.basePort in {self.settings.path}",
-            )
+        ports = {c: self.port(c) for c in PORTS}
+        local.refuse_busy("the kwok control plane", ports, self.settings.path, ProviderError)
         return binaries
 
     def create(self, progress=_quiet) -> ClusterStatus:
@@ -250,13 +238,7 @@ class KwokProvider(Provider):
         from biogitops.cluster.kwok import storage
 
         self.kubectl().apply_text(yaml.safe_dump(storage.storage_class()))
-        proc = Managed("kwok-storage", self.state_dir / "storage")
-        if not proc.alive():
-            progress("starting the kwok volume provisioner")
-            proc.start(
-                [sys.executable, "-m", "biogitops.cluster.kwok.storage", "--kubeconfig", str(self.kubeconfig())],
-                self._env(),
-            )
+        storage.LocalStorage.for_provider(self).start(progress)
 
     def delete(self, progress=_quiet) -> None:
         """Stop everything started for this cluster (Argo CD, git daemon, control plane); remove its state."""

@@ -5,21 +5,41 @@ PersistentVolume of the requested size and access modes, as a real provisioner w
 that claims (Nextflow's work dir, Galaxy's data) reach Bound and Argo CD sees them Healthy.
 Nothing is ever written to those volumes: kwok runs no containers.
 
-Started and stopped by the kwok provider:
+Started by the kwok provider (KwokProvider.ensure_storage, as `LocalStorage`), stopped with
+the cluster; by hand:
     python -m biogitops.cluster.kwok.storage --kubeconfig PATH
+Logs: <state>/storage/logs/kwok-storage.log.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
+from biogitops.cluster.kwok.local import LocalProcess
+
 STORAGE_CLASS = "standard"
 PROVISIONER = "bio-gitops.io/kwok-fake"
+
+
+class LocalStorage(LocalProcess):
+    """This module's main() as a process beside the cluster; it listens nowhere, so it is ready
+    once it runs."""
+
+    group, name, what, timeout = "storage", "kwok-storage", "the kwok volume provisioner", 30
+
+    def binary(self, progress: Callable[[str], None] | None = None) -> Path:
+        return Path(sys.executable)
+
+    def argv(self, binary: Path) -> list[str]:
+        return [str(binary), "-m", "biogitops.cluster.kwok.storage", "--kubeconfig", str(self.kubeconfig)]
 
 
 def storage_class() -> dict:
