@@ -11,18 +11,18 @@ import pytest
 import yaml
 
 from biogitops.cluster.kwok import gatekeeper
-from biogitops.cluster.kwok import provider as kwok
+from biogitops.cluster.kwok.local import LAST_PORT_OFFSET, PORTS
 from biogitops.errors import BioGitopsError
 
 
 def test_argv_uses_the_planned_ports_on_loopback(tmp_path: Path) -> None:
     argv = gatekeeper.LocalGatekeeper(tmp_path, tmp_path / "kc", 26400).argv(Path("/bin/manager"))
     assert "--host=127.0.0.1" in argv
-    assert f"--port={26400 + gatekeeper.PORTS['webhook']}" in argv
-    assert f"--health-addr=127.0.0.1:{26400 + gatekeeper.PORTS['health']}" in argv
-    assert f"--prometheus-port={26400 + gatekeeper.PORTS['metrics']}" in argv
+    assert f"--port={26400 + PORTS['gatekeeper']['webhook']}" in argv
+    assert f"--health-addr=127.0.0.1:{26400 + PORTS['gatekeeper']['health']}" in argv
+    assert f"--prometheus-port={26400 + PORTS['gatekeeper']['metrics']}" in argv
     assert {"--operation=webhook", "--operation=audit", "--operation=status", "--operation=generate"} <= set(argv)
-    assert max(gatekeeper.PORTS.values()) <= kwok.LAST_PORT_OFFSET
+    assert max(PORTS["gatekeeper"].values()) <= LAST_PORT_OFFSET
 
 
 def test_audit_cache_directory_is_created_and_dedicated(tmp_path: Path) -> None:

@@ -25,17 +25,18 @@ import dataclasses
 import os
 import subprocess
 import sys
-import urllib.request
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from biogitops.cluster.kube import Kubectl, wait_until
-from biogitops.cluster.kwok.procs import Managed, port_open
+from biogitops.cluster.kube import Kubectl
+from biogitops.cluster.kwok.local import PORTS as PORT_TABLE
+from biogitops.cluster.kwok.local import LocalProcess
+from biogitops.cluster.kwok.procs import http_ok
 from biogitops.config.pins import ToolPin, load_pins
-from biogitops.errors import BioGitopsError, Fatal, ToolError
+from biogitops.errors import BioGitopsError, ToolError
 from biogitops.paths import REPO_ROOT, tools_dir
 from biogitops.toolchain import tools
 from biogitops.toolchain.gomodules import module_dir
@@ -44,8 +45,9 @@ NAMESPACE = "gatekeeper-system"
 WEBHOOK_NAME = "gatekeeper-validating-webhook-configuration"  # the chart's, and the default Gatekeeper expects
 CONFIG = REPO_ROOT / "policies" / "gatekeeper" / "config.yaml"
 POD_NAME = "gatekeeper-local"
-# Offsets from the environment's kwok.basePort (cluster +0..+5, Argo CD +10..+18).
-PORTS = {"webhook": 20, "health": 21, "metrics": 22}
+# webhook, health, metrics: offsets from kwok.basePort in the one table (local.py); kept under
+# this name for importers outside cluster/ (integration tests)
+PORTS = PORT_TABLE["gatekeeper"]
 # the integration tests set it (10 s) to see audit results within a wait
 AUDIT_INTERVAL_ENV = "BIOGITOPS_GATEKEEPER_AUDIT_INTERVAL"
 VALUES = REPO_ROOT / "policies" / "gatekeeper" / "values.yaml"
@@ -213,24 +215,10 @@ def excluded_namespaces() -> set[str]:
 
 
 # ---------------------------------------------------------------- process
-@dataclass
-class LocalGatekeeper:
-    """Start, check and stop the Gatekeeper controller-manager for one kwok cluster."""
+class LocalGatekeeper(LocalProcess):
+    """The Gatekeeper controller-manager for one kwok cluster: `start(kubectl, progress)`."""
 
-    state_dir: Path
-    kubeconfig: Path
-    base_port: int
-
-    @property
-    def home(self) -> Path:
-        return self.state_dir / "gatekeeper"
-
-    def port(self, name: str) -> int:
-        return self.base_port + PORTS[name]
-
-    @property
-    def proc(self) -> Managed:
-        return Managed("gatekeeper", self.home)
+    group, name, what, listens = "gatekeeper", "gatekeeper", "Gatekeeper", ("webhook", "health", "metrics")
 
     @property
     def audit_cache(self) -> Path:
@@ -242,6 +230,9 @@ class LocalGatekeeper:
         an emptyDir for the audit's): without it every audit run fails before writing any status."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.audit_cache.mkdir(mode=0o700, exist_ok=True)
+
+    def binary(self, progress: Callable[[str], None] = _quiet) -> Path:
+        return ensure_manager(progress)
 
     def argv(self, binary: Path) -> list[str]:
         return [
@@ -274,25 +265,13 @@ class LocalGatekeeper:
         env.update({"POD_NAME": POD_NAME, "POD_NAMESPACE": NAMESPACE, "HOME": str(self.home)})
         return env
 
-    def ready(self) -> bool:
-        if not self.proc.alive():
-            return False
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port('health')}/readyz", timeout=2) as resp:
-                return resp.status == 200
-        except OSError:
-            return False
+    def probe(self) -> bool:
+        return http_ok(self.url("health", "/readyz"))
 
-    def _ready_or_dead(self) -> bool:
-        if not self.proc.alive():
-            log = self.proc.logfile
-            lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()] if log.is_file() else []
-            raise Fatal(f"Gatekeeper exited: {lines[-1][:200] if lines else 'no log'}", f"see {log}")
-        return self.ready()
-
-    def start(self, kubectl: Kubectl, progress=_quiet, timeout: float = 180) -> None:
+    def start(  # type: ignore[override]
+        self, kubectl: Kubectl, progress: Callable[[str], None] = _quiet, timeout: float | None = None
+    ) -> None:
         """CRDs, anchor Pod, certificate, process, then the webhook configuration; waits for each."""
-        binary = ensure_manager(progress)
         progress("applying Gatekeeper CRDs (pinned module)")
         for crd in crd_files():
             kubectl.apply_file(crd)
@@ -305,24 +284,12 @@ class LocalGatekeeper:
         kubectl.apply_text(yaml.safe_dump(anchor_pod()))
         ca = make_certs(self.home / "certs")
         self.prepare_dirs()
-        if not self.proc.alive():
-            busy = [f"{n} {self.port(n)}" for n in PORTS if port_open(self.port(n))]
-            if busy:
-                raise BioGitopsError(
-                    f"cannot start Gatekeeper: port(s) {', '.join(busy)} already in use on 127.0.0.1",
-                    "stop what listens there, or change kwok.basePort in the environment settings",
-                )
-            progress("starting the Gatekeeper controller-manager (webhook, audit, status)")
-            self.proc.start(self.argv(binary), self.env())
-        wait_until(self._ready_or_dead, timeout, "Gatekeeper to be ready", progress, hint=f"see {self.proc.logfile}")
+        super().start(progress, timeout)
         kubectl.apply_text(yaml.safe_dump(webhook_configuration(ca, self.port("webhook"))))
-
-    def stop(self) -> None:
-        self.proc.stop()
 
 
 def local(provider: Any) -> LocalGatekeeper:
-    return LocalGatekeeper(provider.state_dir, Path(provider.kubeconfig() or ""), provider.base_port)
+    return LocalGatekeeper.for_provider(provider)
 
 
 def start_local(provider: Any, progress=_quiet) -> None:
