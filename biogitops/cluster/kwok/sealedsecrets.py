@@ -3,19 +3,23 @@ kubeseal comes from, at the same version (pins.yaml: tools.kubeseal). Upstream i
 in-cluster credentials (`rest.InClusterConfig`), so our build swaps that one call for the
 KUBECONFIG the process is given (a `go build -overlay`; nothing upstream is copied into this
 repository). It listens on 127.0.0.1 at kwok.basePort + 30 (HTTP: /healthz, /v1/cert.pem) and
-+31 (metrics). Logs: <state>/sealed-secrets/logs/controller.log.
++31 (metrics), the `sealed-secrets` ports of the table in local.py. Logs:
+<state>/sealed-secrets/logs/controller.log.
+
+    LocalController(provider).start(progress)   # builds the controller on first use; idempotent
 """
 
 from __future__ import annotations
 
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from biogitops.cluster.base import Provider
-from biogitops.cluster.kube import wait_until
-from biogitops.cluster.kwok.procs import Managed, http_ok, port_open
+from biogitops.cluster.kwok.local import LocalProcess
+from biogitops.cluster.kwok.procs import http_ok
 from biogitops.config.pins import ToolPin, load_pins
-from biogitops.errors import BioGitopsError, Fatal
+from biogitops.errors import BioGitopsError
 from biogitops.paths import tools_dir
 from biogitops.platform import sealing
 from biogitops.toolchain import tools
@@ -24,7 +28,6 @@ from biogitops.toolchain.gomodules import module_dir
 NAMESPACE = sealing.CONTROLLER_NAMESPACE
 CRD = "helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml"
 CHART = "helm/sealed-secrets"
-PORTS = {"http": 30, "metrics": 31}  # offsets from kwok.basePort
 IN_CLUSTER = "rest.InClusterConfig()"
 OUT_OF_CLUSTER = 'clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))'
 
@@ -84,16 +87,18 @@ def module_path(rel: str) -> Path:
 # ---------------------------------------------------------------- the local controller (kwok)
 
 
-class LocalController:
+class LocalController(LocalProcess):
     """The controller as a supervised process beside a kwok cluster."""
 
-    def __init__(self, provider: Provider) -> None:
-        self.provider = provider
-        self.home = provider.state_dir / "sealed-secrets"
-        self.proc = Managed("controller", self.home)
+    group, name, what, listens = "sealed-secrets", "controller", "the sealed-secrets controller", ("http", "metrics")
+    timeout = 60
 
-    def port(self, name: str) -> int:
-        return self.provider.base_port + PORTS[name]
+    def __init__(self, provider: Provider) -> None:
+        super().__init__(provider.state_dir, Path(provider.kubeconfig() or ""), provider.base_port)
+        self.provider = provider
+
+    def binary(self, progress: Callable[[str], None] = _quiet) -> Path:
+        return controller_binary(progress)
 
     def argv(self, binary: Path) -> list[str]:
         return [
@@ -111,40 +116,14 @@ class LocalController:
             f"127.0.0.1:{self.port('metrics')}",
         ]
 
-    def ready(self) -> bool:
-        return self.proc.alive() and http_ok(f"http://127.0.0.1:{self.port('http')}/healthz")
+    def env(self) -> dict[str, str]:
+        env = tools.env_with_tools()
+        env.update({"KUBECONFIG": str(self.kubeconfig), "POD_NAMESPACE": NAMESPACE})
+        return env
 
-    def start(self, progress=_quiet, timeout: float = 60) -> None:
-        if self.ready():
-            return
-        binary = controller_binary(progress)
-        if not self.proc.alive():
-            busy = [f"{n} {self.port(n)}" for n in PORTS if port_open(self.port(n))]
-            if busy:
-                raise BioGitopsError(
-                    f"cannot start the sealed-secrets controller: port(s) {', '.join(busy)} in use on 127.0.0.1",
-                    "stop what listens there, or change kwok.basePort in the environment settings",
-                )
-            env = tools.env_with_tools()
-            env.update({"KUBECONFIG": str(self.provider.kubeconfig()), "POD_NAMESPACE": NAMESPACE})
-            progress("starting the sealed-secrets controller")
-            self.proc.start(self.argv(binary), env)
-
-        def ready_or_dead() -> bool:
-            if not self.proc.alive():
-                lines = (
-                    self.proc.logfile.read_text(errors="replace").splitlines() if self.proc.logfile.is_file() else []
-                )
-                raise Fatal(
-                    f"sealed-secrets controller exited: {(lines or ['no log'])[-1][:200]}", f"see {self.proc.logfile}"
-                )
-            return self.ready()
-
-        wait_until(ready_or_dead, timeout, "the sealed-secrets controller", progress, hint=f"see {self.proc.logfile}")
-
-    def stop(self) -> None:
-        self.proc.stop()
+    def probe(self) -> bool:
+        return http_ok(self.url("http", "/healthz"))
 
     def cert(self) -> bytes:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port('http')}/v1/cert.pem", timeout=10) as resp:
+        with urllib.request.urlopen(self.url("http", "/v1/cert.pem"), timeout=10) as resp:
             return resp.read()
