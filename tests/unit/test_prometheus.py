@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from biogitops.cluster.kwok import prometheus
-from biogitops.cluster.kwok.provider import PORTS as KWOK_PORTS
+from biogitops.cluster.kwok.local import PORTS
 from biogitops.errors import ToolError
 from biogitops.toolchain import tools
 
@@ -50,7 +50,9 @@ def test_scrapes_apiserver_etcd_and_every_argocd_component(tmp_path: Path, inlin
     config = local.config()
     jobs = {c["job_name"]: c for c in config["scrape_configs"]}
     assert set(jobs) == {"apiserver", "etcd", *prometheus.ARGOCD_JOBS}
-    assert jobs["apiserver"]["static_configs"][0]["targets"] == [f"127.0.0.1:{26400 + KWOK_PORTS['kube-apiserver']}"]
+    assert jobs["apiserver"]["static_configs"][0]["targets"] == [f"127.0.0.1:{26400 + PORTS['kwok']['kube-apiserver']}"]
+    for job, port_name in prometheus.ARGOCD_JOBS.items():
+        assert jobs[job]["static_configs"][0]["targets"] == [f"127.0.0.1:{26400 + PORTS['argocd'][port_name]}"]
     tls = jobs["apiserver"]["tls_config"]
     assert Path(tls["ca_file"]).read_bytes() == b"CA"
     if inline:
@@ -58,7 +60,7 @@ def test_scrapes_apiserver_etcd_and_every_argocd_component(tmp_path: Path, inlin
     else:
         assert tls["cert_file"] == str(tmp_path / "pki/admin.crt")
         assert tls["key_file"] == "/abs/admin.key"
-    assert local.port == 26400 + prometheus.PORTS["prometheus"]
+    assert local.url == f"http://127.0.0.1:{26400 + PORTS['prometheus']['prometheus']}"
 
 
 def test_rules_are_the_committed_prometheusrule_specs(tmp_path: Path) -> None:

@@ -266,7 +266,7 @@ class LocalGatekeeper(LocalProcess):
         return env
 
     def probe(self) -> bool:
-        return http_ok(self.url("health", "/readyz"))
+        return http_ok(self.endpoint("health", "/readyz"))
 
     def start(  # type: ignore[override]
         self, kubectl: Kubectl, progress: Callable[[str], None] = _quiet, timeout: float | None = None

@@ -133,7 +133,8 @@ class LocalProcess:
     def port(self, name: str) -> int:
         return port(self.base_port, self.group, name)
 
-    def url(self, port_name: str, path: str = "") -> str:
+    def endpoint(self, port_name: str, path: str = "") -> str:
+        """http://127.0.0.1:<port><path>, where the process serves `port_name`."""
         return f"http://127.0.0.1:{self.port(port_name)}{path}"
 
     def ports(self) -> dict[str, int]:

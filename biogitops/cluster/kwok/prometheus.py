@@ -2,7 +2,7 @@
 evaluated for real against the kube-apiserver, etcd and the local Argo CD components.
 
 The pinned `prometheus` binary (pins.yaml, the same module and release as promtool) runs from
-the environment's state directory, on 127.0.0.1 at kwok.basePort + PORTS["prometheus"]. Its
+the environment's state directory, on 127.0.0.1 at kwok.basePort + 19 (local.py's table). Its
 rule files are the `spec` of each PrometheusRule in observability/prometheus/alert-rules/,
 extracted unchanged. Logs: <state>/prometheus/logs/prometheus.log.
 
@@ -22,24 +22,21 @@ import base64
 import json
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from biogitops.cluster.kube import wait_until
-from biogitops.cluster.kwok.argocd import PORTS as ARGOCD_PORTS
-from biogitops.cluster.kwok.procs import Managed, http_ok, last_log_line, port_open
-from biogitops.cluster.kwok.provider import PORTS as KWOK_PORTS
-from biogitops.errors import BioGitopsError, Fatal
+from biogitops.cluster.kwok.local import LocalProcess, port
+from biogitops.cluster.kwok.procs import http_ok
+from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
 from biogitops.toolchain import tools
 
-# Offsets from kwok.basePort, after local Argo CD's (+10..+18).
-PORTS = {"prometheus": 19}
 RULES_DIR = REPO_ROOT / "observability" / "prometheus" / "alert-rules"
-# what is scraped: job -> the component's port name (kwok's control plane, local Argo CD)
+# what is scraped besides kwok's kube-apiserver and etcd: job -> the Argo CD port (local.PORTS)
 ARGOCD_JOBS = {
     "argocd-application-controller": "controller-metrics",
     "argocd-server": "server-metrics",
@@ -64,30 +61,16 @@ def rule_specs(rules_dir: Path = RULES_DIR) -> dict[str, dict[str, Any]]:
 
 
 @dataclass
-class LocalPrometheus:
+class LocalPrometheus(LocalProcess):
     """Start, query and stop Prometheus for one kwok cluster."""
 
-    state_dir: Path
-    kubeconfig: Path
-    base_port: int
+    group, name, what, listens, timeout = "prometheus", "prometheus", "Prometheus", ("prometheus",), 90
     scrape_interval: str = "15s"
     evaluation_interval: str = "15s"
 
     @property
-    def home(self) -> Path:
-        return self.state_dir / "prometheus"
-
-    @property
-    def port(self) -> int:
-        return self.base_port + PORTS["prometheus"]
-
-    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def proc(self) -> Managed:
-        return Managed("prometheus", self.home)
+        return self.endpoint("prometheus")
 
     def _client_tls(self) -> dict[str, Any]:
         """TLS settings for the kube-apiserver from the kubeconfig (inline data written to files)."""
@@ -119,19 +102,19 @@ class LocalPrometheus:
     def config(self) -> dict[str, Any]:
         """prometheus.yml: the kwok control plane and local Argo CD, and the extracted rules."""
 
-        def target(port: int) -> list[dict[str, Any]]:
-            return [{"targets": [f"127.0.0.1:{self.base_port + port}"]}]
+        def target(group: str, name: str) -> list[dict[str, Any]]:
+            return [{"targets": [f"127.0.0.1:{port(self.base_port, group, name)}"]}]
 
         scrape = [
             {
                 "job_name": "apiserver",
                 "scheme": "https",
                 "tls_config": self._client_tls(),
-                "static_configs": target(KWOK_PORTS["kube-apiserver"]),
+                "static_configs": target("kwok", "kube-apiserver"),
             },
-            {"job_name": "etcd", "static_configs": target(KWOK_PORTS["etcd"])},
+            {"job_name": "etcd", "static_configs": target("kwok", "etcd")},
         ]
-        scrape += [{"job_name": job, "static_configs": target(ARGOCD_PORTS[p])} for job, p in ARGOCD_JOBS.items()]
+        scrape += [{"job_name": job, "static_configs": target("argocd", p)} for job, p in ARGOCD_JOBS.items()]
         return {
             "global": {"scrape_interval": self.scrape_interval, "evaluation_interval": self.evaluation_interval},
             "rule_files": [str(self.home / "rules" / "*.yaml")],
@@ -148,39 +131,34 @@ class LocalPrometheus:
             (rules_dir / name).write_text(yaml.safe_dump(spec, sort_keys=False))
         (self.home / "prometheus.yml").write_text(yaml.safe_dump(self.config(), sort_keys=False))
 
-    def argv(self) -> list[str]:
+    def binary(self, progress: Callable[[str], None] = _quiet) -> Path:
+        return tools.which("prometheus")
+
+    def argv(self, binary: Path) -> list[str]:
         return [
-            str(tools.which("prometheus")),
+            str(binary),
             f"--config.file={self.home / 'prometheus.yml'}",
             f"--storage.tsdb.path={self.home / 'data'}",
-            f"--web.listen-address=127.0.0.1:{self.port}",
+            f"--web.listen-address=127.0.0.1:{self.port('prometheus')}",
             "--web.enable-lifecycle",  # POST /-/reload after the rule files change
             "--storage.tsdb.retention.time=1d",
         ]
 
-    def ready(self) -> bool:
+    def probe(self) -> bool:
         return http_ok(f"{self.url}/-/ready")
 
-    def start(self, progress=_quiet, timeout: float = 90, rules: dict[str, dict[str, Any]] | None = None) -> None:
+    def start(
+        self,
+        progress: Callable[[str], None] = _quiet,
+        timeout: float | None = None,
+        rules: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
         """Write config and rules, start Prometheus unless it runs (then reload it); wait until ready."""
         self.write(rules)
-        if self.proc.alive():
+        if self.alive():
             self.reload()
             return
-        if port_open(self.port):
-            raise BioGitopsError(
-                f"cannot start Prometheus: 127.0.0.1:{self.port} is already in use",
-                "stop what listens there, or change kwok.basePort in the environment settings",
-            )
-        progress(f"starting prometheus on 127.0.0.1:{self.port}")
-        self.proc.start(self.argv(), tools.env_with_tools())
-        wait_until(self._ready_or_dead, timeout, "Prometheus to be ready", progress, hint=f"see {self.proc.logfile}")
-
-    def _ready_or_dead(self) -> bool:
-        if not self.proc.alive():
-            log = self.proc.logfile
-            raise Fatal(f"Prometheus exited: {last_log_line(log) or 'no log'}", f"see {log}")
-        return self.ready()
+        super().start(progress, timeout)
 
     def reload(self) -> None:
         request = urllib.request.Request(f"{self.url}/-/reload", method="POST")
@@ -208,10 +186,7 @@ class LocalPrometheus:
     def query(self, expr: str) -> list[dict[str, Any]]:
         return self.api("query", query=expr)["result"]
 
-    def stop(self) -> None:
-        self.proc.stop()
-
 
 def local(provider: Any, **kwargs: Any) -> LocalPrometheus:
     """Prometheus for a kwok provider's cluster (its state directory, kubeconfig and ports)."""
-    return LocalPrometheus(provider.state_dir, Path(provider.kubeconfig()), provider.base_port, **kwargs)
+    return LocalPrometheus.for_provider(provider, **kwargs)

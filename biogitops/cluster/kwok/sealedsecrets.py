@@ -122,8 +122,8 @@ class LocalController(LocalProcess):
         return env
 
     def probe(self) -> bool:
-        return http_ok(self.url("http", "/healthz"))
+        return http_ok(self.endpoint("http", "/healthz"))
 
     def cert(self) -> bytes:
-        with urllib.request.urlopen(self.url("http", "/v1/cert.pem"), timeout=10) as resp:
+        with urllib.request.urlopen(self.endpoint("http", "/v1/cert.pem"), timeout=10) as resp:
             return resp.read()
