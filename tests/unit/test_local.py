@@ -133,3 +133,51 @@ def test_a_new_command_line_restarts_only_where_asked(served: Served) -> None:
     assert restarting.launch(seen.append)
     assert restarting.proc.pid() != pid and seen[0] == "restarting the stand-in: its command line changed"
     assert not restarting.launch(), "the same command line again: kept"
+
+
+def controllers(tmp_path: Path) -> list[LocalProcess]:
+    """Every controller beside kwok, for a cluster whose ports start at 26400."""
+    from biogitops.cluster import get_provider
+    from biogitops.cluster.kwok import argocd, gatekeeper, prometheus, sealedsecrets, storage
+    from biogitops.config.settings import load_settings
+
+    state, kubeconfig = tmp_path / "state", tmp_path / "kubeconfig"
+    provider = get_provider(load_settings("dev"), "kwok")
+    assert provider.base_port == 26400
+    return [
+        *(argocd.LocalArgoCD(state, kubeconfig, 26400).component(name) for name in argocd.COMPONENTS),
+        gatekeeper.LocalGatekeeper(state, kubeconfig, 26400),
+        prometheus.LocalPrometheus(state, kubeconfig, 26400),
+        sealedsecrets.LocalController(provider),
+        storage.LocalStorage(state, kubeconfig, 26400),
+    ]
+
+
+def test_every_port_beside_the_control_plane_has_one_process_that_binds_it(tmp_path: Path) -> None:
+    owners: dict[tuple[str, str], list[str]] = {}
+    for proc in controllers(tmp_path):
+        for name in proc.listens:
+            owners.setdefault((proc.group, name), []).append(proc.name)
+        argv = " ".join(proc.argv(Path("/bin/x")))
+        for name, number in proc.ports().items():
+            assert str(number) in argv, f"{proc.what} does not pass its {name} port {number}"
+    table = {(group, name) for group, ports in PORTS.items() if group != "kwok" for name in ports}
+    assert set(owners) == table
+    assert all(len(names) == 1 for names in owners.values()), owners
+
+
+def test_argocd_starts_nothing_while_one_of_its_ports_is_taken(tmp_path: Path, monkeypatch, free_base: int) -> None:
+    from biogitops.cluster.kwok import argocd
+
+    base = free_base + PORTS["prometheus"]["prometheus"] - PORTS["argocd"]["server"]
+    local_argocd = argocd.LocalArgoCD(tmp_path / "state", tmp_path / "kubeconfig", base)
+    monkeypatch.setattr(argocd.LocalArgoCD, "_prepare", lambda self: None)
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", local_argocd.port("server")))
+        sock.listen()
+        with pytest.raises(BioGitopsError) as err:
+            local_argocd.start(kubectl=None)  # type: ignore[arg-type]
+    assert err.value.message.startswith("cannot start Argo CD: ")
+    assert f"server port {local_argocd.port('server')}" in err.value.message
+    assert local_argocd.status() == dict.fromkeys(argocd.COMPONENTS, "stopped")

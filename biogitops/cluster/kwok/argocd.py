@@ -5,7 +5,10 @@ argocd-server, argocd-repo-server, argocd-application-controller and
 argocd-applicationset-controller (symlinks in the state directory) it becomes that component.
 Redis comes from Debian's redis-server. Everything listens on 127.0.0.1, except the
 application controller's metrics endpoint, which upstream binds to 0.0.0.0 unconditionally
-(controller/appcontroller.go); it gets a port of its own from the plan below.
+(controller/appcontroller.go); it gets a port of its own in the table of local.py.
+Each component is a LocalProcess; LocalArgoCD starts, checks and stops them together:
+
+    LocalArgoCD(provider.state_dir, provider.kubeconfig(), provider.base_port).start(kubectl, progress)
 
 Logs: <state>/argocd/logs/<component>.log; pids: <state>/argocd/pids/<component>.pid.
 """
@@ -15,29 +18,24 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-from biogitops.cluster.kube import Kubectl, wait_until
-from biogitops.cluster.kwok.procs import Managed, http_ok, last_log_line, port_open, wait_for_port
-from biogitops.errors import BioGitopsError, Fatal
+from biogitops.cluster.kube import Kubectl
+from biogitops.cluster.kwok.local import PORTS as PORT_TABLE
+from biogitops.cluster.kwok.local import LocalProcess, port, refuse_busy
+from biogitops.cluster.kwok.procs import Managed, http_ok, port_open
+from biogitops.errors import BioGitopsError
 from biogitops.render.argocd_manifests import CONTROLLER_ARGS, manifests
 from biogitops.toolchain import tools
 
 NAMESPACE = "argocd"
 
-# Offsets from the environment's kwok.basePort (the cluster itself uses +0..+5).
-PORTS = {
-    "redis": 10,
-    "server": 11,
-    "server-metrics": 12,
-    "repo-server": 13,
-    "repo-server-metrics": 14,
-    "controller-metrics": 15,
-    "appset-webhook": 16,
-    "appset-probe": 17,
-    "appset-metrics": 18,
-}
+# offsets from kwok.basePort in the one table (local.py); kept under this name for importers
+# outside cluster/ (bench, integration tests)
+PORTS = PORT_TABLE["argocd"]
 
 # The repo-server shells out to `git-verify-wrapper.sh <revision>` (shipped in Argo CD's image,
 # not in its Go module) and treats a non-zero exit as "permission denied". Ours reports the
@@ -54,20 +52,9 @@ case $? in
 esac
 """
 
-COMPONENTS = ["redis", "repo-server", "application-controller", "applicationset-controller", "server"]
-
 
 def _quiet(_: str) -> None:
     pass
-
-
-# the upstream workload that runs each local component
-PARAM_WORKLOADS = {
-    "repo-server": "argocd-repo-server",
-    "application-controller": "argocd-application-controller",
-    "applicationset-controller": "argocd-applicationset-controller",
-    "server": "argocd-server",
-}
 
 
 @functools.cache
@@ -89,33 +76,25 @@ def cmd_param_env(workload: str, configmap: str = "argocd-cmd-params-cm") -> dic
 
 
 @dataclass
-class LocalArgoCD:
-    """Start, check and stop Argo CD's components as processes for one kwok cluster."""
+class ArgoCDProcess(LocalProcess):
+    """One Argo CD component: argocd-cmd-params-cm's `params` and argocd-cm's `settings` reach it
+    as in the cluster, through the environment variables upstream's manifests map each key to."""
 
-    state_dir: Path
-    kubeconfig: Path
-    base_port: int
+    params: dict[str, str] | None = None
+    settings: dict[str, str] | None = None
 
-    @property
-    def home(self) -> Path:
-        return self.state_dir / "argocd"
+    group = "argocd"
+    restart_on_new_argv = True  # a process started by another version of this code has other flags
+    workload: ClassVar[str] = ""  # the upstream workload (and the multi-call binary's name)
 
-    def port(self, name: str) -> int:
-        return self.base_port + PORTS[name]
+    def binary(self, progress: Callable[[str], None] = _quiet) -> Path:
+        return self.home / "bin" / self.workload
 
-    def proc(self, component: str) -> Managed:
-        return Managed(component, self.home)
-
-    def _env(
-        self, component: str = "", params: dict[str, str] | None = None, settings: dict[str, str] | None = None
-    ) -> dict[str, str]:
-        """The component's environment; `params` (argocd-cmd-params-cm's data) and `settings`
-        (argocd-cm's) reach it as in the cluster, through the environment variables upstream's
-        manifests map each key to."""
+    def env(self) -> dict[str, str]:
         env = tools.env_with_tools()
-        if component in PARAM_WORKLOADS:
-            for configmap, data in (("argocd-cmd-params-cm", params), ("argocd-cm", settings)):
-                names = cmd_param_env(PARAM_WORKLOADS[component], configmap)
+        if self.workload:
+            for configmap, data in (("argocd-cmd-params-cm", self.params), ("argocd-cm", self.settings)):
+                names = cmd_param_env(self.workload, configmap)
                 env.update({names[key]: value for key, value in (data or {}).items() if key in names})
         env["PATH"] = f"{self.home / 'bin'}{os.pathsep}{env['PATH']}"
         env.update(
@@ -135,103 +114,178 @@ class LocalArgoCD:
         env.pop("ARGOCD_SERVER_METRICS_LISTEN_ADDRESS", None)
         return env
 
-    def argv(self, component: str) -> list[str]:
-        """The command line of each component (flags documented upstream per component)."""
-        redis = f"127.0.0.1:{self.port('redis')}"
-        repo = f"127.0.0.1:{self.port('repo-server')}"
-        kube = ["--kubeconfig", str(self.kubeconfig), "--namespace", NAMESPACE]
-        bindir = self.home / "bin"
-        if component == "redis":
-            return [
-                str(self._redis()),
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port("redis")),
-                "--protected-mode",
-                "yes",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.home),
-            ]
-        if component == "repo-server":
-            return [
-                str(bindir / "argocd-repo-server"),
-                "--redis",
-                redis,
-                "--address",
-                "127.0.0.1",
-                "--port",
-                str(self.port("repo-server")),
-                "--disable-tls",
-                "--client-ca-path",
-                "",
-                "--metrics-address",
-                "127.0.0.1",
-                "--metrics-port",
-                str(self.port("repo-server-metrics")),
-            ]
-        if component == "application-controller":
-            return [
-                str(bindir / "argocd-application-controller"),
-                *kube,
-                "--redis",
-                redis,
-                "--repo-server",
-                repo,
-                "--repo-server-plaintext",
-                "--metrics-port",
-                str(self.port("controller-metrics")),
-                # processors, timeouts and the resync period come from the ConfigMaps (_env)
-                *CONTROLLER_ARGS,
-            ]
-        if component == "applicationset-controller":
-            return [
-                str(bindir / "argocd-applicationset-controller"),
-                *kube,
-                "--argocd-repo-server",
-                repo,
-                "--repo-server-plaintext",
-                "--metrics-addr",
-                f"127.0.0.1:{self.port('appset-metrics')}",
-                "--probe-addr",
-                f"127.0.0.1:{self.port('appset-probe')}",
-                "--webhook-addr",
-                f"127.0.0.1:{self.port('appset-webhook')}",
-            ]
-        if component == "server":
-            return [
-                str(bindir / "argocd-server"),
-                *kube,
-                "--redis",
-                redis,
-                "--repo-server",
-                repo,
-                "--repo-server-plaintext",
-                "--insecure",
-                "--address",
-                "127.0.0.1",
-                "--port",
-                str(self.port("server")),
-                "--metrics-address",
-                "127.0.0.1",
-                "--metrics-port",
-                str(self.port("server-metrics")),
-                "--staticassets",
-                str(self.home / "ui"),
-            ]
-        raise BioGitopsError(f"unknown Argo CD component {component!r}")
+    # the flags the components share (documented upstream per component)
+    def address(self, name: str) -> str:
+        return f"127.0.0.1:{self.port(name)}"
 
-    def _redis(self) -> Path:
+    @property
+    def kube(self) -> list[str]:
+        return ["--kubeconfig", str(self.kubeconfig), "--namespace", NAMESPACE]
+
+
+class Redis(ArgoCDProcess):
+    """Argo CD's cache, Debian's redis-server."""
+
+    name, what, listens, timeout = "redis", "Argo CD redis", ("redis",), 30
+    restart_on_new_argv = False  # redis rewrites its process title: its command line never matches
+
+    def binary(self, progress: Callable[[str], None] = _quiet) -> Path:
         found = shutil.which("redis-server")
         if not found:
             raise BioGitopsError(
                 "redis-server not found (Argo CD's cache on kwok)", "install it: apt-get install redis-server"
             )
         return Path(found)
+
+    def argv(self, binary: Path) -> list[str]:
+        return [
+            str(binary),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port("redis")),
+            "--protected-mode",
+            "yes",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.home),
+        ]
+
+
+class RepoServer(ArgoCDProcess):
+    name, what = "repo-server", "Argo CD repo-server"
+    workload, listens = "argocd-repo-server", ("repo-server", "repo-server-metrics")
+
+    def argv(self, binary: Path) -> list[str]:
+        return [
+            str(binary),
+            "--redis",
+            self.address("redis"),
+            "--address",
+            "127.0.0.1",
+            "--port",
+            str(self.port("repo-server")),
+            "--disable-tls",
+            "--client-ca-path",
+            "",
+            "--metrics-address",
+            "127.0.0.1",
+            "--metrics-port",
+            str(self.port("repo-server-metrics")),
+        ]
+
+    def probe(self) -> bool:
+        return port_open(self.port("repo-server"))
+
+
+class ApplicationController(ArgoCDProcess):
+    name, what = "application-controller", "Argo CD application-controller"
+    workload, listens = "argocd-application-controller", ("controller-metrics",)
+
+    def argv(self, binary: Path) -> list[str]:
+        return [
+            str(binary),
+            *self.kube,
+            "--redis",
+            self.address("redis"),
+            "--repo-server",
+            self.address("repo-server"),
+            "--repo-server-plaintext",
+            "--metrics-port",
+            str(self.port("controller-metrics")),
+            # processors, timeouts and the resync period come from the ConfigMaps (env)
+            *CONTROLLER_ARGS,
+        ]
+
+    def probe(self) -> bool:
+        return http_ok(self.endpoint("controller-metrics", "/metrics"))
+
+
+class ApplicationSetController(ArgoCDProcess):
+    name, what = "applicationset-controller", "Argo CD applicationset-controller"
+    workload, listens = "argocd-applicationset-controller", ("appset-webhook", "appset-probe", "appset-metrics")
+
+    def argv(self, binary: Path) -> list[str]:
+        return [
+            str(binary),
+            *self.kube,
+            "--argocd-repo-server",
+            self.address("repo-server"),
+            "--repo-server-plaintext",
+            "--metrics-addr",
+            self.address("appset-metrics"),
+            "--probe-addr",
+            self.address("appset-probe"),
+            "--webhook-addr",
+            self.address("appset-webhook"),
+        ]
+
+    def probe(self) -> bool:
+        return http_ok(self.endpoint("appset-metrics", "/metrics"))
+
+
+class Server(ArgoCDProcess):
+    name, what, workload, listens = "server", "Argo CD server", "argocd-server", ("server", "server-metrics")
+
+    def argv(self, binary: Path) -> list[str]:
+        return [
+            str(binary),
+            *self.kube,
+            "--redis",
+            self.address("redis"),
+            "--repo-server",
+            self.address("repo-server"),
+            "--repo-server-plaintext",
+            "--insecure",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            str(self.port("server")),
+            "--metrics-address",
+            "127.0.0.1",
+            "--metrics-port",
+            str(self.port("server-metrics")),
+            "--staticassets",
+            str(self.home / "ui"),
+        ]
+
+    def probe(self) -> bool:
+        return http_ok(self.endpoint("server", "/healthz"))
+
+
+# in start order: the cache first, the API server last
+COMPONENTS: dict[str, type[ArgoCDProcess]] = {
+    c.name: c for c in (Redis, RepoServer, ApplicationController, ApplicationSetController, Server)
+}
+
+
+@dataclass
+class LocalArgoCD:
+    """Start, check and stop Argo CD's components as processes for one kwok cluster."""
+
+    state_dir: Path
+    kubeconfig: Path
+    base_port: int
+
+    @property
+    def home(self) -> Path:
+        return self.state_dir / "argocd"
+
+    def port(self, name: str) -> int:
+        return port(self.base_port, "argocd", name)
+
+    def component(
+        self, name: str, params: dict[str, str] | None = None, settings: dict[str, str] | None = None
+    ) -> ArgoCDProcess:
+        if name not in COMPONENTS:
+            raise BioGitopsError(f"unknown Argo CD component {name!r}", f"one of: {', '.join(COMPONENTS)}")
+        return COMPONENTS[name](self.state_dir, self.kubeconfig, self.base_port, params, settings)
+
+    def proc(self, component: str) -> Managed:
+        return self.component(component).proc
 
     def _prepare(self) -> None:
         argocd = tools.which("argocd").resolve()
@@ -240,12 +294,7 @@ class LocalArgoCD:
         wrapper = self.home / "bin" / "git-verify-wrapper.sh"
         wrapper.write_text(VERIFY_WRAPPER)
         wrapper.chmod(0o700)
-        for name in (
-            "argocd-server",
-            "argocd-repo-server",
-            "argocd-application-controller",
-            "argocd-applicationset-controller",
-        ):
+        for name in (c.workload for c in COMPONENTS.values() if c.workload):
             link = self.home / "bin" / name
             if link.is_symlink() and link.resolve() == argocd:
                 continue
@@ -253,67 +302,32 @@ class LocalArgoCD:
             link.symlink_to(argocd)
 
     def ready(self, component: str) -> bool:
-        if not self.proc(component).alive():
-            return False
-        if component == "redis":
-            return port_open(self.port("redis"))
-        if component == "repo-server":
-            return port_open(self.port("repo-server"))
-        if component == "application-controller":
-            return http_ok(f"http://127.0.0.1:{self.port('controller-metrics')}/metrics")
-        if component == "applicationset-controller":
-            return http_ok(f"http://127.0.0.1:{self.port('appset-metrics')}/metrics")
-        return http_ok(f"http://127.0.0.1:{self.port('server')}/healthz")
+        return self.component(component).ready()
 
     def status(self) -> dict[str, str]:
-        return {c: "ready" if self.ready(c) else ("running" if self.proc(c).alive() else "stopped") for c in COMPONENTS}
+        return {c: self.component(c).state() for c in COMPONENTS}
 
     def start(
         self,
         kubectl: Kubectl,
-        progress=_quiet,
+        progress: Callable[[str], None] = _quiet,
         params: dict[str, str] | None = None,
         timeout: float = 180,
         settings: dict[str, str] | None = None,
     ) -> None:
         """Start every component that is not running, with argocd-cmd-params-cm's `params` and
-        argocd-cm's `settings`; wait for all."""
+        argocd-cm's `settings`; restart one whose flags changed; wait for all."""
         self._prepare()
-        self._redis()
-        if not any(self.proc(c).alive() for c in COMPONENTS):
-            busy = [f"{name} {self.port(name)}" for name in PORTS if port_open(self.port(name))]
-            if busy:
-                raise BioGitopsError(
-                    f"cannot start Argo CD: port(s) {', '.join(busy)} already in use on 127.0.0.1",
-                    "stop what listens there, or change kwok.basePort in the environment settings",
-                )
-        for component in COMPONENTS:
-            proc = self.proc(component)
-            # redis rewrites its process title, so only Argo CD's own command lines are compared
-            if proc.alive() and (component == "redis" or proc.cmdline() == self.argv(component)):
-                continue
-            if proc.alive():  # started by another version of this code: flags differ
-                progress(f"restarting argocd {component}: its command line changed")
-                proc.stop()
-            progress(f"starting argocd {component}")
-            proc.start(self.argv(component), self._env(component, params, settings))
-            if component == "redis":
-                wait_for_port(self.port("redis"), 30, "redis-server", proc.logfile)
-        for component in COMPONENTS:
-            wait_until(
-                lambda c=component: self._ready_or_dead(c),
-                timeout,
-                f"Argo CD {component} to be ready",
-                progress,
-                hint=f"see {self.proc(component).logfile}",
-            )
-
-    def _ready_or_dead(self, component: str) -> bool:
-        if not self.proc(component).alive():
-            log = self.proc(component).logfile
-            raise Fatal(f"Argo CD {component} exited: {last_log_line(log) or 'no log'}", f"see {log}")
-        return self.ready(component)
+        processes = [self.component(c, params, settings) for c in COMPONENTS]
+        # nothing is started while a port of one not running is taken
+        refuse_busy("Argo CD", {n: p for proc in processes if not proc.alive() for n, p in proc.ports().items()})
+        for proc in processes:
+            proc.launch(progress)
+            if isinstance(proc, Redis):
+                proc.wait(progress)  # the others connect to their cache as they start
+        for proc in processes:
+            proc.wait(progress, timeout)
 
     def stop(self) -> None:
         for component in reversed(COMPONENTS):
-            self.proc(component).stop()
+            self.component(component).stop()

@@ -1,4 +1,4 @@
-"""Local background processes with pid files and logs (kwok's Argo CD, Redis, git daemon).
+"""Local background processes with pid files and logs: the primitive under local.py's LocalProcess.
 
 proc = Managed("redis", state_dir)
 proc.start(["redis-server", "--port", "26410"], env)   # detached, logs in state_dir/logs/redis.log
@@ -15,8 +15,6 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-
-from biogitops.errors import BioGitopsError
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
@@ -54,20 +52,6 @@ def last_log_line(log: Path) -> str:
     """The last non-empty line of a log file, or '' (for one-line errors about a dead process)."""
     lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()] if log.is_file() else []
     return lines[-1][:200] if lines else ""
-
-
-def wait_for_port(port: int, timeout: float, what: str, log: Path | None = None, host: str = "127.0.0.1") -> None:
-    """Wait until host:port accepts connections, else raise with the last log line."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if port_open(port, host):
-            return
-        time.sleep(0.3)
-    last = last_log_line(log) if log else ""
-    tail = f"; last log line: {last}" if last else ""
-    raise BioGitopsError(
-        f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f}s{tail}", f"see {log}" if log else ""
-    )
 
 
 @dataclass
