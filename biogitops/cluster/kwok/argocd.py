@@ -122,6 +122,18 @@ class ArgoCDProcess(LocalProcess):
     def kube(self) -> list[str]:
         return ["--kubeconfig", str(self.kubeconfig), "--namespace", NAMESPACE]
 
+    @property
+    def clients(self) -> list[str]:
+        """The API server, the cache and the repo-server, for the controller and the API server."""
+        return [
+            *self.kube,
+            "--redis",
+            self.address("redis"),
+            "--repo-server",
+            self.address("repo-server"),
+            "--repo-server-plaintext",
+        ]
+
 
 class Redis(ArgoCDProcess):
     """Argo CD's cache, Debian's redis-server."""
@@ -188,12 +200,7 @@ class ApplicationController(ArgoCDProcess):
     def argv(self, binary: Path) -> list[str]:
         return [
             str(binary),
-            *self.kube,
-            "--redis",
-            self.address("redis"),
-            "--repo-server",
-            self.address("repo-server"),
-            "--repo-server-plaintext",
+            *self.clients,
             "--metrics-port",
             str(self.port("controller-metrics")),
             # processors, timeouts and the resync period come from the ConfigMaps (env)
@@ -233,12 +240,7 @@ class Server(ArgoCDProcess):
     def argv(self, binary: Path) -> list[str]:
         return [
             str(binary),
-            *self.kube,
-            "--redis",
-            self.address("redis"),
-            "--repo-server",
-            self.address("repo-server"),
-            "--repo-server-plaintext",
+            *self.clients,
             "--insecure",
             "--address",
             "127.0.0.1",
