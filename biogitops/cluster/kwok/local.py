@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from biogitops.cluster.kube import wait_until
 from biogitops.cluster.kwok.procs import Managed, last_log_line, port_open
@@ -113,7 +113,7 @@ class LocalProcess:
     restart_on_new_argv: ClassVar[bool] = False  # restart when the running command line differs
 
     @classmethod
-    def for_provider(cls, provider: Any, **kwargs: Any) -> Any:
+    def for_provider(cls, provider: Any, **kwargs: Any) -> Self:
         """The process for a provider's cluster (its state dir, kubeconfig and base port)."""
         return cls(provider.state_dir, Path(provider.kubeconfig() or ""), provider.base_port, **kwargs)
 
