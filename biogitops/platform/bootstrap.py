@@ -43,9 +43,9 @@ from biogitops.config.labs import Lab, check_apps, load_labs, load_labs_at
 from biogitops.config.pins import load_pins
 from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
-from biogitops.platform import argocd, sealing, sealkeys
+from biogitops.platform import argocd, sealkeys
 from biogitops.platform.gitsource import bare_repo, source_for
-from biogitops.render import affected, crds
+from biogitops.render import affected, crds, sealing
 from biogitops.render.manifests import (
     Graph,
     bootstrap_values,

@@ -22,7 +22,7 @@ from biogitops.paths import REPO_ROOT
 
 BRANCH = "snapshot"
 # gitignored, yet Argo CD must see them: dev's credentials, sealed with this machine's key
-# (biogitops/platform/sealing.py), so that no other machine's checkout carries them
+# (biogitops/render/sealing.py), so that no other machine's checkout carries them
 GENERATED = ["applications/*/extras/sealed/dev/*/*.yaml"]
 GIT_ID = ["-c", "user.name=bio-gitops", "-c", "user.email=bootstrap@bio-gitops.invalid"]
 

@@ -25,7 +25,7 @@ from biogitops.cluster.kwok.sealedsecrets import CRD, LocalController, module_pa
 from biogitops.config.labs import load_labs
 from biogitops.errors import BioGitopsError, ConfigError
 from biogitops.paths import REPO_ROOT, cache_dir
-from biogitops.platform import sealing
+from biogitops.render import sealing
 from biogitops.toolchain import tools
 
 NAMESPACE = sealing.CONTROLLER_NAMESPACE

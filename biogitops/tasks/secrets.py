@@ -21,7 +21,7 @@ from biogitops.cluster.target import Target
 from biogitops.config.settings import known_envs
 from biogitops.console import console, progress
 from biogitops.errors import ConfigError
-from biogitops.platform import sealing
+from biogitops.render import sealing
 from biogitops.tasks.common import friendly
 
 ENV = {"env": "environment: a folder under clusters/ (dev, staging, prod)"}

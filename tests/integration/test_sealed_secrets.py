@@ -20,7 +20,8 @@ from biogitops.cluster import Provider
 from biogitops.cluster.kwok import sealedsecrets
 from biogitops.cluster.target import Target
 from biogitops.platform import bootstrap as bs
-from biogitops.platform import sealing, sealkeys
+from biogitops.platform import sealkeys
+from biogitops.render import sealing
 
 from .conftest import Cluster, git_application, git_repo_from
 

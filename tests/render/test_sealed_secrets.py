@@ -14,8 +14,7 @@ import yaml
 from biogitops.config.pins import load_pins
 from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
-from biogitops.platform import sealing
-from biogitops.render import targets
+from biogitops.render import sealing, targets
 from biogitops.toolchain import tools
 
 ENVS = ["dev", "staging", "prod"]

@@ -17,7 +17,8 @@ import yaml
 from biogitops.cluster.kwok import sealedsecrets
 from biogitops.errors import BioGitopsError, ConfigError
 from biogitops.paths import REPO_ROOT
-from biogitops.platform import gitsource, sealing, sealkeys
+from biogitops.platform import gitsource, sealkeys
+from biogitops.render import sealing
 
 SECRET_VALUE = "s3cr3t-Value-that-must-never-leak-7f3a"
 

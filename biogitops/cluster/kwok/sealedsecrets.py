@@ -21,7 +21,7 @@ from biogitops.cluster.kwok.procs import http_ok
 from biogitops.config.pins import ToolPin, load_pins
 from biogitops.errors import BioGitopsError
 from biogitops.paths import tools_dir
-from biogitops.platform import sealing
+from biogitops.render import sealing
 from biogitops.toolchain import tools
 from biogitops.toolchain.gomodules import module_dir
 
