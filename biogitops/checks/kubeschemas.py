@@ -155,15 +155,13 @@ def crd_files() -> list[Path]:
 
 def openapi_from_kwok(progress=print) -> dict[str, Any]:
     """Start a throw-away kwok control plane, read /openapi/v2, stop it."""
-    from biogitops.cluster import get_provider
-    from biogitops.cluster.kube import Kubectl
-    from biogitops.config.settings import load_settings
+    from biogitops.cluster.target import Target
 
-    provider = get_provider(load_settings("dev"), "kwok", instance="schemas", port_offset=200)
+    provider = Target("dev", "kwok", instance="schemas", port_offset=200).provider
     provider.delete()
     try:
         provider.create(progress)
-        return json.loads(Kubectl(provider.kubeconfig()).run("get", "--raw", "/openapi/v2", timeout=120))
+        return json.loads(provider.kubectl().run("get", "--raw", "/openapi/v2", timeout=120))
     finally:
         provider.delete()
 

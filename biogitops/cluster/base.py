@@ -14,11 +14,15 @@ import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from biogitops.cluster.kube import Kubectl
 from biogitops.config.settings import NodeGroup, Settings
 from biogitops.errors import BioGitopsError
 from biogitops.paths import cache_dir
+
+if TYPE_CHECKING:  # kwok's controller module imports this one
+    from biogitops.cluster.kwok.sealedsecrets import LocalController
 
 Progress = Callable[[str], None]
 
@@ -102,6 +106,11 @@ class Provider(abc.ABC):
 
     def start_gatekeeper(self, progress: Progress = _quiet) -> None:
         """Before the policies layer, when Gatekeeper is enabled: run it where no pod can (here: nothing)."""
+        return None
+
+    def local_sealed_secrets(self) -> LocalController | None:
+        """The Sealed Secrets controller as a local process beside this cluster, or None where it
+        runs as a pod (installed by its Application)."""
         return None
 
     def argocd_images(self) -> dict[str, str] | None:

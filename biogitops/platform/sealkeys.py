@@ -21,7 +21,7 @@ import yaml
 
 from biogitops.cluster.base import Provider
 from biogitops.cluster.kube import Kubectl
-from biogitops.cluster.kwok.sealedsecrets import CRD, LocalController, module_path
+from biogitops.cluster.kwok.sealedsecrets import CRD, module_path
 from biogitops.config.labs import load_labs
 from biogitops.errors import BioGitopsError, ConfigError
 from biogitops.paths import REPO_ROOT, cache_dir
@@ -61,8 +61,7 @@ def install_dev_key(provider: Provider, progress=_quiet) -> str:
 
 def restart_controller(provider: Provider, progress=_quiet) -> None:
     """Make the controller read its keys again (it loads them when it starts)."""
-    if provider.name == "kwok":
-        local = LocalController(provider)
+    if (local := provider.local_sealed_secrets()) is not None:
         local.stop()
         local.start(progress)
         return
@@ -83,11 +82,11 @@ def prepare(provider: Provider, labs: list[Any], progress=_quiet) -> None:
     if env == "dev":
         install_dev_key(provider, progress)
         seal_lab_credentials(env, labs, progress)
-    if provider.name == "kwok":
+    if (local := provider.local_sealed_secrets()) is not None:
         kubectl = provider.kubectl()
         kubectl.apply_file(module_path(CRD))
         kubectl.wait_crd("sealedsecrets.bitnami.com")
-        LocalController(provider).start(progress)
+        local.start(progress)
 
 
 def seal_lab_credentials(env: str, labs: list[Any], progress=_quiet) -> list[Path]:
@@ -103,8 +102,8 @@ def seal_lab_credentials(env: str, labs: list[Any], progress=_quiet) -> list[Pat
 
 def fetch_cert(provider: Provider) -> bytes:
     """The controller's current certificate: from the local process on kwok, else through kubeseal."""
-    if provider.name == "kwok":
-        return LocalController(provider).cert()
+    if (local := provider.local_sealed_secrets()) is not None:
+        return local.cert()
     cmd = [
         str(tools.which("kubeseal")),
         "--fetch-cert",

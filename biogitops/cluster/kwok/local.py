@@ -28,6 +28,7 @@ A controller supplies only what differs: `group`, `name`, `what`, the ports it `
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,9 @@ def _quiet(_: str) -> None:
 def port(base_port: int, group: str, name: str) -> int:
     """The loopback port of `name` in `group` for a cluster whose ports start at `base_port`."""
     return base_port + PORTS[group][name]
+
+
+PORTS_RELEASE_S = 5.0  # how long a restarted process's ports may take to close
 
 
 def refuse_busy(
@@ -183,6 +187,10 @@ class LocalProcess:
                 return False
             progress(f"restarting {self.what}: its command line changed")
             self.proc.stop()
+            # its sockets close as the kernel reaps it: give them a moment before calling them busy
+            deadline = time.monotonic() + PORTS_RELEASE_S
+            while time.monotonic() < deadline and any(port_open(n) for n in self.ports().values()):
+                time.sleep(0.1)
         refuse_busy(self.what, self.ports())
         where = f" on 127.0.0.1:{next(iter(self.ports().values()))}" if self.listens else ""
         progress(f"starting {self.what}{where}")

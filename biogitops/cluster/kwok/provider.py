@@ -24,6 +24,7 @@ from biogitops.cluster.kube import wait_until
 from biogitops.cluster.kwok import gatekeeper, local
 from biogitops.cluster.kwok.local import LAST_PORT_OFFSET
 from biogitops.cluster.kwok.procs import Managed, port_open
+from biogitops.cluster.kwok.sealedsecrets import LocalController
 from biogitops.errors import ToolError
 from biogitops.toolchain import tools
 
@@ -134,6 +135,9 @@ class KwokProvider(Provider):
 
     def prepare_gatekeeper(self, progress=_quiet) -> None:
         gatekeeper.ensure_manager(progress)  # built once from gator's module, then cached
+
+    def local_sealed_secrets(self) -> LocalController:
+        return LocalController(self)
 
     def start_gatekeeper(self, progress=_quiet) -> None:
         gatekeeper.start_local(self, progress)  # no container runs the chart's
