@@ -10,7 +10,7 @@ prints
     runbooks: 1 finding(s), rules: link (12 pages)
 
 and exits 1 (0, after `runbooks: no findings (12 pages)`, when nothing was found). The checks
-that use it: `python -m biogitops.checks.runbooks`, `.checks.repo_rules`, `.checks.alert_rules`,
+that use it: `python -m biogitops.checks.runbooks`, `.checks.docs`, `.checks.repo_rules`, `.checks.alert_rules`,
 `.checks.policy_suites` and `python -m biogitops.infra.rules`. It lives at the top of the package,
 beside errors.py, so that infra/ and checks/ both import it without importing each other.
 """
