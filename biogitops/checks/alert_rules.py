@@ -1,8 +1,8 @@
 """`nox -s rules`: alert rules, their tests, runbooks and dashboards, checked offline.
 
-    python -m biogitops.checks.alert_rules            # the repository; exit 1 with one line per problem
+    python -m biogitops.checks.alert_rules            # the repository; exit 1 with a line per finding
 
-What it proves (each problem names the file, the alert or panel, and the reason):
+What it proves (each finding is `file: rule: alert or panel: reason`):
   - every file in observability/prometheus/alert-rules/ is one PrometheusRule;
   - every alert has a severity label and summary, description and runbook_url annotations,
     and its runbook_url ends in runbooks/alerts/<page>.md, a page with the four sections;
@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from biogitops import findings
 from biogitops.checks.promql import grafana_to_promql, metric_names
 from biogitops.paths import REPO_ROOT
 
@@ -41,20 +42,6 @@ ANNOTATIONS = ("summary", "description", "runbook_url")
 RUNBOOK_SECTIONS = ("Meaning", "Impact", "Diagnosis", "Mitigation")
 _RUNBOOK_URL = re.compile(r"(?:^|/)runbooks/alerts/([A-Za-z0-9_.-]+\.md)$")
 _DEPLOYED_BY = re.compile(r"^(tool|chart):([a-z0-9-]+)$|^kubernetes$")
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: Path
-    subject: str
-    reason: str
-
-    def line(self, root: Path) -> str:
-        try:
-            shown = self.path.relative_to(root)
-        except ValueError:
-            shown = self.path
-        return f"{shown}: {self.subject}: {self.reason}"
 
 
 @dataclass
@@ -78,11 +65,16 @@ class Query:
 
 @dataclass
 class Report:
-    problems: list[Problem] = field(default_factory=list)
+    """What `check` found over the tree at `root`, and how much it looked at."""
+
+    root: Path
+    findings: list[findings.Finding] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
 
-    def add(self, path: Path, subject: str, reason: str) -> None:
-        self.problems.append(Problem(path, subject, reason))
+    def add(self, rule: str, path: Path, subject: str, reason: str, fix: str = "") -> None:
+        """A finding of `rule` in `path` about `subject` ("alert X", "panel 'T'"; "" for the file itself)."""
+        message = f"{subject}: {reason}" if subject else reason
+        self.findings.append(findings.Finding.at(path, rule, message, fix=fix, root=self.root))
 
 
 # ---------------------------------------------------------------- rule files
@@ -95,28 +87,29 @@ def load_rule_files(root: Path, report: Report) -> list[RuleFile]:
         try:
             docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
         except yaml.YAMLError as err:
-            report.add(path, "file", f"not YAML ({str(err).splitlines()[0]})")
+            report.add("rule-file", path, "", f"not YAML ({str(err).splitlines()[0]})")
             continue
         if len(docs) != 1 or not isinstance(docs[0], dict):
-            report.add(path, "file", f"holds {len(docs)} documents; one PrometheusRule per file")
+            report.add("rule-file", path, "", f"holds {len(docs)} documents; one PrometheusRule per file")
             continue
         doc = docs[0]
         if doc.get("kind") != "PrometheusRule" or not str(doc.get("apiVersion", "")).startswith(
             "monitoring.coreos.com/"
         ):
             report.add(
+                "rule-file",
                 path,
-                "file",
+                "",
                 f"is a {doc.get('apiVersion')}/{doc.get('kind')}, not a monitoring.coreos.com/v1 PrometheusRule",
             )
             continue
         spec = doc.get("spec") or {}
         if not isinstance(spec.get("groups"), list) or not spec["groups"]:
-            report.add(path, "spec.groups", "missing or empty: a PrometheusRule needs at least one group")
+            report.add("rule-file", path, "spec.groups", "missing or empty: a PrometheusRule needs at least one group")
             continue
         files.append(RuleFile(path, spec))
-    if not files and not report.problems:
-        report.add(root / RULES, "directory", "no PrometheusRule files found")
+    if not files and not report.findings:
+        report.add("rule-file", root / RULES, "", "no PrometheusRule files found")
     return files
 
 
@@ -128,10 +121,10 @@ def check_alert_fields(root: Path, rule_file: RuleFile, report: Report) -> None:
         severity = labels.get("severity")
         if severity not in SEVERITIES:
             why = "missing" if severity is None else f"{severity!r} is not one of {', '.join(SEVERITIES)}"
-            report.add(rule_file.path, f"alert {name}", f"label severity {why}")
+            report.add("alert-fields", rule_file.path, f"alert {name}", f"label severity {why}")
         for key in ANNOTATIONS:
             if not str(annotations.get(key) or "").strip():
-                report.add(rule_file.path, f"alert {name}", f"annotation {key} is missing")
+                report.add("alert-fields", rule_file.path, f"alert {name}", f"annotation {key} is missing")
         url = str(annotations.get("runbook_url") or "")
         if url:
             check_runbook(root, rule_file.path, name, url, report)
@@ -140,16 +133,28 @@ def check_alert_fields(root: Path, rule_file: RuleFile, report: Report) -> None:
 def check_runbook(root: Path, path: Path, alert: str, url: str, report: Report) -> None:
     match = _RUNBOOK_URL.search(url)
     if not match:
-        report.add(path, f"alert {alert}", f"runbook_url {url!r} does not point at {RUNBOOKS}/<page>.md")
+        report.add(
+            "alert-runbook", path, f"alert {alert}", f"runbook_url {url!r} does not point at {RUNBOOKS}/<page>.md"
+        )
         return
     page = root / RUNBOOKS / match.group(1)
     if not page.is_file():
-        report.add(path, f"alert {alert}", f"runbook_url names {RUNBOOKS / match.group(1)}, which does not exist")
+        report.add(
+            "alert-runbook",
+            path,
+            f"alert {alert}",
+            f"runbook_url names {RUNBOOKS / match.group(1)}, which does not exist",
+        )
         return
     headings = set(re.findall(r"^## +(.+?)\s*$", page.read_text(), flags=re.M))
     missing = [s for s in RUNBOOK_SECTIONS if s not in headings]
     if missing:
-        report.add(page, f"runbook of {alert}", f"lacks the section(s) {', '.join('## ' + s for s in missing)}")
+        report.add(
+            "alert-runbook",
+            page,
+            f"runbook of {alert}",
+            f"lacks the section(s) {', '.join('## ' + s for s in missing)}",
+        )
 
 
 # ---------------------------------------------------------------- unit tests of the rules
@@ -165,15 +170,15 @@ def check_test_coverage(rule_file: RuleFile, report: Report) -> None:
     alerts = [a["alert"] for a in rule_file.alerts()]
     if not path.is_file():
         for name in alerts:
-            report.add(rule_file.path, f"alert {name}", f"has no test: {path.name} is missing in tests/")
+            report.add("alert-tests", rule_file.path, f"alert {name}", f"has no test: {path.name} is missing in tests/")
         return
     try:
         doc = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
-        report.add(path, "file", f"not YAML ({str(err).splitlines()[0]})")
+        report.add("alert-tests", path, "", f"not YAML ({str(err).splitlines()[0]})")
         return
     if doc.get("rule_files") != [rule_file.path.name]:
-        report.add(path, "rule_files", f"must be [{rule_file.path.name}] (the rule file it tests)")
+        report.add("alert-tests", path, "rule_files", f"must be [{rule_file.path.name}] (the rule file it tests)")
     firing: set[str] = set()
     quiet: set[str] = set()
     for case in doc.get("tests") or []:
@@ -181,21 +186,23 @@ def check_test_coverage(rule_file: RuleFile, report: Report) -> None:
             (firing if check.get("exp_alerts") else quiet).add(check.get("alertname"))
     for name in alerts:
         if name not in firing and name not in quiet:
-            report.add(rule_file.path, f"alert {name}", f"has no test in tests/{path.name}")
+            report.add("alert-tests", rule_file.path, f"alert {name}", f"has no test in tests/{path.name}")
             continue
         if name not in firing:
-            report.add(rule_file.path, f"alert {name}", f"no case in tests/{path.name} where it fires")
+            report.add("alert-tests", rule_file.path, f"alert {name}", f"no case in tests/{path.name} where it fires")
         if name not in quiet:
-            report.add(rule_file.path, f"alert {name}", f"no case in tests/{path.name} where it does not fire")
+            report.add(
+                "alert-tests", rule_file.path, f"alert {name}", f"no case in tests/{path.name} where it does not fire"
+            )
     for name in (firing | quiet) - set(alerts):
-        report.add(path, f"alert {name}", f"tested but not defined in {rule_file.path.name}")
+        report.add("alert-tests", path, f"alert {name}", f"tested but not defined in {rule_file.path.name}")
 
 
 def orphan_tests(root: Path, rule_files: list[RuleFile], report: Report) -> None:
     known = {test_file(r) for r in rule_files}
     for path in sorted((root / RULES / "tests").glob("*.yaml")):
         if path not in known and not (root / RULES / path.name.replace(".test.yaml", ".yaml")).is_file():
-            report.add(path, "file", "tests a rule file that does not exist")
+            report.add("alert-tests", path, "", "tests a rule file that does not exist")
 
 
 # ---------------------------------------------------------------- dashboards
@@ -206,15 +213,15 @@ def dashboard_queries(root: Path, report: Report) -> list[Query]:
     queries: list[Query] = []
     files = sorted((root / DASHBOARDS).glob("*.json"))
     if not files:
-        report.add(root / DASHBOARDS, "directory", "no dashboards found")
+        report.add("dashboard", root / DASHBOARDS, "", "no dashboards found")
     for path in files:
         try:
             doc = json.loads(path.read_text())
         except json.JSONDecodeError as err:
-            report.add(path, "file", f"not JSON ({err})")
+            report.add("dashboard", path, "", f"not JSON ({err})")
             continue
         if not isinstance(doc, dict) or not doc.get("title") or not doc.get("uid"):
-            report.add(path, "dashboard", "needs a title and a uid")
+            report.add("dashboard", path, "", "needs a title and a uid")
             continue
         panels = list(doc.get("panels") or [])
         count = 0
@@ -228,11 +235,11 @@ def dashboard_queries(root: Path, report: Report) -> list[Query]:
                     continue
                 count += 1
                 if not str(expr).strip():
-                    report.add(path, f"panel {title!r}", "empty query")
+                    report.add("dashboard", path, f"panel {title!r}", "empty query")
                     continue
                 queries.append(Query(path, f"panel {title!r}", grafana_to_promql(str(expr))))
         if count == 0:
-            report.add(path, "dashboard", "has no panel query")
+            report.add("dashboard", path, "", "has no panel query")
     return queries
 
 
@@ -245,7 +252,7 @@ def known_metrics(root: Path, report: Report, pins: dict[str, Any]) -> dict[str,
     try:
         doc = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as err:
-        report.add(path, "file", f"cannot be read ({err})")
+        report.add("metrics-file", path, "", f"cannot be read ({err})")
         return {}
     known = {name: "prometheus" for name in doc.get("builtin") or []}
     for exporter, spec in (doc.get("exporters") or {}).items():
@@ -253,16 +260,21 @@ def known_metrics(root: Path, report: Report, pins: dict[str, Any]) -> dict[str,
         match = _DEPLOYED_BY.match(deployed)
         if not match:
             why = f"deployedBy {deployed!r} is not tool:<name>, chart:<name> or kubernetes"
-            report.add(path, f"exporter {exporter}", why)
+            report.add("metrics-file", path, f"exporter {exporter}", why)
             continue
         if match.group(1) and match.group(2) not in (pins.get(f"{match.group(1)}s") or {}):
-            report.add(path, f"exporter {exporter}", f"deployedBy {deployed}: pins.yaml has no such {match.group(1)}")
+            report.add(
+                "metrics-file",
+                path,
+                f"exporter {exporter}",
+                f"deployedBy {deployed}: pins.yaml has no such {match.group(1)}",
+            )
             continue
         if "@" not in str(spec.get("module", "")):
-            report.add(path, f"exporter {exporter}", "module must be <Go module>@<version>")
+            report.add("metrics-file", path, f"exporter {exporter}", "module must be <Go module>@<version>")
         for metric, source in (spec.get("metrics") or {}).items():
             if not source:
-                report.add(path, f"metric {metric}", "names no source file")
+                report.add("metrics-file", path, f"metric {metric}", "names no source file")
             known[metric] = exporter
     return known
 
@@ -271,10 +283,11 @@ def check_metrics(queries: list[Query], known: dict[str, str], recorded: set[str
     for query in queries:
         for name in sorted(metric_names(query.expr) - set(known) - recorded):
             report.add(
+                "metric-exported",
                 query.path,
                 query.subject,
-                f"metric {name} is exposed by no exporter we deploy "
-                f"(add it to {METRICS} with its source, or fix the name)",
+                f"metric {name} is exposed by no exporter we deploy",
+                f"add it to {METRICS} with its source, or fix the name",
             )
 
 
@@ -300,7 +313,7 @@ def promtool_check(rule_files: list[RuleFile], queries: list[Query], work: Path,
         proc = _promtool(["check", "rules", "--lint=none", extracted.name], work)
         if proc.returncode != 0:
             for line in _failures(proc.stdout + proc.stderr):
-                report.add(rule_file.path, "promtool check rules", line.replace(str(extracted), rule_file.path.name))
+                report.add("promtool-check", rule_file.path, "", line.replace(str(extracted), rule_file.path.name))
     panels = work / "panels"
     panels.mkdir()
     for i, query in enumerate(queries):
@@ -312,7 +325,7 @@ def promtool_check(rule_files: list[RuleFile], queries: list[Query], work: Path,
             reason = next((ln for ln in _failures(proc.stdout + proc.stderr) if "parse" in ln), None)
             reason = reason or _failures(proc.stdout + proc.stderr)[0]
             reason = reason.split("could not parse expression: ")[-1]
-            report.add(query.path, query.subject, f"promtool rejects the query: {reason}")
+            report.add("promtool-check", query.path, query.subject, f"promtool rejects the query: {reason}")
 
 
 def promtool_test(rule_files: list[RuleFile], work: Path, report: Report) -> None:
@@ -326,7 +339,7 @@ def promtool_test(rule_files: list[RuleFile], work: Path, report: Report) -> Non
         if proc.returncode != 0:
             out = [ln.rstrip() for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
             detail = " | ".join(ln.strip() for ln in out if not ln.startswith("Unit Testing"))[:1500]
-            report.add(tests, "promtool test rules", f"failed: {detail}")
+            report.add("promtool-test", tests, "", f"failed: {detail}")
 
 
 # ---------------------------------------------------------------- driver
@@ -334,7 +347,7 @@ def promtool_test(rule_files: list[RuleFile], work: Path, report: Report) -> Non
 
 def check(root: Path = REPO_ROOT, run_promtool: bool = True) -> Report:
     """Every check above on the tree at `root` (the repository, or a test fixture)."""
-    report = Report()
+    report = Report(root)
     pins = yaml.safe_load((REPO_ROOT / "pins.yaml").read_text())
     rule_files = load_rule_files(root, report)
     queries: list[Query] = []
@@ -362,16 +375,11 @@ def check(root: Path = REPO_ROOT, run_promtool: bool = True) -> Report:
     return report
 
 
-def main() -> None:
-    report = check()
-    for problem in report.problems:
-        print(f"error: {problem.line(REPO_ROOT)}", file=sys.stderr)
-    summary = ", ".join(f"{v} {k}" for k, v in report.counts.items())
-    if report.problems:
-        print(f"rules: {len(report.problems)} problem(s) ({summary})", file=sys.stderr)
-        sys.exit(1)
-    print(f"rules: all checks pass ({summary})")
+def main() -> int:
+    """`python -m biogitops.checks.alert_rules`: a line per finding, `file: rule: subject: reason`; exit 1 if any."""
+    found = check()
+    return findings.report(found.findings, "rules", ", ".join(f"{v} {k}" for k, v in found.counts.items()))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from biogitops.config.pins import Pins, load_pins
+from biogitops.findings import Finding, report
 from biogitops.paths import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
@@ -40,17 +40,6 @@ PROSE_NAMES: dict[str, tuple[str, ...]] = {
     "Go": ("go",),
     "CoreDNS": ("components.coredns",),
 }
-
-
-@dataclass(frozen=True)
-class DocFinding:
-    path: Path
-    line: int
-    rule: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path.relative_to(REPO_ROOT)}:{self.line}: {self.rule}: {self.message}"
 
 
 def doc_files(root: Path = REPO_ROOT) -> list[Path]:
@@ -104,35 +93,30 @@ def version_mentions(line: str, names: Iterable[str]) -> list[tuple[str, str]]:
     return [(name, version) for _, _, name, version in sorted(found)]
 
 
-def check(files: list[Path] | None = None, readme: Path = README, pins: Pins | None = None) -> list[DocFinding]:
+def check(files: list[Path] | None = None, readme: Path = README, pins: Pins | None = None) -> list[Finding]:
     """Every finding over `files` (default: doc_files())."""
     commands = readme_commands(readme)
     names = pinned_versions(pins or load_pins())
-    findings = []
+    findings: list[Finding] = []
     for path in files if files is not None else doc_files():
         for number, line in enumerate(path.read_text().splitlines(), start=1):
             if path != readme:
                 for quoted in quoted_commands(line):
                     if quoted not in commands:
-                        findings.append(
-                            DocFinding(
-                                path, number, "readme-command", f"quotes a command the README does not have: {quoted}"
-                            )
-                        )
+                        message = f"quotes a command the README does not have: {quoted}"
+                        findings.append(Finding.at(path, "readme-command", message, line=number))
             for name, version in version_mentions(line, names):
                 if version not in names[name]:
                     pinned = " or ".join(sorted(names[name]))
-                    findings.append(
-                        DocFinding(path, number, "pinned-version", f"{name} {version}, but pins.yaml pins {pinned}")
-                    )
+                    message = f"{name} {version}, but pins.yaml pins {pinned}"
+                    findings.append(Finding.at(path, "pinned-version", message, line=number))
     return findings
 
 
 def main() -> int:
-    findings = check()
-    for finding in findings:
-        print(finding)
-    return 1 if findings else 0
+    """`python -m biogitops.checks.docs`: a line per finding, `file:line: rule: message`; exit 1 if any."""
+    files = doc_files()
+    return report(check(files), "docs", f"{len(files)} pages")
 
 
 if __name__ == "__main__":

@@ -19,15 +19,12 @@ from typing import Any
 import yaml
 
 from biogitops.errors import BioGitopsError
+from biogitops.findings import Finding, report, shown
 from biogitops.paths import REPO_ROOT
 from biogitops.toolchain import tools
 
 POLICIES = REPO_ROOT / "policies"
 NOT_POLICIES = {"gatekeeper"}
-
-
-def _shown(path: Path) -> str:
-    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def policy_dirs(root: Path = POLICIES) -> list[Path]:
@@ -52,76 +49,85 @@ def _allows(case: dict[str, Any]) -> bool:
     return not assertions or all(a.get("violations") in ("no", 0) for a in assertions)
 
 
-def coverage(root: Path = POLICIES) -> list[str]:
-    """Problems with the suites under `root`: a template without a suite test, a suite without an
-    allowed or a denied case, a suite naming a file that does not exist."""
-    problems = []
+def coverage(root: Path = POLICIES) -> list[Finding]:
+    """Findings over the suites under `root`: a template without a suite test (rule suite-missing,
+    template-untested), a suite without an allowed or a denied case (allowed-case, denied-case),
+    a suite naming a file that does not exist (suite-file), an exemption outside the Config
+    (constraint-exemption), a suite that is not one (suite-invalid)."""
+    problems: list[Finding] = []
     for policy in policy_dirs(root):
         suite_path = policy / "suite.yaml"
         templates = sorted(policy.glob("template*.yaml"))
         if not suite_path.is_file():
-            hint = "no suite.yaml beside it; add one with allowed and denied cases"
-            problems += [f"{_shown(t)}: {hint}" for t in templates]
+            fix = "add one with allowed and denied cases"
+            problems += [Finding.at(t, "suite-missing", "no suite.yaml beside it", fix=fix) for t in templates]
             continue
         try:
             suite = yaml.safe_load(suite_path.read_text()) or {}
         except yaml.YAMLError as err:
-            problems.append(f"{_shown(suite_path)}: not YAML ({str(err).splitlines()[0]})")
+            problems.append(Finding.at(suite_path, "suite-invalid", f"not YAML ({str(err).splitlines()[0]})"))
             continue
         if suite.get("kind") != "Suite":
-            problems.append(f"{_shown(suite_path)}: kind is {suite.get('kind')!r}, not Suite")
+            problems.append(Finding.at(suite_path, "suite-invalid", f"kind is {suite.get('kind')!r}, not Suite"))
             continue
         tests = suite.get("tests") or []
         tested = {(policy / t.get("template", "")).resolve() for t in tests}
         for template in templates:
             if template.resolve() not in tested:
-                problems.append(f"{_shown(template)}: no test in {_shown(suite_path)} uses this template")
+                problems.append(Finding.at(template, "template-untested", f"no test in {shown(suite_path)} uses it"))
         for i, test in enumerate(tests):
-            where = f"{_shown(suite_path)}: tests[{i}] ({test.get('name', 'unnamed')})"
+            where = f"tests[{i}] ({test.get('name', 'unnamed')})"
             for key in ("template", "constraint"):
                 if not test.get(key) or not (policy / test[key]).is_file():
-                    problems.append(f"{where}: {key} {test.get(key)!r} does not exist")
+                    problems.append(
+                        Finding.at(suite_path, "suite-file", f"{where}: {key} {test.get(key)!r} does not exist")
+                    )
             cases = test.get("cases") or []
             for j, case in enumerate(cases):
                 for name in [case.get("object"), *(case.get("inventory") or [])]:
                     if not name or not (policy / name).is_file():
-                        problems.append(f"{where}: cases[{j}]: file {name!r} does not exist")
+                        message = f"{where}: cases[{j}]: file {name!r} does not exist"
+                        problems.append(Finding.at(suite_path, "suite-file", message))
             constraint = policy / test.get("constraint", "")
             if constraint.is_file() and "excludedNamespaces" in (
                 (yaml.safe_load(constraint.read_text()) or {}).get("spec") or {}
             ).get("match", {}):
                 problems.append(
-                    f"{_shown(constraint)}: spec.match.excludedNamespaces: exemptions live in one place, "
-                    "policies/gatekeeper/config.yaml"
+                    Finding.at(
+                        constraint,
+                        "constraint-exemption",
+                        "spec.match.excludedNamespaces: exemptions live in one place",
+                        fix="move it to policies/gatekeeper/config.yaml",
+                    )
                 )
             if not any(_denies(c) for c in cases):
-                problems.append(f"{where}: no denied case (an object with violations: yes or a count)")
+                message = f"{where}: no denied case (an object with violations: yes or a count)"
+                problems.append(Finding.at(suite_path, "denied-case", message))
             if not any(_allows(c) for c in cases):
-                problems.append(f"{where}: no allowed case (an object with violations: no)")
+                message = f"{where}: no allowed case (an object with violations: no)"
+                problems.append(Finding.at(suite_path, "allowed-case", message))
     return problems
 
 
 def verify(root: Path = POLICIES) -> subprocess.CompletedProcess:
     """`gator verify` over every suite under root (the pinned gator)."""
     if not any((p / "suite.yaml").is_file() for p in policy_dirs(root)):
-        raise BioGitopsError(f"no suite.yaml under {_shown(root)}")
+        raise BioGitopsError(f"no suite.yaml under {shown(root)}")
     # `path/...` walks the folder for Suite files, as `go test ./...` does for packages
     return subprocess.run([str(tools.which("gator")), "verify", "-v", f"{root}/..."], capture_output=True, text=True)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m biogitops.checks.policy_suites [--root DIR] [--no-run]`: coverage findings, then gator verify."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=POLICIES, help="the policies folder (default: policies/)")
     parser.add_argument("--no-run", action="store_true", help="check coverage only; do not run gator")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     try:
-        problems = coverage(root)
-        for problem in problems:
-            print(f"error: {problem}", file=sys.stderr)
-        if problems:
+        checked = f"{len(policy_dirs(root))} policies"
+        if report(coverage(root), "suites", checked):
             return 1
-        print(f"suites: {len(policy_dirs(root))} policies, each template tested with allowed and denied cases")
         if args.no_run:
             return 0
         proc = verify(root)

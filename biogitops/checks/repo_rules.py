@@ -3,7 +3,7 @@
     python -m biogitops.checks.repo_rules                 # render every env into out/policy/, check, list problems
     python -m biogitops.checks.repo_rules --dir DIR       # check YAML files under DIR instead (DIR/<env>/<target>.yaml)
 
-Each rule returns problems as `rule: file: Kind namespace/name: what is wrong`. The rules:
+Each finding is one line, `file: rule: Kind namespace/name: what is wrong (how to fix it)`. The rules:
 
   floating-tag       every image has an exact tag (not :latest, not untagged) or a digest
   image-registry     every image comes from a registry the image-signing policy allows
@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from biogitops.errors import BioGitopsError
+from biogitops.findings import Finding, report, shown
 from biogitops.paths import REPO_ROOT
 
 OUT = REPO_ROOT / "out" / "policy"
@@ -35,17 +36,6 @@ IMAGE_CONSTRAINT = REPO_ROOT / "policies" / "image-signing" / "samples" / "const
 # failing fixtures of these rules: committed on purpose, each proves its rule fires
 FIXTURES = "tests/fixtures/rules/"
 POD_KINDS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
-
-
-@dataclass(frozen=True)
-class Problem:
-    rule: str
-    file: str
-    obj: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.rule}: {self.file}: {self.obj}: {self.message}"
 
 
 @dataclass
@@ -61,6 +51,10 @@ class Doc:
         meta = self.obj.get("metadata") or {}
         ns = f"{meta['namespace']}/" if meta.get("namespace") else ""
         return f"{self.obj.get('kind', '?')} {ns}{meta.get('name', '?')}"
+
+    def finding(self, rule: str, message: str, fix: str = "") -> Finding:
+        """A finding of `rule` on this object: `file: rule: Kind namespace/name: message (fix)`."""
+        return Finding(self.file, None, rule, f"{self.ref}: {message}", fix)
 
 
 # ------------------------------------------------------------------ helpers
@@ -114,7 +108,7 @@ def allowed_registries(path: Path = IMAGE_CONSTRAINT) -> list[str]:
 
 
 # ------------------------------------------------------------------ rules
-def floating_tag(docs: list[Doc]) -> Iterator[Problem]:
+def floating_tag(docs: list[Doc]) -> Iterator[Finding]:
     for doc in docs:
         for where, image in images(doc.obj.get("spec") or {}, "spec"):
             if "@sha256:" in image and image_tag(image) != "latest":
@@ -122,33 +116,29 @@ def floating_tag(docs: list[Doc]) -> Iterator[Problem]:
             tag = image_tag(image)
             if tag in ("", "latest"):
                 what = "the floating tag :latest" if tag else "no tag"
-                yield Problem("floating-tag", doc.file, doc.ref, f"{where}: {image} has {what}; pin an exact version")
+                yield doc.finding("floating-tag", f"{where}: {image} has {what}", "pin an exact version")
 
 
-def image_registry(docs: list[Doc]) -> Iterator[Problem]:
+def image_registry(docs: list[Doc]) -> Iterator[Finding]:
     allowed = allowed_registries()
     for doc in docs:
         for where, image in images(doc.obj.get("spec") or {}, "spec"):
             if not any(canonical(image).startswith(prefix) for prefix in allowed):
-                yield Problem(
+                yield doc.finding(
                     "image-registry",
-                    doc.file,
-                    doc.ref,
-                    f"{where}: {image} is not from an allowed registry "
-                    f"(add it to {IMAGE_CONSTRAINT.relative_to(REPO_ROOT)} if pipelines really pull from it)",
+                    f"{where}: {image} is not from an allowed registry",
+                    f"add it to {IMAGE_CONSTRAINT.relative_to(REPO_ROOT)} if pipelines really pull from it",
                 )
 
 
-def plaintext_secret(docs: list[Doc]) -> Iterator[Problem]:
+def plaintext_secret(docs: list[Doc]) -> Iterator[Finding]:
     for doc in docs:
         if doc.obj.get("kind") == "Secret" and (doc.obj.get("data") or doc.obj.get("stringData")):
             keys = sorted({**(doc.obj.get("data") or {}), **(doc.obj.get("stringData") or {})})
-            yield Problem(
+            yield doc.finding(
                 "plaintext-secret",
-                doc.file,
-                doc.ref,
-                f"holds values ({', '.join(keys)}) in plain text; "
-                "seal it (invoke secrets.seal) and commit the SealedSecret",
+                f"holds values ({', '.join(keys)}) in plain text",
+                "seal it with `invoke secrets.seal` and commit the SealedSecret",
             )
 
 
@@ -181,7 +171,7 @@ def applications(docs: list[Doc]) -> Iterator[Doc]:
             yield doc
 
 
-def app_project(docs: list[Doc]) -> Iterator[Problem]:
+def app_project(docs: list[Doc]) -> Iterator[Finding]:
     projects = {d.obj["metadata"]["name"]: d.obj for d in docs if d.obj.get("kind") == "AppProject"}
     for doc in applications(docs):
         name = (doc.obj.get("spec") or {}).get("project", "")
@@ -189,53 +179,46 @@ def app_project(docs: list[Doc]) -> Iterator[Problem]:
             continue  # default-project's finding
         project = projects.get(name)
         if project is None:
-            yield Problem("app-project", doc.file, doc.ref, f"project {name!r} is not among the rendered AppProjects")
+            yield doc.finding("app-project", f"project {name!r} is not among the rendered AppProjects")
             continue
         for source in _sources(doc.obj):
             if not _admits_repo(project, source.get("repoURL", "")):
-                yield Problem(
-                    "app-project",
-                    doc.file,
-                    doc.ref,
-                    f"project {name} does not admit source {source.get('repoURL')} (spec.sourceRepos)",
+                yield doc.finding(
+                    "app-project", f"project {name} does not admit source {source.get('repoURL')} (spec.sourceRepos)"
                 )
         dest = (doc.obj.get("spec") or {}).get("destination") or {}
         if not _admits_destination(project, dest):
             where = f"{dest.get('server') or dest.get('name')} namespace {dest.get('namespace')}"
             message = f"project {name} does not admit destination {where} (spec.destinations)"
-            yield Problem("app-project", doc.file, doc.ref, message)
+            yield doc.finding("app-project", message)
 
 
-def default_project(docs: list[Doc]) -> Iterator[Problem]:
+def default_project(docs: list[Doc]) -> Iterator[Finding]:
     for doc in applications(docs):
         if (doc.obj.get("spec") or {}).get("project", "default") == "default":
-            yield Problem("default-project", doc.file, doc.ref, "uses the default project; name its own AppProject")
+            yield doc.finding("default-project", "uses the default project", "name its own AppProject")
 
 
-def namespace_netpol(docs: list[Doc]) -> Iterator[Problem]:
+def namespace_netpol(docs: list[Doc]) -> Iterator[Finding]:
     covered = {(d.env, d.obj["metadata"].get("namespace")) for d in docs if d.obj.get("kind") == "NetworkPolicy"}
     for doc in docs:
         if doc.obj.get("kind") == "Namespace" and (doc.env, doc.obj["metadata"]["name"]) not in covered:
-            yield Problem(
-                "namespace-netpol", doc.file, doc.ref, "no NetworkPolicy in this namespace; start from default-deny"
-            )
+            yield doc.finding("namespace-netpol", "no NetworkPolicy in this namespace", "start from default-deny")
 
 
-def memory_resources(docs: list[Doc]) -> Iterator[Problem]:
+def memory_resources(docs: list[Doc]) -> Iterator[Finding]:
     for doc in docs:
         for c in containers(doc.obj):
             res = c.get("resources") or {}
             missing = [f"{part}.memory" for part in ("requests", "limits") if not (res.get(part) or {}).get("memory")]
             if missing:
-                yield Problem(
+                yield doc.finding(
                     "memory-resources",
-                    doc.file,
-                    doc.ref,
                     f"container {c.get('name')}: resources.{' and resources.'.join(missing)} not set",
                 )
 
 
-RULES: dict[str, Callable[[list[Doc]], Iterator[Problem]]] = {
+RULES: dict[str, Callable[[list[Doc]], Iterator[Finding]]] = {
     "floating-tag": floating_tag,
     "image-registry": image_registry,
     "plaintext-secret": plaintext_secret,
@@ -253,12 +236,12 @@ def load_dir(directory: Path) -> list[Doc]:
     for path in sorted(directory.rglob("*.yaml")):
         rel = path.relative_to(directory)
         env = rel.parts[0] if len(rel.parts) > 1 else ""
-        shown = str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+        name = shown(path)
         try:
             objs = [o for o in yaml.safe_load_all(path.read_text()) if isinstance(o, dict)]
         except yaml.YAMLError as err:
-            raise BioGitopsError(f"{shown}: not YAML ({str(err).splitlines()[0]})") from None
-        docs += [Doc(shown, env, o) for o in objs]
+            raise BioGitopsError(f"{name}: not YAML ({str(err).splitlines()[0]})") from None
+        docs += [Doc(name, env, o) for o in objs]
     return docs
 
 
@@ -274,7 +257,7 @@ def committed_files(root: Path = REPO_ROOT) -> list[Path]:
     return [root / f for f in proc.stdout.splitlines() if not f.startswith(FIXTURES) and (root / f).is_file()]
 
 
-def repository_secrets(root: Path = REPO_ROOT) -> list[Problem]:
+def repository_secrets(root: Path = REPO_ROOT) -> list[Finding]:
     """plaintext-secret over every committed file that parses as YAML (templates are checked rendered)."""
     docs = []
     for path in committed_files(root):
@@ -286,8 +269,9 @@ def repository_secrets(root: Path = REPO_ROOT) -> list[Problem]:
     return list(plaintext_secret(docs))
 
 
-def check(docs: list[Doc], only: list[str] | None = None) -> list[Problem]:
-    problems: list[Problem] = []
+def check(docs: list[Doc], only: list[str] | None = None) -> list[Finding]:
+    """The findings of every rule (or those in `only`) over `docs`."""
+    problems: list[Finding] = []
     for name, rule in RULES.items():
         if only is None or name in only:
             problems += list(rule(docs))
@@ -333,6 +317,7 @@ def generated_applications(env: str) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m biogitops.checks.repo_rules [--dir DIR] [--rule RULE]`: a line per finding; exit 1 if any."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, help="check DIR/<env>/*.yaml instead of rendering")
     parser.add_argument("--rule", action="append", choices=sorted(RULES), help="only this rule (repeatable)")
@@ -350,14 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     except BioGitopsError as err:
         print(f"error: {err.line()}", file=sys.stderr)
         return 1
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if problems:
-        rules = sorted({p.rule for p in problems})
-        print(f"error: {len(problems)} problem(s), rules: {', '.join(rules)}", file=sys.stderr)
-        return 1
-    print(f"repository rules: {len(RULES)} rules, no problems")
-    return 0
+    return report(problems, "repository rules", f"{len(set(args.rule or RULES))} of {len(RULES)} rules")
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 
 Run: `python -m biogitops.checks.runbooks` (also part of `nox -s unit` through tests/unit/test_runbooks.py).
 
-- every `invoke TASK --flag` and `nox -s SESSION` quoted in a code span or fenced block names a
-  task/session that exists and flags the task accepts;
-- every relative markdown link resolves, file and `#anchor`;
-- every alert in observability/prometheus/alert-rules/ has runbooks/alerts/<Alert>.md, and
-  every page there an alert.
+Each finding is one line, `file:line: rule: message`; the rules:
+
+- command: every `invoke TASK --flag` and `nox -s SESSION` quoted in a code span or fenced block
+  names a task/session that exists and flags the task accepts;
+- link: every relative markdown link resolves, file and `#anchor`;
+- alert-page: every alert in observability/prometheus/alert-rules/ has runbooks/alerts/<Alert>.md,
+  and every page there an alert.
 
 Executable procedures: a fenced ```sh block directly after `<!-- runbook: run NAME -->` is a
 step of procedure NAME; `steps(page, NAME)` returns them in page order (with their line) for
@@ -26,6 +28,7 @@ import yaml
 from invoke import Collection, Config
 from invoke.loader import FilesystemLoader
 
+from biogitops.findings import Finding, report
 from biogitops.paths import REPO_ROOT
 
 DOC_DIRS = ("runbooks", "handbook")
@@ -36,18 +39,6 @@ MARKER = re.compile(r"^<!--\s*runbook:\s*run\s+([a-z0-9-]+)\s*-->\s*$")
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 SPAN = re.compile(r"`([^`\n]+)`")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One finding: where (file:line) and what."""
-
-    path: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -211,7 +202,7 @@ def anchors(text: str) -> set[str]:
     return result
 
 
-def check_links(path: Path, text: str, root: Path) -> list[Problem]:
+def check_links(path: Path, text: str, root: Path) -> list[Finding]:
     """Every relative link in `text` resolves to a file (and a heading, when it has #anchor)."""
     problems = []
     rel = str(path.relative_to(root))
@@ -225,10 +216,12 @@ def check_links(path: Path, text: str, root: Path) -> list[Problem]:
             file_part, _, anchor = target.partition("#")
             dest = (path.parent / file_part).resolve() if file_part else path
             if not dest.exists():
-                problems.append(Problem(rel, number, f"link {target!r}: no file {file_part}"))
+                problems.append(Finding(rel, number, "link", f"link {target!r}: no file {file_part}"))
                 continue
             if anchor and dest.suffix == ".md" and anchor not in anchors(dest.read_text()):
-                problems.append(Problem(rel, number, f"link {target!r}: no heading #{anchor} in {file_part or rel}"))
+                problems.append(
+                    Finding(rel, number, "link", f"link {target!r}: no heading #{anchor} in {file_part or rel}")
+                )
     return problems
 
 
@@ -244,32 +237,34 @@ def alert_names(root: Path = REPO_ROOT) -> dict[str, str]:
     return names
 
 
-def check_alert_pages(root: Path = REPO_ROOT) -> list[Problem]:
+def check_alert_pages(root: Path = REPO_ROOT) -> list[Finding]:
     """Every alert has a page and every page an alert."""
     alerts = alert_names(root)
     pages = {p.stem: p for p in (root / ALERT_PAGES).glob("*.md") if p.name != "README.md"}
     problems = [
-        Problem(file, 1, f"alert {name} has no page {ALERT_PAGES}/{name}.md")
+        Finding(file, 1, "alert-page", f"alert {name} has no page {ALERT_PAGES}/{name}.md")
         for name, file in sorted(alerts.items())
         if name not in pages
     ]
     problems += [
-        Problem(str(p.relative_to(root)), 1, f"page for alert {name}, which no rule in {ALERT_RULES}/ defines")
+        Finding(
+            str(p.relative_to(root)), 1, "alert-page", f"page for alert {name}, which no rule in {ALERT_RULES}/ defines"
+        )
         for name, p in sorted(pages.items())
         if name not in alerts
     ]
     return problems
 
 
-def check(root: Path = REPO_ROOT) -> list[Problem]:
+def check(root: Path = REPO_ROOT) -> list[Finding]:
     """All checks over runbooks/ and handbook/."""
     tasks_, sessions = _tasks(), _sessions() | planned_sessions(root)
-    problems: list[Problem] = []
+    problems: list[Finding] = []
     for path in doc_files(root):
         text = path.read_text()
         for line, command in commands(text):
             if why := check_command(command, tasks_, sessions):
-                problems.append(Problem(str(path.relative_to(root)), line, why))
+                problems.append(Finding(str(path.relative_to(root)), line, "command", why))
         problems += check_links(path, text, root)
     return problems + check_alert_pages(root)
 
@@ -312,13 +307,9 @@ def run_steps(page: str, procedure: str, env: dict[str, str], root: Path = REPO_
 
 
 def main() -> int:
-    """Print every problem as file:line: message; exit 1 if any."""
-    problems = check()
-    for problem in problems:
-        print(problem)
-    if not problems:
-        print(f"runbooks: {len(doc_files())} pages checked, {len(alert_names())} alerts with pages")
-    return 1 if problems else 0
+    """`python -m biogitops.checks.runbooks`: every finding as `file:line: rule: message`; exit 1 if any."""
+    checked = f"{len(doc_files())} pages, {len(alert_names())} alerts with pages"
+    return report(check(), "runbooks", checked)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,8 @@ invoke lab.new proteomics --env dev   # scaffolds a valid file
 
 from __future__ import annotations
 
-import re
 import subprocess
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -47,30 +45,6 @@ _BYTES = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?(k|Ki|Mi|Gi|Ti|Pi|M|G
 _GROUP = {"type": "string", "minLength": 1, "maxLength": 128}
 # above this a lab's storage quota is a typo, not a request (clusters/argocd/lab-tenant has the same)
 STORAGE_CEILING = "100Ti"
-_UNITS = {
-    "": 1,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "m": Decimal("0.001"),
-}
-
-
-def quantity(text: str) -> Decimal:
-    """A Kubernetes quantity (as the lab schema admits them) as a number: `1Gi` -> 1073741824."""
-    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([a-zA-Z]*)", text)
-    if not match or match.group(2) not in _UNITS:
-        raise ValueError(f"not a quantity: {text!r}")
-    return Decimal(match.group(1)) * _UNITS[match.group(2)]
-
-
 LAB_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["name", "owners", "members", "quota", "apps"],
@@ -158,6 +132,9 @@ def _check_limits(path: Path, data: dict[str, Any]) -> None:
                 f"{path}: {key}: {group!r} is not an OIDC group of the lab",
                 "no whitespace, and never a Kubernetes system: group",
             )
+    # the pinned client's parser, imported here: `import kubernetes` costs ~0.3 s every `invoke` would pay
+    from kubernetes.utils.quantity import parse_quantity as quantity
+
     quota = data["quota"]
     if quantity(quota["cpu"]) <= 0:
         raise ConfigError(f"{path}: quota.cpu: must be more than 0", 'e.g. cpu: "4"')

@@ -1,6 +1,6 @@
 """The platform's rules for infrastructure/, checked on the HCL itself (no provider needed).
 
-    python -m biogitops.infra.rules                    # infrastructure/: one line per finding
+    python -m biogitops.infra.rules                    # infrastructure/: `file: rule: message` per finding
     python -m biogitops.infra.rules tests/terraform/fixtures/variable-typed
 
 `nox -s terraform` runs these through tests/terraform/test_rules.py. Each finding names the
@@ -21,6 +21,7 @@ from typing import Any
 from biogitops.config.pins import load_pins
 from biogitops.config.yamlschema import load_yaml
 from biogitops.errors import ConfigError
+from biogitops.findings import Finding, report, shown
 from biogitops.infra.docs import render as render_readme
 from biogitops.infra.hcl import Config, is_expression, load_dir, unwrap
 from biogitops.paths import REPO_ROOT
@@ -39,22 +40,6 @@ NODE_GROUP_SOURCE = "modules/node-group"
 EKS_SOURCE = "modules/eks-cluster"
 VPC_SOURCE = "modules/vpc"
 MULTI_AZ = 3
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One broken rule in one file."""
-
-    path: Path
-    rule: str
-    message: str
-
-    def line(self) -> str:
-        try:
-            shown = self.path.relative_to(REPO_ROOT)
-        except ValueError:
-            shown = self.path
-        return f"{shown}: {self.rule}: {self.message}"
 
 
 @dataclass
@@ -105,7 +90,7 @@ def variable_typed(tree: Tree) -> Iterator[Finding]:
     for _, config in tree.all():
         for path, name, body in config.blocks("variable"):
             if "type" not in body:
-                yield Finding(path, "variable-typed", f'variable "{name}" has no type')
+                yield Finding.at(path, "variable-typed", f'variable "{name}" has no type')
 
 
 def variable_described(tree: Tree) -> Iterator[Finding]:
@@ -113,7 +98,7 @@ def variable_described(tree: Tree) -> Iterator[Finding]:
     for _, config in tree.all():
         for path, name, body in config.blocks("variable"):
             if not str(body.get("description", "")).strip():
-                yield Finding(path, "variable-described", f'variable "{name}" has no description')
+                yield Finding.at(path, "variable-described", f'variable "{name}" has no description')
 
 
 def variable_validated(tree: Tree) -> Iterator[Finding]:
@@ -122,7 +107,7 @@ def variable_validated(tree: Tree) -> Iterator[Finding]:
         for path, name, body in config.blocks("variable"):
             ranged = RANGED_NAME.search(name) or unwrap(body.get("type", "")) == "number"
             if ranged and not body.get("validation"):
-                yield Finding(
+                yield Finding.at(
                     path, "variable-validated", f'variable "{name}" has a known range but no validation block'
                 )
 
@@ -148,18 +133,18 @@ def provider_pinned(tree: Tree) -> Iterator[Finding]:
                     declared[name] = (path, spec)
         versions = _file(config, "versions.tf")
         if not required_version:
-            yield Finding(versions, "provider-pinned", "terraform block has no required_version")
+            yield Finding.at(versions, "provider-pinned", "terraform block has no required_version")
         for name in sorted(_used_providers(config) - set(declared)):
-            yield Finding(versions, "provider-pinned", f'provider "{name}" is used but not in required_providers')
+            yield Finding.at(versions, "provider-pinned", f'provider "{name}" is used but not in required_providers')
         for name, (path, spec) in sorted(declared.items()):
             if not isinstance(spec, dict) or not spec.get("source") or not spec.get("version"):
-                yield Finding(path, "provider-pinned", f'provider "{name}" needs both source and version')
+                yield Finding.at(path, "provider-pinned", f'provider "{name}" needs both source and version')
                 continue
             version = str(spec["version"]).strip()
             pattern = EXACT_VERSION if role == "env" else BOUNDED_VERSION
             if not (pattern.match(version) or EXACT_VERSION.match(version)):
                 want = "an exact version (X.Y.Z)" if role == "env" else "an upper bound (~> X.Y) or an exact version"
-                yield Finding(path, "provider-pinned", f'provider "{name}" version "{version}" is not {want}')
+                yield Finding.at(path, "provider-pinned", f'provider "{name}" version "{version}" is not {want}')
 
 
 def module_pinned(tree: Tree) -> Iterator[Finding]:
@@ -171,11 +156,13 @@ def module_pinned(tree: Tree) -> Iterator[Finding]:
                 continue
             if source.startswith(("git::", "github.com/", "git@")) or "://" in source:
                 if not re.search(r"[?&]ref=(v?\d+\.\d+\.\d+|[0-9a-f]{40})$", source):
-                    yield Finding(path, "module-pinned", f'module "{name}" source {source} has no ?ref= tag or commit')
+                    yield Finding.at(
+                        path, "module-pinned", f'module "{name}" source {source} has no ?ref= tag or commit'
+                    )
                 continue
             version = str(body.get("version", "")).strip()
             if not EXACT_VERSION.match(version):
-                yield Finding(
+                yield Finding.at(
                     path, "module-pinned", f'module "{name}" ({source}) version "{version}" is not an exact X.Y.Z'
                 )
 
@@ -198,7 +185,7 @@ def backend_literal(tree: Tree) -> Iterator[Finding]:
         for path, kind, body in _backends(config):
             for key, value in body.items():
                 if is_expression(value):
-                    yield Finding(path, "backend-literal", f'backend "{kind}" {key} = {value} is an interpolation')
+                    yield Finding.at(path, "backend-literal", f'backend "{kind}" {key} = {value} is an interpolation')
 
 
 def backend_s3_locked(tree: Tree) -> Iterator[Finding]:
@@ -206,18 +193,18 @@ def backend_s3_locked(tree: Tree) -> Iterator[Finding]:
     for env, config in tree.envs.items():
         backends = _backends(config)
         if [kind for _, kind, _ in backends] != ["s3"]:
-            yield Finding(_file(config, "backend.tf"), "backend-s3-locked", f"{env} needs exactly one backend, s3")
+            yield Finding.at(_file(config, "backend.tf"), "backend-s3-locked", f"{env} needs exactly one backend, s3")
             continue
         path, _, body = backends[0]
         missing = [k for k in ("bucket", "key", "region") if not body.get(k)]
         if missing:
-            yield Finding(path, "backend-s3-locked", f"backend s3 lacks {', '.join(missing)}")
+            yield Finding.at(path, "backend-s3-locked", f"backend s3 lacks {', '.join(missing)}")
         if body.get("encrypt") is not True:
-            yield Finding(path, "backend-s3-locked", "backend s3 must set encrypt = true")
+            yield Finding.at(path, "backend-s3-locked", "backend s3 must set encrypt = true")
         if body.get("use_lockfile") is not True and not body.get("dynamodb_table"):
-            yield Finding(path, "backend-s3-locked", "backend s3 has no locking (use_lockfile = true)")
+            yield Finding.at(path, "backend-s3-locked", "backend s3 has no locking (use_lockfile = true)")
         if env not in str(body.get("key", "")):
-            yield Finding(path, "backend-s3-locked", f"state key {body.get('key')!r} does not name {env}")
+            yield Finding.at(path, "backend-s3-locked", f"state key {body.get('key')!r} does not name {env}")
 
 
 # ------------------------------------------------------------------ the platform's contract
@@ -248,15 +235,15 @@ def node_group_labels(tree: Tree) -> Iterator[Finding]:
         for group, spec in groups.items():
             kind = kinds.get(group)
             if kind is None:
-                yield Finding(path, "node-group-labels", f"no node kind {group!r} (nodeGroups in clusters/{env})")
+                yield Finding.at(path, "node-group-labels", f"no node kind {group!r} (nodeGroups in clusters/{env})")
                 continue
             settings_file = f"clusters/{env}/settings.yaml"
             if (kind.get("labels") or {}) != (spec.get("labels") or {}):
                 message = f"{group} labels {kind.get('labels')} differ from {settings_file} {spec.get('labels')}"
-                yield Finding(path, "node-group-labels", message)
+                yield Finding.at(path, "node-group-labels", message)
             if _taint_set(kind.get("taints")) != _taint_set(spec.get("taints")):
                 message = f"{group} taints {kind.get('taints')} differ from {settings_file} {spec.get('taints')}"
-                yield Finding(path, "node-group-labels", message)
+                yield Finding.at(path, "node-group-labels", message)
 
 
 def _created_kinds(config: Config) -> set[str]:
@@ -277,12 +264,12 @@ def env_node_groups(tree: Tree) -> Iterator[Finding]:
     for env, config in tree.envs.items():
         settings = tree.settings(env)
         if settings is None:
-            yield Finding(_file(config), "env-node-groups", f"no clusters/{env}/settings.yaml for this environment")
+            yield Finding.at(_file(config), "env-node-groups", f"no clusters/{env}/settings.yaml for this environment")
             continue
         wanted = set((settings.get("nodeGroups") or {}).keys())
         have = _created_kinds(config)
         if have != wanted:
-            yield Finding(
+            yield Finding.at(
                 _file(config),
                 "env-node-groups",
                 f"node groups {sorted(have)} differ from nodeGroups {sorted(wanted)} in clusters/{env}/settings.yaml",
@@ -298,9 +285,9 @@ def cluster_secret_labels(tree: Tree) -> Iterator[Finding]:
         }
         for path, name, body in _calls(config, EKS_SOURCE):
             if body.get("environment") != env:
-                yield Finding(path, "cluster-secret-labels", f'module "{name}" environment is not "{env}"')
+                yield Finding.at(path, "cluster-secret-labels", f'module "{name}" environment is not "{env}"')
             if body.get("gitops_addons") != addons:
-                yield Finding(
+                yield Finding.at(
                     path,
                     "cluster-secret-labels",
                     f'module "{name}" gitops_addons {body.get("gitops_addons")} differ from addons in '
@@ -310,7 +297,7 @@ def cluster_secret_labels(tree: Tree) -> Iterator[Finding]:
 
 def _required_call(config: Config, source: str, rule: str) -> Iterator[Finding]:
     if not _calls(config, source):
-        yield Finding(_file(config), rule, f"{config.directory.name} does not call {source}")
+        yield Finding.at(_file(config), rule, f"{config.directory.name} does not call {source}")
 
 
 def prod_private_endpoint(tree: Tree) -> Iterator[Finding]:
@@ -321,7 +308,7 @@ def prod_private_endpoint(tree: Tree) -> Iterator[Finding]:
     yield from _required_call(config, EKS_SOURCE, "prod-private-endpoint")
     for path, name, body in _calls(config, EKS_SOURCE):
         if body.get("endpoint_public_access") is not False:
-            yield Finding(
+            yield Finding.at(
                 path,
                 "prod-private-endpoint",
                 f'module "{name}" must set endpoint_public_access = false, has {body.get("endpoint_public_access")}',
@@ -337,12 +324,14 @@ def prod_multi_az(tree: Tree) -> Iterator[Finding]:
     for path, name, body in _calls(config, VPC_SOURCE):
         azs = body.get("azs")
         if not isinstance(azs, list) or len(set(azs)) < MULTI_AZ:
-            yield Finding(path, "prod-multi-az", f'module "{name}" azs {azs} are fewer than {MULTI_AZ} distinct zones')
+            yield Finding.at(
+                path, "prod-multi-az", f'module "{name}" azs {azs} are fewer than {MULTI_AZ} distinct zones'
+            )
         if body.get("nat_gateway_per_az") is not True:
-            yield Finding(path, "prod-multi-az", f'module "{name}" must set nat_gateway_per_az = true')
+            yield Finding.at(path, "prod-multi-az", f'module "{name}" must set nat_gateway_per_az = true')
     for path, name, body in _calls(config, NODE_GROUP_SOURCE) + _calls(config, EKS_SOURCE):
         if "private_subnet_ids" not in str(body.get("subnet_ids", "")):
-            yield Finding(path, "prod-multi-az", f'module "{name}" subnet_ids are not the vpc\'s private_subnet_ids')
+            yield Finding.at(path, "prod-multi-az", f'module "{name}" subnet_ids are not the vpc\'s private_subnet_ids')
 
 
 def kms_encryption(tree: Tree) -> Iterator[Finding]:
@@ -350,11 +339,11 @@ def kms_encryption(tree: Tree) -> Iterator[Finding]:
     for _, config in tree.all():
         for path, name, body in config.blocks("resource"):
             if name.startswith("aws_kms_key.") and body.get("enable_key_rotation") is not True:
-                yield Finding(path, "kms-encryption", f"{name} has no enable_key_rotation = true")
+                yield Finding.at(path, "kms-encryption", f"{name} has no enable_key_rotation = true")
             if name.startswith("aws_efs_file_system.") and not (
                 body.get("encrypted") is True and body.get("kms_key_id")
             ):
-                yield Finding(path, "kms-encryption", f"{name} must be encrypted with a KMS key (kms_key_id)")
+                yield Finding.at(path, "kms-encryption", f"{name} must be encrypted with a KMS key (kms_key_id)")
         for path, name, body in config.blocks("module"):
             source = str(body.get("source", ""))
             if source.startswith("terraform-aws-modules/eks/aws") and "//" not in source:
@@ -363,14 +352,14 @@ def kms_encryption(tree: Tree) -> Iterator[Finding]:
                     "provider_key_arn"
                 )
                 if "secrets" not in resources or not key:
-                    yield Finding(path, "kms-encryption", f'module "{name}" does not encrypt secrets with a KMS key')
+                    yield Finding.at(path, "kms-encryption", f'module "{name}" does not encrypt secrets with a KMS key')
             flow_logs = source.startswith("terraform-aws-modules/vpc/aws") and body.get("enable_flow_log") is True
             if flow_logs and not body.get("flow_log_cloudwatch_log_group_kms_key_id"):
-                yield Finding(path, "kms-encryption", f'module "{name}" flow logs are not KMS-encrypted')
+                yield Finding.at(path, "kms-encryption", f'module "{name}" flow logs are not KMS-encrypted')
             if "eks-managed-node-group" in source:
                 disks = [m.get("ebs", {}) for m in (body.get("block_device_mappings") or {}).values()]
                 if not disks or any(d.get("encrypted") is not True for d in disks):
-                    yield Finding(path, "kms-encryption", f'module "{name}" node disks are not encrypted')
+                    yield Finding.at(path, "kms-encryption", f'module "{name}" node disks are not encrypted')
 
 
 def kubernetes_version(tree: Tree) -> Iterator[Finding]:
@@ -381,10 +370,12 @@ def kubernetes_version(tree: Tree) -> Iterator[Finding]:
             (path, block["kubernetes_version"]) for path, block in config.locals() if "kubernetes_version" in block
         ]
         if not versions:
-            yield Finding(_file(config), "kubernetes-version", "no local kubernetes_version")
+            yield Finding.at(_file(config), "kubernetes-version", "no local kubernetes_version")
         for path, version in versions:
             if version != pinned:
-                yield Finding(path, "kubernetes-version", f"kubernetes_version {version} is not {pinned} (pins.yaml)")
+                yield Finding.at(
+                    path, "kubernetes-version", f"kubernetes_version {version} is not {pinned} (pins.yaml)"
+                )
 
 
 def readme_fresh(tree: Tree) -> Iterator[Finding]:
@@ -392,7 +383,7 @@ def readme_fresh(tree: Tree) -> Iterator[Finding]:
     for config in tree.modules.values():
         readme = config.directory / "README.md"
         if not readme.is_file() or readme.read_text() != render_readme(config.directory):
-            yield Finding(readme, "readme-fresh", "inputs/outputs are stale: run `invoke infra.docs`")
+            yield Finding.at(readme, "readme-fresh", "inputs/outputs are stale", fix="run `invoke infra.docs`")
 
 
 Rule = Callable[[Tree], Iterator[Finding]]
@@ -420,17 +411,14 @@ def check(root: Path = INFRA_DIR, clusters: Path = CLUSTERS_DIR) -> list[Finding
     try:
         tree = load_tree(root, clusters)
     except ConfigError as err:
-        return [Finding(root, "hcl-parse", err.line())]
+        return [Finding.at(root, "hcl-parse", err.line())]
     return [finding for rule in RULES.values() for finding in rule(tree)]
 
 
 def main(argv: list[str]) -> int:
+    """`python -m biogitops.infra.rules [DIR]`: a line per finding over DIR (infrastructure/); exit 1 if any."""
     root = Path(argv[0]).resolve() if argv else INFRA_DIR
-    findings = check(root)
-    for finding in findings:
-        print(finding.line())
-    print(f"{len(findings)} finding(s) in {root}", file=sys.stderr)
-    return 1 if findings else 0
+    return report(check(root), "terraform rules", f"{len(RULES)} rules over {shown(root)}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ orphaned_labs(kubectl, "dev")       # [Orphan(lab='itest', namespace='lab-itest'
 
 from __future__ import annotations
 
-import re
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,37 +27,29 @@ LAB_LABEL = "bio-gitops.io/lab"
 ORPHANED = "orphaned, data kept"
 DELETING = "being deleted"
 
-_SUFFIX = {
-    "": 1,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+# binary units, largest first: how human_bytes shows a size
+_BINARY = {"Ei": 2**60, "Pi": 2**50, "Ti": 2**40, "Gi": 2**30, "Mi": 2**20, "Ki": 2**10}
 
 
 def quantity_bytes(text: str) -> int:
-    """Bytes in a Kubernetes storage quantity (`10Gi`, `500M`, `1073741824`)."""
-    match = _QUANTITY.match(str(text).strip())
-    if not match:
-        raise BioGitopsError(f"unreadable storage quantity {text!r}", "expected e.g. 10Gi, 500M or a byte count")
-    return int(float(match.group(1)) * _SUFFIX[match.group(2) or ""])
+    """Bytes in a Kubernetes storage quantity (`10Gi`, `500M`, `1e3`, `1073741824`), rounded up
+    as the API server's `Quantity.Value()` does; read by the pinned client's `parse_quantity`."""
+    # imported here: `import kubernetes` costs ~0.3 s, and every `invoke` imports this module
+    from kubernetes.utils.quantity import parse_quantity
+
+    try:
+        return math.ceil(parse_quantity(str(text).strip()))
+    except ValueError:
+        raise BioGitopsError(
+            f"unreadable storage quantity {text!r}", "expected e.g. 10Gi, 500M or a byte count"
+        ) from None
 
 
 def human_bytes(count: int) -> str:
     """`10Gi`, `1.5Ti`, `512Mi`: binary units, at most one decimal."""
-    for unit in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
-        if count >= _SUFFIX[unit]:
-            value = count / _SUFFIX[unit]
+    for unit, size in _BINARY.items():
+        if count >= size:
+            value = count / size
             return f"{value:.0f}{unit}" if value == int(value) else f"{value:.1f}{unit}"
     return f"{count}"
 

@@ -16,19 +16,25 @@ FIXTURES = REPO_ROOT / "tests" / "fixtures" / "suites"
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
-        ("template-without-suite", "demo/template.yaml: no suite.yaml beside it"),
-        ("suite-without-denied-case", "demo/suite.yaml: tests[0] (demo): no denied case"),
-        ("suite-without-allowed-case", "demo/suite.yaml: tests[0] (demo): no allowed case"),
-        ("template-not-in-suite", "demo/template-second.yaml: no test in"),
-        ("constraint-with-exemption", "demo/samples/constraint.yaml: spec.match.excludedNamespaces: exemptions live"),
+        ("template-without-suite", "demo/template.yaml: suite-missing: no suite.yaml beside it"),
+        ("suite-without-denied-case", "demo/suite.yaml: denied-case: tests[0] (demo): no denied case"),
+        ("suite-without-allowed-case", "demo/suite.yaml: allowed-case: tests[0] (demo): no allowed case"),
+        ("template-not-in-suite", "demo/template-second.yaml: template-untested: no test in"),
+        (
+            "constraint-with-exemption",
+            "demo/samples/constraint.yaml: constraint-exemption: spec.match.excludedNamespaces: exemptions live",
+        ),
     ],
+    ids=["template-without-suite", "no-denied-case", "no-allowed-case", "template-not-in-suite", "exemption"],
 )
-def test_bad_suite_is_refused_naming_the_file(case: str, expected: str) -> None:
-    problems = policy_suites.coverage(FIXTURES / case)
+def test_bad_suite_is_refused_naming_the_file(case: str, expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    problems = [str(p) for p in policy_suites.coverage(FIXTURES / case)]
     assert len(problems) == 1, problems
     assert problems[0].startswith(f"tests/fixtures/suites/{case}/")
     assert expected in problems[0]
     assert policy_suites.main(["--root", str(FIXTURES / case), "--no-run"]) == 1
+    rule = problems[0].split(": ")[1]
+    assert capsys.readouterr().out.splitlines() == [problems[0], f"suites: 1 finding(s), rules: {rule} (1 policies)"]
 
 
 def test_repository_policies_are_covered() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from kubernetes.utils.quantity import parse_quantity
 
 from biogitops.config.labs import load_labs
 from biogitops.config.pins import load_pins
@@ -34,12 +35,8 @@ def _extras(env: str) -> list[dict]:
 
 
 def _quantity(value: str | int) -> float:
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "m": 1e-3}
-    text = str(value)
-    for suffix, factor in units.items():
-        if text.endswith(suffix):
-            return float(text[: -len(suffix)]) * factor
-    return float(text)
+    """A Kubernetes quantity as a number, read by the pinned client as the rest of the repository does."""
+    return float(parse_quantity(value))
 
 
 def _footprint(objs: list[dict]) -> dict[str, float]:

@@ -47,34 +47,51 @@ def tree(tmp_path: Path, case: str | None = None) -> Path:
 
 
 def lines(root: Path, promtool: bool) -> list[str]:
-    return [p.line(root) for p in alert_rules.check(root, run_promtool=promtool).problems]
+    return [str(f) for f in alert_rules.check(root, run_promtool=promtool).findings]
 
 
 @needs_promtool
 def test_good_fixture_passes_every_check(tmp_path: Path) -> None:
     root = tree(tmp_path)
     report = alert_rules.check(root)
-    assert [p.line(root) for p in report.problems] == []
+    assert [str(f) for f in report.findings] == []
     assert report.counts == {"rule files": 1, "alerts": 1, "panel queries": 2}
 
 
 RULE = "observability/prometheus/alert-rules/demo.yaml"
 ALERT = "alert DemoDown"
+# case: (file, rule, what the finding is about, reason)
 STATIC_CASES = {
-    "no-runbook-url": (RULE, ALERT, "annotation runbook_url is missing"),
-    "no-severity": (RULE, ALERT, "label severity missing"),
-    "no-test": (RULE, ALERT, "has no test: demo.test.yaml is missing"),
-    "no-quiet-case": (RULE, ALERT, "no case in tests/demo.test.yaml where it does not fire"),
-    "runbook-missing": (RULE, ALERT, "runbook_url names runbooks/alerts/DemoDown.md, which does not exist"),
-    "runbook-sections": ("runbooks/alerts/DemoDown.md", "runbook of DemoDown", "lacks the section(s) ## Mitigation"),
+    "no-runbook-url": (RULE, "alert-fields", ALERT, "annotation runbook_url is missing"),
+    "no-severity": (RULE, "alert-fields", ALERT, "label severity missing"),
+    "no-test": (RULE, "alert-tests", ALERT, "has no test: demo.test.yaml is missing"),
+    "no-quiet-case": (RULE, "alert-tests", ALERT, "no case in tests/demo.test.yaml where it does not fire"),
+    "runbook-missing": (
+        RULE,
+        "alert-runbook",
+        ALERT,
+        "runbook_url names runbooks/alerts/DemoDown.md, which does not exist",
+    ),
+    "runbook-sections": (
+        "runbooks/alerts/DemoDown.md",
+        "alert-runbook",
+        "runbook of DemoDown",
+        "lacks the section(s) ## Mitigation",
+    ),
     "not-prometheusrule": (
         "observability/prometheus/alert-rules/extra.yaml",
-        "file",
+        "rule-file",
         "is a v1/ConfigMap, not a monitoring.coreos.com/v1 PrometheusRule",
     ),
-    "unknown-metric": (RULE, ALERT, "metric demo_requests_total is exposed by no exporter we deploy"),
+    "unknown-metric": (
+        RULE,
+        "metric-exported",
+        ALERT,
+        "metric demo_requests_total is exposed by no exporter we deploy",
+    ),
     "unknown-exporter": (
         "observability/prometheus/metrics.yaml",
+        "metrics-file",
         "exporter argocd-application-controller",
         "deployedBy tool:no-such-tool: pins.yaml has no such tool",
     ),
@@ -88,13 +105,13 @@ def test_static_check_fires_on_its_fixture(tmp_path: Path, case: str) -> None:
 
 
 PROMTOOL_CASES = {
-    "invalid-rule-expr": ("observability/prometheus/alert-rules/demo.yaml: promtool check rules:", "parse error"),
+    "invalid-rule-expr": ("observability/prometheus/alert-rules/demo.yaml: promtool-check:", "parse error"),
     "dashboard-invalid-query": (
-        "observability/grafana/dashboards/demo.json: panel 'Broken rate': promtool rejects the query:",
+        "observability/grafana/dashboards/demo.json: promtool-check: panel 'Broken rate': promtool rejects the query:",
         "unexpected",
     ),
     "failing-test": (
-        "observability/prometheus/alert-rules/tests/demo.test.yaml: promtool test rules: failed:",
+        "observability/prometheus/alert-rules/tests/demo.test.yaml: promtool-test: failed:",
         "DemoDown",
     ),
 }

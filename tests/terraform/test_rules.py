@@ -9,13 +9,14 @@ import pytest
 
 from biogitops.infra import rules
 from biogitops.infra.rules import INFRA_DIR, RULES, check
+from biogitops.paths import REPO_ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_infrastructure_keeps_every_rule() -> None:
     findings = check(INFRA_DIR)
-    assert not findings, "\n" + "\n".join(f.line() for f in findings)
+    assert not findings, "\n" + "\n".join(map(str, findings))
 
 
 def test_every_rule_has_a_fixture() -> None:
@@ -29,9 +30,10 @@ def test_fixture_breaks_its_rule_and_names_the_file(rule: str) -> None:
     findings = [f for f in check(fixture) if f.rule == rule]
     assert findings, f"{rule}: no finding on {fixture}"
     for finding in findings:
-        assert finding.path.is_relative_to(fixture), finding.line()
-        assert finding.path.exists() or finding.path.parent.is_dir(), finding.line()
-        assert f": {rule}: " in finding.line()
+        path = REPO_ROOT / finding.file  # relative inside the repository, absolute outside it
+        assert path.is_relative_to(fixture), finding
+        assert path.exists() or path.parent.is_dir(), finding
+        assert f": {rule}: " in str(finding)
 
 
 def test_unparsable_file_is_one_finding_naming_it(tmp_path: Path) -> None:
@@ -45,9 +47,13 @@ def test_unparsable_file_is_one_finding_naming_it(tmp_path: Path) -> None:
 
 def test_main_exits_non_zero_on_findings(capsys: pytest.CaptureFixture[str]) -> None:
     assert rules.main([str(FIXTURES / "variable-typed")]) == 1
-    out = capsys.readouterr().out
-    assert 'variables.tf: variable-typed: variable "name" has no type' in out
+    out = capsys.readouterr().out.splitlines()
+    fixture = "tests/terraform/fixtures/variable-typed"
+    assert f'{fixture}/modules/broken/variables.tf: variable-typed: variable "name" has no type' in out
+    assert out[-1].startswith(f"terraform rules: {len(out) - 1} finding(s), rules: ")
+    assert "variable-typed" in out[-1] and out[-1].endswith(f"({len(RULES)} rules over {fixture})")
     assert rules.main([str(INFRA_DIR)]) == 0
+    assert capsys.readouterr().out.startswith("terraform rules: no findings (")
 
 
 # The wrong values the issue names, made in a copy of the real tree: each fails naming file and rule.
@@ -74,6 +80,6 @@ def test_a_wrong_value_in_the_real_tree_names_file_and_rule(
     target = tree / file
     assert old in target.read_text(), f"{file} no longer holds {old!r}: update this test"
     target.write_text(target.read_text().replace(old, new, 1))
-    lines = [f.line() for f in check(tree) if f.rule == rule]
+    lines = [str(f) for f in check(tree) if f.rule == rule]
     assert lines, f"{rule} did not fire after changing {file}"
     assert any(line.startswith(f"{target}: {rule}: ") for line in lines), lines

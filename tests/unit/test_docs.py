@@ -57,3 +57,13 @@ def test_the_repository_docs_agree_with_the_readme_and_pins() -> None:
 )
 def test_docs_check(tmp_path: Path, text: str, rules: list[str]) -> None:
     assert findings_for(tmp_path, text) == rules
+
+
+def test_a_finding_names_page_line_and_rule_even_outside_the_repository(tmp_path: Path) -> None:
+    """DocFinding printed its path relative to the repository, and raised for a page outside it."""
+    readme, page = tmp_path / "README.md", tmp_path / "PAGE.md"
+    readme.write_text(README)
+    page.write_text("# Page\n\nWe run Argo CD 3.6.1 here.\n")
+    [finding] = docs.check([page], readme=readme, pins=load_pins())
+    pinned = load_pins().tools["argocd"].version
+    assert str(finding) == f"{page}:3: pinned-version: Argo CD 3.6.1, but pins.yaml pins {pinned}"

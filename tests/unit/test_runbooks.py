@@ -111,8 +111,10 @@ def test_a_renamed_flag_in_a_page_fails_naming_page_and_line(tmp_path: Path) -> 
     )
     problems = [str(p) for p in runbooks.check(root)]
     assert problems == [
-        "runbooks/offboard-lab.md:6: `invoke lab.offboard x --env dev --confirm`: invoke lab.offboard has no flag "
-        "--confirm (it takes " + ", ".join(sorted(runbooks._tasks()["lab.offboard"])) + ")"
+        "runbooks/offboard-lab.md:6: command: `invoke lab.offboard x --env dev --confirm`: "
+        "invoke lab.offboard has no flag --confirm (it takes "
+        + ", ".join(sorted(runbooks._tasks()["lab.offboard"]))
+        + ")"
     ]
 
 
@@ -126,10 +128,10 @@ def test_broken_links_and_anchors_fail(tmp_path: Path) -> None:
     )
     problems = [str(p) for p in runbooks.check(root)]
     assert problems == [
-        "runbooks/README.md:6: link 'missing.md': no file missing.md",
-        "runbooks/README.md:6: link '../handbook/CONTRIBUTING.md#nope': "
+        "runbooks/README.md:6: link: link 'missing.md': no file missing.md",
+        "runbooks/README.md:6: link: link '../handbook/CONTRIBUTING.md#nope': "
         "no heading #nope in ../handbook/CONTRIBUTING.md",
-        "runbooks/README.md:6: link '#nope': no heading #nope in runbooks/README.md",
+        "runbooks/README.md:6: link: link '#nope': no heading #nope in runbooks/README.md",
     ]
 
 
@@ -144,8 +146,9 @@ def test_an_alert_without_a_page_and_a_page_without_an_alert_fail(tmp_path: Path
     (root / runbooks.ALERT_PAGES / "OldAlert.md").write_text("# OldAlert\n")
     problems = [str(p) for p in runbooks.check_alert_pages(root)]
     assert problems == [
-        "observability/prometheus/alert-rules/disk.yaml:1: alert DiskOnFire has no page runbooks/alerts/DiskOnFire.md",
-        "runbooks/alerts/OldAlert.md:1: page for alert OldAlert, which no rule in "
+        "observability/prometheus/alert-rules/disk.yaml:1: alert-page: alert DiskOnFire has no page "
+        "runbooks/alerts/DiskOnFire.md",
+        "runbooks/alerts/OldAlert.md:1: alert-page: page for alert OldAlert, which no rule in "
         "observability/prometheus/alert-rules/ defines",
     ]
 
@@ -156,7 +159,7 @@ def test_deleting_a_runbook_page_fails_the_link_check(tmp_path: Path) -> None:
         shutil.copytree(REPO_ROOT / folder, root / folder)
     (root / "runbooks" / "offboard-lab.md").unlink()
     problems = [str(p) for p in runbooks.check(root)]
-    assert any(p.startswith("runbooks/README.md:") and "offboard-lab.md" in p for p in problems), problems
+    assert any(p.startswith("runbooks/README.md:") and ": link: " in p and "offboard-lab.md" in p for p in problems)
 
 
 def test_a_session_marked_planned_may_be_quoted(tmp_path: Path) -> None:
