@@ -119,19 +119,7 @@ def integration(session: Any) -> None:
     args = list(session.posargs)
     if "--provider" not in " ".join(args):
         args = ["--provider", provider, *args]
-    session.run(
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "tests/integration",
-        "-o",
-        "testpaths=tests/integration",
-        *args,
-        env=env,
-    )
+    _pytest(session, "tests/integration", args, env, own_testpaths=True)
 
 
 def render(session: Any) -> None:
@@ -139,9 +127,7 @@ def render(session: Any) -> None:
     env = _env(session, sorted({"helm", "kustomize", "kubeconform", "kubeseal", *KWOK_TOOLS}))
     session.chdir(REPO_ROOT)
     session.run(sys.executable, "-m", "biogitops.checks.conformance", env=env)
-    session.run(
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/render", *session.posargs, env=env
-    )
+    _pytest(session, "tests/render", session.posargs, env)
 
 
 def rules(session: Any) -> None:
@@ -150,9 +136,7 @@ def rules(session: Any) -> None:
     env = _env(session, ["promtool"])
     session.chdir(REPO_ROOT)
     session.run(sys.executable, "-m", "biogitops.checks.alert_rules", env=env)
-    session.run(
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/rules", *session.posargs, env=env
-    )
+    _pytest(session, "tests/rules", session.posargs, env)
 
 
 def policy(session: Any) -> None:
@@ -162,9 +146,7 @@ def policy(session: Any) -> None:
     session.chdir(REPO_ROOT)
     session.run(sys.executable, "-m", "biogitops.checks.policy_suites", env=env)
     session.run(sys.executable, "-m", "biogitops.checks.repo_rules", env=env)
-    session.run(
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/policy", *session.posargs, env=env
-    )
+    _pytest(session, "tests/policy", session.posargs, env)
 
 
 def bench(session: Any) -> None:
@@ -174,6 +156,13 @@ def bench(session: Any) -> None:
     session.run(sys.executable, "-m", "biogitops.bench.kwok", *session.posargs, env=env)
     # kind: node image cold and warm, cluster create, bootstrap (skipped, saying why, without an engine)
     session.run(sys.executable, "-m", "biogitops.bench.kind", "--cold", env=env)
+
+
+def _pytest(session: Any, folder: str, args: Any, env: dict[str, str], own_testpaths: bool = False) -> None:
+    """pytest over one test folder, without a cache in the checkout; `own_testpaths` makes the
+    folder pytest's only testpath (so `-- -k x` selects within it)."""
+    paths = ["-o", f"testpaths={folder}"] if own_testpaths else []
+    session.run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", folder, *paths, *args, env=env)
 
 
 def unit(session: Any) -> None:
@@ -189,16 +178,4 @@ def terraform(session: Any) -> None:
     for command in terraform_checks.tflint_commands():
         session.run(*command, env=env)
     session.run(*terraform_checks.checkov_command(), env=env)
-    session.run(
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "tests/terraform",
-        "-o",
-        "testpaths=tests/terraform",
-        *session.posargs,
-        env=env,
-    )
+    _pytest(session, "tests/terraform", session.posargs, env, own_testpaths=True)
