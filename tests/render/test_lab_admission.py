@@ -15,7 +15,7 @@ import yaml
 
 from biogitops.config.labs import Lab, load_labs
 from biogitops.paths import REPO_ROOT
-from biogitops.render import targets
+from biogitops.render import targets as render_targets
 
 ENVS = ["dev", "staging", "prod"]
 POLICIES = {"lab-pod-secrets", "lab-rbac", "lab-services"}
@@ -24,7 +24,7 @@ WORKLOAD_CHARTS = [REPO_ROOT / "applications" / "nextflow", REPO_ROOT / "applica
 
 @pytest.fixture(scope="module", params=ENVS)
 def rendered(request: pytest.FixtureRequest) -> tuple[str, dict[str, list[dict]]]:
-    return request.param, targets.targets(request.param)
+    return request.param, render_targets.targets(request.param)
 
 
 def admission_gaps(objs: list[dict]) -> list[str]:
@@ -80,7 +80,7 @@ def test_the_platform_project_admits_the_admission_kinds(rendered: tuple[str, di
     ]
     allowed = {(k["group"], k["kind"]) for k in project["spec"].get("clusterResourceWhitelist", [])}
     kinds = {
-        ("admissionregistration.k8s.io", o["kind"]) for o in targets.kustomize(REPO_ROOT / "clusters/base/admission")
+        ("admissionregistration.k8s.io", o["kind"]) for o in render_targets.kustomize(REPO_ROOT / "clusters/base/admission")
     }
     assert kinds - allowed == set()
 
@@ -103,7 +103,7 @@ def _lab_tenant(targets: dict[str, list[dict]], lab: str, kind: str) -> dict:
 
 @pytest.mark.parametrize("lab", load_labs("dev"), ids=lambda lab: lab.name)
 def test_lab_namespace_names_its_groups_and_quota_closes_external_services(lab: Lab) -> None:
-    rendered = targets.targets("dev")
+    rendered = render_targets.targets("dev")
     annotations = _lab_tenant(rendered, lab.name, "Namespace")["metadata"].get("annotations", {})
     assert annotations.get("bio-gitops.io/owners") == lab.data["owners"]
     assert annotations.get("bio-gitops.io/members") == lab.data["members"]
