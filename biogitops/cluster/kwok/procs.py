@@ -1,7 +1,7 @@
 """Local background processes with pid files and logs: the primitive under local.py's LocalProcess.
 
 proc = Managed("redis", state_dir)
-proc.start(["redis-server", "--port", "26410"], env)   # detached, logs in state_dir/logs/redis.log
+proc.start(["miniredis", "-addr", "127.0.0.1:26410"], env)   # detached, logs in state_dir/logs/redis.log
 proc.alive(); proc.stop()
 """
 
