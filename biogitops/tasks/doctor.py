@@ -12,12 +12,8 @@ from biogitops.cluster import doctor as checks
 from biogitops.cluster import get_provider
 from biogitops.cluster.target import Target
 from biogitops.console import console, table
+from biogitops.tasks.cluster import HELP
 from biogitops.tasks.common import friendly
-
-HELP = {
-    "env": "environment: a folder under clusters/ (dev, staging, prod)",
-    "provider": "kind | kwok | existing: the provider whose verdict sets the exit code (default: settings.yaml's)",
-}
 
 
 @task(help=HELP)
