@@ -2,9 +2,22 @@
 
 from invoke import Collection
 
-from biogitops.tasks import argocd, charts, ci, cluster, infra, lab, observability, pipeline, platform, secrets, tools
+from biogitops.tasks import (
+    argocd,
+    charts,
+    ci,
+    cluster,
+    doctor,
+    infra,
+    lab,
+    observability,
+    pipeline,
+    platform,
+    secrets,
+    tools,
+)
 
-ns = Collection(platform.bootstrap, platform.status, platform.graph)
+ns = Collection(platform.bootstrap, platform.status, platform.graph, doctor.doctor)
 ns.add_collection(Collection.from_module(tools), name="tools")
 ns.add_collection(Collection.from_module(cluster), name="cluster")
 ns.add_collection(Collection.from_module(argocd), name="argocd")

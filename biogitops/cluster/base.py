@@ -90,9 +90,16 @@ class Provider(abc.ABC):
         """Pinned tools this provider needs beyond kubectl, helm and kustomize (bootstrap's preflight)."""
         return []
 
+    def host_checks(self) -> list:
+        """This provider's own checks of the machine (doctor.Check), beyond python, git, tools and disk."""
+        return []
+
     def check_host(self) -> None:
-        """Raise ProviderError, naming the fix, when this machine cannot run the cluster (preflight)."""
-        return None
+        """Raise ProviderError (doctor.HostError), one line per missing piece with its fix, when this
+        machine cannot run the cluster: bootstrap's preflight, and `invoke doctor`'s verdict."""
+        from biogitops.cluster import doctor  # lazy: doctor builds on this module's ProviderError
+
+        doctor.require(doctor.provider_checks(self), self.name)
 
     @property
     def crds_from_cache(self) -> bool:

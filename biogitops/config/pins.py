@@ -30,6 +30,9 @@ TOOL_SCHEMA: dict[str, Any] = {
         "module": {"type": "string", "minLength": 1},
         "module_version": _VERSION,
         "package": {"type": "string", "minLength": 1},
+        # a main package kept in this repository (one .go file, path from the repository root), built
+        # inside the wrapper module that requires `module`: our own command on a pinned library
+        "main": {"type": "string", "pattern": r"^\w[\w.-]*(/\w[\w.-]*)*\.go$"},
         "local_replace_version": {"type": "string", "pattern": r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$"},
         "ldflags": {"type": "string"},
         "version_args": {"type": "array", "items": {"type": "string"}},
@@ -42,7 +45,7 @@ TOOL_SCHEMA: dict[str, Any] = {
     "allOf": [
         {
             "if": {"properties": {"source": {"const": "go"}}},
-            "then": {"required": ["module", "package"]},
+            "then": {"required": ["module"], "oneOf": [{"required": ["package"]}, {"required": ["main"]}]},
         },
         {
             "if": {"properties": {"source": {"const": "download"}}},
@@ -133,6 +136,7 @@ class ToolPin:
     sha256: str = ""
     archive_member: str = ""
     tags: tuple[str, ...] = ()
+    main: str = ""  # source: go, our own main package file (repository-relative), instead of `package`
 
     @property
     def go_module_version(self) -> str:
@@ -142,6 +146,8 @@ class ToolPin:
     @property
     def main_package(self) -> str:
         """The import path of the main package, e.g. 'helm.sh/helm/v4/cmd/helm'."""
+        if self.main:
+            return self.main
         return self.module if self.package in ("", ".") else f"{self.module}/{self.package}"
 
     def render_ldflags(self) -> str:

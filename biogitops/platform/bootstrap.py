@@ -54,7 +54,6 @@ from biogitops.render.manifests import (
     render_bootstrap,
     root_application,
 )
-from biogitops.toolchain import tools
 
 STEPS = ("preflight", "cluster", "argocd", "default-project", "root", "projects", "platform", "wait")
 ROOT = "root"
@@ -269,14 +268,9 @@ class Bootstrap:
         # (dev's are re-sealed in the cluster step when this machine's key changed)
         sealing.check_sealed(self.settings.env, check_cert=self.settings.env != "dev")
         pins = load_pins()
-        needed = ["kubectl", "helm", "kustomize", *self.provider.tools()]
-        missing = [n for n in needed if not (tools.tools_bin() / n).exists()]
-        if missing:
-            raise BootstrapError(
-                f"step preflight: tools missing: {', '.join(missing)}",
-                f"run `invoke tools.install --only {','.join(missing)}`",
-            )
-        self.provider.check_host()  # kind: a container engine that answers
+        # the checks of `invoke doctor`: python, git, pinned tools, disk; kwok's ports; kind's engine
+        # and node image build (biogitops/cluster/doctor.py)
+        self.provider.check_host()
         if self.settings.addon_enabled("gatekeeper"):
             self.provider.prepare_gatekeeper(self.progress)  # kwok: its manager, built once and cached
         # render everything once with a placeholder source: invalid data fails before any apply

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from biogitops.config.pins import Pins, ToolPin, load_pins
 from biogitops.errors import ToolError
-from biogitops.paths import tools_bin, tools_dir
+from biogitops.paths import REPO_ROOT, tools_bin, tools_dir
 
 Progress = Callable[[str], None]
 MARKER = ".installed.json"
@@ -81,8 +81,26 @@ def check_version(binary: Path | str, pin: ToolPin) -> None:
 # ---------------------------------------------------------------- locations
 
 
+def main_source(pin: ToolPin) -> Path:
+    """The main package file of a pin with `main` (kept in this repository)."""
+    return REPO_ROOT / pin.main
+
+
+def main_digest(pin: ToolPin) -> str:
+    """sha256 of a pin's own main.go, or '' for a pin without one. A ToolError when it is missing."""
+    if not pin.main:
+        return ""
+    try:
+        return hashlib.sha256(main_source(pin).read_bytes()).hexdigest()
+    except OSError:
+        raise ToolError(f"{pin.name}: main package {pin.main} not found", "fix `main` in pins.yaml") from None
+
+
 def install_dir(pin: ToolPin) -> Path:
-    return tools_dir() / f"{pin.name}-{pin.version}"
+    """Where `pin` is cached: `<name>-<version>`, plus the first 12 hex digits of the main.go
+    sha256 for a pin built from our own main package (so that changing main.go rebuilds it)."""
+    digest = main_digest(pin)
+    return tools_dir() / (f"{pin.name}-{pin.version}" + (f"-{digest[:12]}" if digest else ""))
 
 
 def installed_binary(pin: ToolPin) -> Path | None:
@@ -96,7 +114,9 @@ def installed_binary(pin: ToolPin) -> Path | None:
         recorded = json.loads(marker.read_text())
     except (OSError, ValueError):
         return None
-    return binary if recorded.get("version") == pin.version else None
+    if recorded.get("version") != pin.version or recorded.get("main_sha256", "") != main_digest(pin):
+        return None
+    return binary
 
 
 def on_path(name: str) -> Path | None:
@@ -130,6 +150,12 @@ def which(name: str, pins: Pins | None = None) -> Path:
     if not link.exists():
         raise ToolError(f"{name} {pin.version} is not installed", f"run `invoke tools.install --only {name}`")
     cached = installed_binary(pin)
+    if pin.main and (cached is None or link.resolve() != cached.resolve()):
+        # our own command: only the build of the current main.go counts, whatever version it prints
+        raise ToolError(
+            f"{name} in the tool cache is not built from {pin.main} as it is now",
+            f"run `invoke tools.install --only {name}`",
+        )
     if cached is None or link.resolve() != cached.resolve():
         found = read_version(link, pin)
         if found != pin.version:
@@ -176,6 +202,9 @@ def status(pin: ToolPin, probe_path: bool = True) -> ToolStatus:
     link = tools_bin() / pin.name
     if binary is not None and (not link.is_symlink() or Path(os.readlink(link)) == binary):
         return ToolStatus(pin, "installed", binary)
+    if pin.main:  # our own command: nothing on PATH is it
+        detail = "built from another main.go" if link.is_symlink() else ""
+        return ToolStatus(pin, "missing", None, detail)
     if link.is_symlink() and link.exists():
         version = read_version(link, pin)
         if version == pin.version:
@@ -322,6 +351,8 @@ def go_build(
         upstream = json.loads(_run([str(go), "mod", "edit", "-json", info["GoMod"]], env, work, "go mod edit"))
         go_version = (upstream.get("Go") or pins.go_version).strip()
         (work / "go.mod").write_text(wrapper_go_mod(pin, upstream, go_version))
+        if pin.main:  # our own main package, built inside the wrapper module
+            shutil.copyfile(main_source(pin), work / "main.go")
         cmd = [str(go), "build", "-v", "-trimpath", "-o", str(out)]
         if pin.tags:
             cmd += ["-tags", ",".join(pin.tags)]
@@ -339,7 +370,7 @@ def go_build(
                 (cwd / rel).write_text(rewrite((cwd / rel).read_text()))
             cmd.append("./" + pin.package)
         else:
-            cmd.append(pin.main_package)
+            cmd.append("." if pin.main else pin.main_package)
         progress(f"compiling {pin.main_package}")
         proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert proc.stdout is not None
@@ -467,9 +498,10 @@ def install_one(pin: ToolPin, pins: Pins, progress: Progress = _quiet, use_path:
             _link(pin.name, binary)
         return ToolStatus(pin, "installed", binary, "cached")
     link = tools_bin() / pin.name
-    if link.is_symlink() and link.exists() and read_version(link, pin) == pin.version:
+    own = bool(pin.main)  # our own command: never taken from PATH or an older link
+    if not own and link.is_symlink() and link.exists() and read_version(link, pin) == pin.version:
         return ToolStatus(pin, "path", Path(os.readlink(link)), "cached link")
-    if use_path and (found := on_path(pin.name)) is not None and read_version(found, pin) == pin.version:
+    if use_path and not own and (found := on_path(pin.name)) is not None and read_version(found, pin) == pin.version:
         _link(pin.name, found)
         return ToolStatus(pin, "path", found, "already on PATH")
 
@@ -492,6 +524,7 @@ def install_one(pin: ToolPin, pins: Pins, progress: Progress = _quiet, use_path:
                     "version": pin.version,
                     "source": pin.source,
                     "seconds": round(time.monotonic() - started, 1),
+                    **({"main_sha256": main_digest(pin)} if pin.main else {}),
                 }
             )
         )

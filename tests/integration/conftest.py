@@ -9,6 +9,7 @@ The cluster is created once per run, or reused when it is already running and he
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -123,9 +124,10 @@ def git_application(name: str, repo_url: str, namespaces: list[str], cluster_kin
 def git_repo_from(source: Path, bare: Path) -> str:
     """Publish a directory as a one-commit bare git repository; returns its file:// URL."""
     work = bare.with_suffix(".work")
-    subprocess.run(["rm", "-rf", str(work), str(bare)], check=True)
+    for old in (work, bare):
+        shutil.rmtree(old, ignore_errors=True)
     bare.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["cp", "-r", str(source), str(work)], check=True)
+    shutil.copytree(source, work, symlinks=True)
     git = ["git", "-c", "user.name=bio-gitops", "-c", "user.email=ci@bio-gitops.invalid", "-C", str(work)]
     subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import stat
 
+import psutil
 import pytest
 import testinfra
 import yaml
@@ -36,16 +37,14 @@ def _pids_under(cluster: Cluster) -> dict[int, str]:
     return found
 
 
-def _listening(host) -> list[tuple[str, int, int]]:
-    """(address, port, pid) of every listening TCP socket, from `ss -Hltnp`."""
-    out = []
-    for line in host.check_output("ss -Hltnp").splitlines():
-        fields = line.split()
-        local = fields[3]
-        addr, _, port = local.rpartition(":")
-        for pid in re.findall(r"pid=(\d+)", line):
-            out.append((addr.strip("[]"), int(port), int(pid)))
-    return out
+def _listening() -> list[tuple[str, int, int]]:
+    """(address, port, pid) of every listening TCP socket (IPv4 and IPv6), from psutil: no
+    iproute2 `ss` on the host."""
+    return [
+        (conn.laddr.ip, conn.laddr.port, conn.pid)
+        for conn in psutil.net_connections(kind="tcp")
+        if conn.status == psutil.CONN_LISTEN and conn.pid is not None
+    ]
 
 
 def _args(host, pid: int) -> str:
@@ -64,7 +63,7 @@ PIDFILE = {  # process -> the pid file that names it (kwokctl's, or ours for Arg
     "argocd-repo-server": "repo-server",
     "argocd-application-controller": "application-controller",
     "argocd-applicationset-controller": "applicationset-controller",
-    "redis-server": "redis",
+    "miniredis": "redis",
 }
 
 EXPECTED_FLAGS = {
@@ -80,7 +79,7 @@ EXPECTED_FLAGS = {
     "argocd-repo-server": ["--address 127.0.0.1", "--disable-tls"],
     "argocd-application-controller": ["--repo-server-plaintext", "--namespace argocd"],
     "argocd-applicationset-controller": ["--probe-addr 127.0.0.1:", "--webhook-addr 127.0.0.1:"],
-    "redis-server": ["127.0.0.1:"],
+    "miniredis": ["-addr 127.0.0.1:", "-password-file "],
 }
 
 
@@ -104,7 +103,7 @@ def test_every_listening_socket_is_loopback(host, kwok: Cluster) -> None:
     # upstream binds the application controller's metrics to 0.0.0.0 (controller/appcontroller.go),
     # and Gatekeeper its --prometheus-port (no flag takes an address)
     allowed_wildcard = {argocd.port("controller-metrics"), kwok.provider.base_port + GATEKEEPER_PORTS["metrics"]}
-    seen = [(addr, port, ours[pid]) for addr, port, pid in _listening(host) if pid in ours]
+    seen = [(addr, port, ours[pid]) for addr, port, pid in _listening() if pid in ours]
     assert {name for _, _, name in seen} >= {"kube-apiserver", "etcd", "redis", "server", "repo-server"}
     exposed = [(a, p, n) for a, p, n in seen if a not in ("127.0.0.1", "::1") and p not in allowed_wildcard]
     assert exposed == []

@@ -6,8 +6,9 @@ exports and deletes it, on a real API server with the real Argo CD.
 
 from __future__ import annotations
 
-import shlex
-import shutil
+import os
+import pty
+import select
 import subprocess
 import sys
 import time
@@ -45,20 +46,32 @@ def _invoke(provider: Provider, *args: str, stdin: Any = subprocess.DEVNULL) -> 
 
 
 def _typed(provider: Provider, answer: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`invoke ARGS` on a pseudo-terminal (util-linux `script`), typing `answer` at its prompt."""
-    script = shutil.which("script")
-    if not script:
-        pytest.skip("util-linux `script` is missing: no pseudo-terminal to answer the confirmation prompt on")
+    """`invoke ARGS` on a pseudo-terminal (Python's pty module, no util-linux `script`), typing
+    `answer` at its prompt; stdout holds what the terminal showed (stderr merged, as on a screen)."""
     cmd = [sys.executable, "-m", "invoke", *args, "--env", provider.settings.env, "--provider", provider.name]
-    return subprocess.run(
-        [script, "-qec", shlex.join(cmd), "/dev/null"],
-        cwd=REPO_ROOT,
-        input=answer + "\n",
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    master, terminal = pty.openpty()
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdin=terminal, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    os.write(master, (answer + "\n").encode())
+    shown = bytearray()
+    deadline = time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([master], [], [], 1)[0]:
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the command exited and closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(master)
+        if proc.poll() is None and time.monotonic() >= deadline:
+            proc.kill()
+    returncode = proc.wait(timeout=60)
+    return subprocess.CompletedProcess(cmd, returncode, shown.decode(errors="replace").replace("\r\n", "\n"), "")
 
 
 def _orphan_row(provider: Provider) -> str:

@@ -4,11 +4,14 @@ audit's staging directory exists before the process starts (Gatekeeper never cre
 
 from __future__ import annotations
 
-import subprocess
+import ipaddress
 from pathlib import Path
 
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from biogitops.cluster.kwok import gatekeeper
 from biogitops.cluster.kwok.local import LAST_PORT_OFFSET, PORTS
@@ -39,23 +42,27 @@ def test_audit_cache_directory_is_created_and_dedicated(tmp_path: Path) -> None:
     assert cache.is_dir() and oct(cache.stat().st_mode & 0o777) == "0o700"
 
 
-def test_webhook_certificate_is_for_loopback_and_signed_by_its_ca(tmp_path: Path) -> None:
-    ca = gatekeeper.make_certs(tmp_path / "certs")
-    assert ca.startswith(b"-----BEGIN CERTIFICATE-----")
+def test_webhook_certificate_is_for_loopback_and_signed_by_its_ca(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no openssl, nor anything else, on the host
+    ca_pem = gatekeeper.make_certs(tmp_path / "certs")
+    assert ca_pem.startswith(b"-----BEGIN CERTIFICATE-----")
     certs = tmp_path / "certs"
-    verify = subprocess.run(
-        ["openssl", "verify", "-CAfile", str(certs / "ca.crt"), str(certs / "tls.crt")], capture_output=True, text=True
-    )
-    assert verify.returncode == 0, verify.stderr
-    san = subprocess.run(
-        ["openssl", "x509", "-in", str(certs / "tls.crt"), "-noout", "-ext", "subjectAltName"],
-        capture_output=True,
-        text=True,
-    ).stdout
-    assert "IP Address:127.0.0.1" in san
-    assert oct((certs / "tls.key").stat().st_mode & 0o777) == "0o600"
+    ca = x509.load_pem_x509_certificate(ca_pem)
+    serving = x509.load_pem_x509_certificate((certs / "tls.crt").read_bytes())
+    serving.verify_directly_issued_by(ca)  # raises unless the CA signed it
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert not serving.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    san = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
+    assert san.get_values_for_type(x509.DNSName) == ["localhost"]
+    usage = serving.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [ExtendedKeyUsageOID.SERVER_AUTH]
+    key = serialization.load_pem_private_key((certs / "tls.key").read_bytes(), password=None)
+    assert key.public_key().public_numbers() == serving.public_key().public_numbers()
+    for name in ("tls.key", "ca.key"):
+        assert oct((certs / name).stat().st_mode & 0o777) == "0o600"
     # created once: a restart keeps the CA that the webhook configuration trusts
-    assert gatekeeper.make_certs(certs) == ca
+    assert gatekeeper.make_certs(certs) == ca_pem
 
 
 def test_exempt_namespaces_are_the_configs() -> None:

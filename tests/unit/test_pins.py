@@ -31,6 +31,7 @@ REQUIRED_TOOLS = {
     "kube-scheduler",
     "argocd",
     "actionlint",
+    "miniredis",
 }
 
 VALID = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -147,7 +148,7 @@ def test_kwok_refuses_a_busy_port(dev, cache: Path, monkeypatch) -> None:
             prov.preflight()
     etcd = prov.port("etcd")
     assert err.value.message == f"cannot start the kwok control plane: etcd port {etcd} already in use on 127.0.0.1"
-    assert f"`ss -ltnp 'sport = :{etcd}'` shows what listens there" in err.value.hint
+    assert f"pid {os.getpid()} (" in err.value.hint and f"listens on port {etcd}: stop it" in err.value.hint
     assert f"kwok.basePort in {dev.path}" in err.value.hint
 
 
@@ -254,12 +255,14 @@ def test_bootstrap_asks_each_provider_its_own_steps(dev, monkeypatch: pytest.Mon
 
     kind, kwok_, existing = get_provider(dev, "kind"), get_provider(dev, "kwok"), ExistingProvider(dev)
     assert kind.tools() == ["kind"]
-    assert kwok_.tools() == [*kwok.BINARIES, "argocd"]
+    assert kwok_.tools() == [*kwok.BINARIES, "argocd", "miniredis"]
     assert existing.tools() == []
     assert (kind.crds_from_cache, kwok_.crds_from_cache, existing.crds_from_cache) == (True, True, False)
-    existing.check_host(), existing.prepare_gatekeeper(), existing.start_gatekeeper()  # the base: nothing
-    monkeypatch.setattr(kind_module, "engine_answer", lambda: (False, "no docker"))
-    with pytest.raises(ProviderError, match="kind needs a running container engine: no docker"):
+    existing.prepare_gatekeeper(), existing.start_gatekeeper()  # the base: nothing
+    from biogitops.cluster import doctor
+
+    monkeypatch.setattr(doctor, "engine_answer", lambda: (False, "no docker"))
+    with pytest.raises(ProviderError, match="container engine: no docker"):
         kind.check_host()
     started: list[object] = []
     monkeypatch.setattr(kwok.gatekeeper, "start_local", lambda provider, progress: started.append(provider))

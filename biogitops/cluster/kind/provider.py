@@ -16,7 +16,9 @@ from pathlib import Path
 
 import yaml
 
+from biogitops.cluster import doctor
 from biogitops.cluster.base import ClusterStatus, Provider, ProviderError
+from biogitops.cluster.doctor import engine_answer, host_cgroup_version
 from biogitops.cluster.kind import nodeimage
 from biogitops.cluster.kube import Kubectl, wait_until
 from biogitops.config.pins import load_pins
@@ -117,8 +119,10 @@ class KindProvider(Provider):
     def tools(self) -> list[str]:
         return ["kind"]
 
-    def check_host(self) -> None:
-        self.check_engine()
+    def host_checks(self) -> list[doctor.Check]:
+        """A container engine; root, debootstrap and wget while the node image is to be built from
+        source; the cgroup version (reported)."""
+        return [*doctor.node_image_checks(nodeimage.needs_source_build()), doctor.check_cgroup()]
 
     @property
     def crds_from_cache(self) -> bool:
@@ -179,28 +183,6 @@ class KindProvider(Provider):
             shutil.rmtree(self.state_dir)
         if self.volumes_dir().is_dir() and any(self.volumes_dir().iterdir()):
             progress(f"volumes kept at {self.volumes_dir()} (delete them by hand when no lab needs them)")
-
-
-def engine_answer() -> tuple[bool, str]:
-    """Whether a container engine answers `docker info`, and what it said (version or error)."""
-    docker = shutil.which("docker")
-    if docker is None:
-        return False, "`docker` is not on PATH"
-    try:
-        proc = subprocess.run(
-            [docker, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=20, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return False, "`docker info` did not answer within 20s"
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return False, f"`docker info` failed: {last[:120]}"
-    return True, f"Docker engine {proc.stdout.strip()}"
-
-
-def host_cgroup_version() -> int:
-    """2 when /sys/fs/cgroup is the unified hierarchy, else 1."""
-    return 2 if Path("/sys/fs/cgroup/cgroup.controllers").exists() else 1
 
 
 def kind_workers(config: dict) -> list[dict]:

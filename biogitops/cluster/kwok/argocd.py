@@ -3,7 +3,9 @@
 The pinned `argocd` binary is one multi-call executable: started under the names
 argocd-server, argocd-repo-server, argocd-application-controller and
 argocd-applicationset-controller (symlinks in the state directory) it becomes that component.
-Redis comes from Debian's redis-server. Everything listens on 127.0.0.1, except the
+Redis is the pinned `miniredis` tool (our biogitops/cluster/kwok/redis/main.go on the
+miniredis library, pins.yaml), with a password made for this cluster (<state>/argocd/redis-password,
+0600, never in git) that every component reads from REDIS_PASSWORD. Everything listens on 127.0.0.1, except the
 application controller's metrics endpoint, which upstream binds to 0.0.0.0 unconditionally
 (controller/appcontroller.go); it gets a port of its own in the table of local.py.
 Each component is a LocalProcess; LocalArgoCD starts, checks and stops them together:
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +55,26 @@ esac
 """
 
 
+REDIS_PASSWORD_FILE = "redis-password"
+
+
 def _quiet(_: str) -> None:
     pass
+
+
+def redis_password(home: Path) -> str:
+    """The password of this cluster's Argo CD Redis (`home`/redis-password), made on first use:
+    32 random bytes, URL-safe, in a file only this user reads."""
+    path = home / REDIS_PASSWORD_FILE
+    if not path.is_file():
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+        os.replace(tmp, path)
+    return path.read_text().strip()
 
 
 @functools.cache
@@ -108,6 +128,8 @@ class ArgoCDProcess(LocalProcess):
                 "ARGOCD_ASK_PASS_SOCK": str(self.home / "askpass.sock"),
                 "HOME": str(self.home / "home"),
                 "TMPDIR": str(self.home / "tmp"),
+                # every client of the cache authenticates (upstream's util/cache reads it)
+                "REDIS_PASSWORD": redis_password(self.home),
             }
         )
         env.pop("ARGOCD_BINARY_NAME", None)
@@ -136,34 +158,21 @@ class ArgoCDProcess(LocalProcess):
 
 
 class Redis(ArgoCDProcess):
-    """Argo CD's cache, Debian's redis-server."""
+    """Argo CD's cache: the pinned `miniredis` tool, with this cluster's password."""
 
     name, what, listens, timeout = "redis", "Argo CD redis", ("redis",), 30
-    restart_on_new_argv = False  # redis rewrites its process title: its command line never matches
 
     def binary(self, progress: Callable[[str], None] = _quiet) -> Path:
-        found = shutil.which("redis-server")
-        if not found:
-            raise BioGitopsError(
-                "redis-server not found (Argo CD's cache on kwok)", "install it: apt-get install redis-server"
-            )
-        return Path(found)
+        return tools.which("miniredis")
 
     def argv(self, binary: Path) -> list[str]:
+        redis_password(self.home)  # the file exists before the server reads it
         return [
             str(binary),
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(self.port("redis")),
-            "--protected-mode",
-            "yes",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(self.home),
+            "-addr",
+            self.address("redis"),
+            "-password-file",
+            str(self.home / REDIS_PASSWORD_FILE),
         ]
 
 

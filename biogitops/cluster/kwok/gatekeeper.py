@@ -35,6 +35,7 @@ from biogitops.cluster.kube import Kubectl
 from biogitops.cluster.kwok.local import PORTS as PORT_TABLE
 from biogitops.cluster.kwok.local import LocalProcess
 from biogitops.cluster.kwok.procs import http_ok
+from biogitops.cluster.kwok.tlscerts import loopback_certs
 from biogitops.config.pins import ToolPin, load_pins
 from biogitops.errors import BioGitopsError, ToolError
 from biogitops.paths import REPO_ROOT, tools_dir
@@ -130,30 +131,8 @@ def crd_files() -> list[Path]:
 # ---------------------------------------------------------------- certificates
 def make_certs(directory: Path) -> bytes:
     """A CA and a serving certificate for 127.0.0.1 in `directory` (tls.crt, tls.key, ca.crt),
-    created once; returns the CA certificate (PEM) for the webhook's caBundle."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    ca, ca_key = directory / "ca.crt", directory / "ca.key"
-    crt, key = directory / "tls.crt", directory / "tls.key"
-    if not (ca.is_file() and crt.is_file() and key.is_file()):
-        ext = directory / "san.cnf"
-        ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
-        csr = directory / "tls.csr"
-        new_key = ["-newkey", "rsa:2048", "-nodes"]
-        ca_subject = "/CN=bio-gitops local gatekeeper CA"
-        sign = ["-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial", "-days", "3650", "-extfile", str(ext)]
-        steps = [
-            ["req", "-x509", *new_key, "-days", "3650", "-subj", ca_subject, "-keyout", str(ca_key), "-out", str(ca)],
-            ["req", *new_key, "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(csr)],
-            ["x509", "-req", "-in", str(csr), *sign, "-out", str(crt)],
-        ]
-        for step in steps:
-            proc = subprocess.run(["openssl", *step], capture_output=True, text=True)
-            if proc.returncode != 0:
-                reason = proc.stderr.strip()[-200:]
-                raise BioGitopsError(f"openssl {step[0]} failed: {reason}", "install openssl (apt-get install openssl)")
-        for path in (ca_key, key):
-            path.chmod(0o600)
-    return ca.read_bytes()
+    created once (tlscerts.py); returns the CA certificate (PEM) for the webhook's caBundle."""
+    return loopback_certs(directory, "bio-gitops local gatekeeper CA")
 
 
 # ---------------------------------------------------------------- manifests

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from biogitops.cluster.kube import wait_until
-from biogitops.cluster.kwok.procs import Managed, last_log_line, port_open
+from biogitops.cluster.kwok.procs import Managed, last_log_line, listener, port_open
 from biogitops.errors import BioGitopsError, Fatal
 from biogitops.toolchain import tools
 
@@ -94,10 +94,10 @@ def refuse_busy(
         return
     named = ", ".join(f"{name} port {number}" for name, number in busy.items())
     first = next(iter(busy.values()))
+    holder = listener(first) or "another process (not visible to this user)"
     raise error(
         f"cannot start {what}: {named} already in use on 127.0.0.1",
-        f"`ss -ltnp 'sport = :{first}'` shows what listens there: stop it, "
-        f"or move every port beside kwok with kwok.basePort in {settings}",
+        f"{holder} listens on port {first}: stop it, or move every port beside kwok with kwok.basePort in {settings}",
     )
 
 

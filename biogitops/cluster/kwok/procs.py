@@ -1,7 +1,7 @@
 """Local background processes with pid files and logs: the primitive under local.py's LocalProcess.
 
 proc = Managed("redis", state_dir)
-proc.start(["redis-server", "--port", "26410"], env)   # detached, logs in state_dir/logs/redis.log
+proc.start(["miniredis", "-addr", "127.0.0.1:26410"], env)   # detached, logs in state_dir/logs/redis.log
 proc.alive(); proc.stop()
 """
 
@@ -16,12 +16,32 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
     """True when something accepts TCP connections on host:port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         return sock.connect_ex((host, port)) == 0
+
+
+def listener(port: int, host: str = "127.0.0.1") -> str:
+    """Who listens on host:port, as 'pid N (name)', or '' when that cannot be seen (another
+    user's process, without privileges). psutil reads /proc: no iproute2 `ss` needed."""
+    try:
+        conns = psutil.net_connections(kind="tcp")
+    except (psutil.Error, OSError):
+        return ""
+    for conn in conns:
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.laddr.ip in (host, "0.0.0.0", "::"):
+            if conn.pid is None:
+                return ""
+            try:
+                return f"pid {conn.pid} ({psutil.Process(conn.pid).name()})"
+            except psutil.Error:
+                return f"pid {conn.pid}"
+    return ""
 
 
 def pid_alive(pid: int) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from biogitops.cluster import doctor
 from biogitops.cluster.base import ClusterStatus, Provider, ProviderError, node_manifest
 from biogitops.cluster.kube import wait_until
 from biogitops.cluster.kwok import gatekeeper, local
@@ -127,7 +128,12 @@ class KwokProvider(Provider):
 
     # -- what bootstrap asks of a provider: Argo CD and Gatekeeper run as local processes
     def tools(self) -> list[str]:
-        return [*BINARIES, "argocd"]
+        return [*BINARIES, "argocd", "miniredis"]
+
+    def host_checks(self) -> list[doctor.Check]:
+        """Its ports, from kwok.basePort (held by its own cluster when that runs)."""
+        first, last = self.base_port, self.base_port + LAST_PORT_OFFSET
+        return [doctor.check_ports(first, last, running=(self.cluster_dir / "kwok.yaml").is_file())]
 
     @property
     def crds_from_cache(self) -> bool:

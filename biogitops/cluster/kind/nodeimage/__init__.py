@@ -16,6 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from biogitops.cluster import doctor
 from biogitops.cluster.kind.nodeimage.docker import Docker, ImageBuildError
 from biogitops.cluster.kind.nodeimage.images import build_images, cluster_images
 from biogitops.cluster.kind.nodeimage.node import (
@@ -28,6 +29,7 @@ from biogitops.cluster.kind.nodeimage.node import (
 )
 from biogitops.cluster.kind.nodeimage.rootfs import ensure_rootfs, rootfs_key, rootfs_ref
 from biogitops.config.pins import Pins, ToolPin, load_pins
+from biogitops.errors import BioGitopsError
 from biogitops.paths import cache_dir
 from biogitops.toolchain import tools
 from biogitops.toolchain.gomodules import module_dir
@@ -108,6 +110,8 @@ def build(progress=_quiet, pins: Pins | None = None) -> str:
     if docker.image_exists(ref):
         progress(f"node image {ref} is built already")
         return ref
+    # before minutes of compiling: root, debootstrap and wget when the root filesystem is still to make
+    doctor.require(doctor.node_image_checks(needs_source_build(pins)), "kind")
     bins = ensure_binaries(pins, progress)
     debian = ensure_rootfs(pins, docker, root, progress)
     docker.check_privileged(debian)
@@ -133,6 +137,20 @@ def build(progress=_quiet, pins: Pins | None = None) -> str:
     )
     prune(docker, root, key, progress)
     return ref
+
+
+def needs_source_build(pins: Pins | None = None) -> bool:
+    """Whether the Debian root filesystem is still to be made with debootstrap (root, debootstrap,
+    wget): neither the node image, the root filesystem's image nor its cached tarball is there.
+    True when no engine answers (then nothing can be known)."""
+    pins = pins or load_pins()
+    if (cache() / f"rootfs-{rootfs_key(pins)}.tar.gz").is_file():
+        return False
+    try:
+        docker = Docker(cache() / "build.log")
+        return not (docker.image_exists(node_image_ref(pins)) or docker.image_exists(rootfs_ref(pins)))
+    except (BioGitopsError, OSError):
+        return True
 
 
 def prune(docker: Docker, root: Path, key: str, progress) -> None:
