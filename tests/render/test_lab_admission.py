@@ -80,7 +80,8 @@ def test_the_platform_project_admits_the_admission_kinds(rendered: tuple[str, di
     ]
     allowed = {(k["group"], k["kind"]) for k in project["spec"].get("clusterResourceWhitelist", [])}
     kinds = {
-        ("admissionregistration.k8s.io", o["kind"]) for o in render_targets.kustomize(REPO_ROOT / "clusters/base/admission")
+        ("admissionregistration.k8s.io", o["kind"])
+        for o in render_targets.kustomize(REPO_ROOT / "clusters/base/admission")
     }
     assert kinds - allowed == set()
 
