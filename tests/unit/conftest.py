@@ -19,6 +19,20 @@ def _main_instance(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BIOGITOPS_PORT_OFFSET", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _no_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests ask no container registry: each one seems silent (tests that need an answer
+    pass their own `ping` or `resolver`)."""
+    from biogitops.cluster.kind import registry
+
+    monkeypatch.setattr(registry, "ping", lambda api, timeout=5: (False, f"{api} (unit tests ask no registry)"))
+
+    def resolve(ref, timeout=15):
+        raise AssertionError(f"a unit test asked a registry about {ref}")
+
+    monkeypatch.setattr(registry, "resolve", resolve)
+
+
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point the bio-gitops cache at a temporary directory."""
