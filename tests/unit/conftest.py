@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,22 @@ def _no_registry(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError(f"a unit test asked a registry about {ref}")
 
     monkeypatch.setattr(registry, "resolve", resolve)
+
+
+@pytest.fixture
+def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`fake_docker(script)` puts a `docker` shell script with that body first on PATH."""
+
+    def install(script: str) -> Path:
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir(exist_ok=True)
+        docker = bin_dir / "docker"
+        docker.write_text("#!/bin/sh\n" + script)
+        docker.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+        return docker
+
+    return install
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import http.server
 import json
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -244,21 +243,10 @@ def test_a_silent_registry_is_named(monkeypatch) -> None:
 # ---------------------------------------------------------------- half-built images
 
 
-def _fake_docker(tmp_path: Path, monkeypatch, script: str) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    docker = bin_dir / "docker"
-    docker.write_text("#!/bin/sh\n" + script)
-    docker.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-
-
-def test_a_failed_build_step_names_the_image_the_step_and_its_log(tmp_path: Path, cache: Path, monkeypatch) -> None:
+def test_a_failed_build_step_names_the_image_the_step_and_its_log(cache: Path, fake_docker) -> None:
     pins = load_pins()
     debian = rootfs_ref(pins)
-    _fake_docker(
-        tmp_path,
-        monkeypatch,
+    fake_docker(
         f'case "$1 $3" in "image {debian}") exit 0;; esac\n'
         'case "$1" in image) exit 1;; build) echo "E: Unable to locate package redis-server" >&2; exit 1;; esac\n',
     )
@@ -269,12 +257,10 @@ def test_a_failed_build_step_names_the_image_the_step_and_its_log(tmp_path: Path
     assert str(cache / "images" / "redis.log") in line
 
 
-def test_a_build_that_leaves_no_tag_is_refused_as_half_built(tmp_path: Path, cache: Path, monkeypatch) -> None:
+def test_a_build_that_leaves_no_tag_is_refused_as_half_built(cache: Path, fake_docker) -> None:
     pins = load_pins()
     debian = rootfs_ref(pins)
-    _fake_docker(
-        tmp_path, monkeypatch, f'case "$1 $3" in "image {debian}") exit 0;; esac\n[ "$1" = image ] && exit 1\nexit 0\n'
-    )
+    fake_docker(f'case "$1 $3" in "image {debian}") exit 0;; esac\n[ "$1" = image ] && exit 1\nexit 0\n')
     with pytest.raises(ImageBuildError) as err:
         workloads.build(pins.images["redis"], pins)
     line = str(err.value)

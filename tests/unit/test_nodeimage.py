@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import pytest
@@ -81,18 +80,13 @@ def test_the_key_changes_with_a_pin_and_not_otherwise() -> None:
     assert nodeimage.node_key(other) != nodeimage.node_key(pins)
 
 
-def _fake_docker(tmp_path: Path, monkeypatch, script: str) -> Docker:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    docker = bin_dir / "docker"
-    docker.write_text("#!/bin/sh\n" + script)
-    docker.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+def _fake_docker(tmp_path: Path, fake_docker, script: str) -> Docker:
+    fake_docker(script)
     return Docker(tmp_path / "build.log")
 
 
-def test_a_failed_step_names_the_step_its_last_line_and_the_log(tmp_path: Path, monkeypatch) -> None:
-    docker = _fake_docker(tmp_path, monkeypatch, 'echo "pulling..." ; echo "no space left on device" >&2; exit 1\n')
+def test_a_failed_step_names_the_step_its_last_line_and_the_log(tmp_path: Path, fake_docker) -> None:
+    docker = _fake_docker(tmp_path, fake_docker, 'echo "pulling..." ; echo "no space left on device" >&2; exit 1\n')
     with pytest.raises(ImageBuildError) as err:
         docker.run("build image registry.k8s.io/kube-proxy:v1.36.3", ["build", "."])
     line = str(err.value)
@@ -101,8 +95,8 @@ def test_a_failed_step_names_the_step_its_last_line_and_the_log(tmp_path: Path, 
     assert "pulling..." in (tmp_path / "build.log").read_text()
 
 
-def test_an_engine_that_refuses_privileged_containers_is_named(tmp_path: Path, monkeypatch) -> None:
-    docker = _fake_docker(tmp_path, monkeypatch, 'echo "unable to apply caps: operation not permitted" >&2; exit 125\n')
+def test_an_engine_that_refuses_privileged_containers_is_named(tmp_path: Path, fake_docker) -> None:
+    docker = _fake_docker(tmp_path, fake_docker, 'echo "unable to apply caps: operation not permitted" >&2; exit 125\n')
     with pytest.raises(ImageBuildError, match="cannot run privileged containers: unable to apply caps"):
         docker.check_privileged("deb:1")
 
