@@ -45,7 +45,7 @@ def ui(c, env="dev", provider=None):
         console.print(f"kubectl {kc}{ctx}-n {NAMESPACE} port-forward svc/argocd-server 8080:80")
         why = prov.argocd_web_ui()
         if why:
-            console.print(f"then the API at http://127.0.0.1:8080, for `argocd --port-forward` or curl: {why}")
+            console.print(f"then the API at http://127.0.0.1:8080, for the `argocd` CLI; no web UI: {why}")
         else:
             console.print("then open the web UI at http://127.0.0.1:8080")
     console.print(

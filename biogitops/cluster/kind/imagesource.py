@@ -61,10 +61,10 @@ def choose(
         return ImagePlan(
             settings.kind_images, f"clusters/{settings.env}/settings.yaml says kind.images: {settings.kind_images}"
         )
-    answers = [ping(api) for api in registries(pins)]
-    silent = [detail for ok, detail in answers if not ok]
-    if silent:
-        return ImagePlan(SOURCE, f"auto: {silent[0]}, so built here")
+    for api in registries(pins):
+        ok, detail = ping(api)
+        if not ok:  # one silent registry decides: the others need not be asked
+            return ImagePlan(SOURCE, f"auto: {detail}, so built here")
     hosts = ", ".join(api.split("://", 1)[1] for api in registries(pins))
     return ImagePlan(UPSTREAM, f"auto: {hosts} answered, so pulled by digest")
 

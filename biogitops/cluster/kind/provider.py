@@ -33,7 +33,7 @@ from biogitops.toolchain import tools
 VOLUMES_IN_NODE = "/var/local-path-provisioner"
 # the in-cluster Argo CD images that carry its web UI: upstream's release image only
 NO_WEB_UI = (
-    "the source-built Argo CD serves the API and the `argocd` CLI only: its web UI needs "
+    "this cluster runs Argo CD built here from source (images: source), and the web UI needs "
     "`argo-ui` from a GitHub commit that no registry reachable here serves"
 )
 
