@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from biogitops.cluster import get_provider
-from biogitops.cluster.kind import imagesource, registry, workloads
+from biogitops.cluster.kind import imagesource, load, registry, workloads
 from biogitops.cluster.kind.imagesource import ImageSourceError
-from biogitops.cluster.kind.nodeimage.docker import ImageBuildError
+from biogitops.cluster.kind.nodeimage.docker import Docker, ImageBuildError
 from biogitops.cluster.kind.nodeimage.rootfs import rootfs_ref
 from biogitops.cluster.kind.registry import RegistryError
 from biogitops.config.imageref import parse_ref
@@ -28,6 +28,7 @@ from biogitops.config.pins import PINS_FILE, load_pins, parse_pins
 from biogitops.config.settings import load_settings
 from biogitops.config.yamlschema import load_yaml
 from biogitops.errors import ConfigError
+from biogitops.paths import tools_bin
 
 PINNED = "sha256:" + "a" * 64
 OTHER = "sha256:" + "b" * 64
@@ -276,3 +277,33 @@ def test_a_changed_pin_rebuilds_its_image_alone() -> None:
     assert after["argocd"] != before["argocd"] and after["redis"] == before["redis"]
     assert before["argocd"].startswith("bio-gitops/argocd:v3.5.3-")
     assert set(before) == {"argocd", "redis"}  # the node image is not among them
+
+
+# ---------------------------------------------------------------- loading into kind
+
+
+def test_each_image_is_loaded_pinned_into_the_nodes_that_lack_it(cache: Path, fake_docker, tmp_path: Path) -> None:
+    kind = tools_bin() / "kind"
+    kind.parent.mkdir(parents=True)
+    kind.write_text(
+        '#!/bin/sh\n[ "$1 $2" = "get nodes" ] && printf "bio-gitops-dev-control-plane\\nbio-gitops-dev-worker\\n"\n'
+    )
+    kind.chmod(0o755)
+    calls = tmp_path / "calls"
+    fake_docker(
+        f'echo "$*" >> {calls}\n'
+        'case "$*" in\n'
+        '  *"images ls -q"*) [ "$2" = bio-gitops-dev-worker ] && echo docker.io/bio-gitops/redis:k1; exit 0;;\n'
+        "  save*) echo tarball; exit 0;;\n"
+        '  *"images import"*) cat > /dev/null; exit 0;;\n'
+        "esac\nexit 1\n"
+    )
+    docker = Docker(tmp_path / "load.log", what="loading images into kind")
+    load.load_images("bio-gitops-dev", ["bio-gitops/argocd:v3.5.3-k1", "bio-gitops/redis:k1"], docker)
+    imports = [line for line in calls.read_text().splitlines() if "images import" in line]
+    assert [line.split()[2] for line in imports] == [
+        "bio-gitops-dev-control-plane",  # argocd and redis
+        "bio-gitops-dev-control-plane",
+        "bio-gitops-dev-worker",  # argocd only: the worker holds this redis already
+    ]
+    assert all("--label=io.cri-containerd.pinned=pinned" in line for line in imports)
