@@ -25,7 +25,7 @@ from pathlib import Path
 
 from biogitops.bench.kwok import OUT, write
 from biogitops.cluster import engine_answer
-from biogitops.cluster.kind import nodeimage
+from biogitops.cluster.kind import nodeimage, workloads
 from biogitops.cluster.target import Target
 from biogitops.config.pins import load_pins
 from biogitops.platform.bootstrap import Bootstrap
@@ -44,7 +44,7 @@ def clear_node_image_cache() -> None:
     """Remove every built image and cached tarball of the node image (not the Go builds)."""
     pins = load_pins()
     docker = shutil.which("docker") or "docker"
-    refs = [nodeimage.node_image_ref(pins), *nodeimage.platform_images(pins).values()]
+    refs = [nodeimage.node_image_ref(pins), *workloads.refs(pins).values()]
     subprocess.run([docker, "image", "rm", "-f", *refs], capture_output=True, check=False)
     shutil.rmtree(nodeimage.cache(), ignore_errors=True)
 

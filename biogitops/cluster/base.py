@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from biogitops.cluster.kube import Kubectl
+from biogitops.config.pins import load_pins
 from biogitops.config.settings import NodeGroup, Settings
 from biogitops.errors import BioGitopsError
 from biogitops.paths import cache_dir
@@ -56,6 +57,7 @@ class Provider(abc.ABC):
         self.instance = instance
         self.port_offset = port_offset
         self.reason = ""  # why this provider: the command line, settings.yaml, or auto's probe
+        self.offline = False  # `--offline`: ask no registry (kind builds its images from source)
 
     @property
     def suffix(self) -> str:
@@ -119,6 +121,24 @@ class Provider(abc.ABC):
         """The Sealed Secrets controller as a local process beside this cluster, or None where it
         runs as a pod (installed by its Application)."""
         return None
+
+    def images_line(self) -> str:
+        """Where this cluster's images come from, for bootstrap's first lines ('' when nothing to say)."""
+        return ""
+
+    def check_images(self) -> None:
+        """Raise, naming the fix, when the images this cluster would run cannot be had as pinned;
+        called before any cluster is created (preflight)."""
+        return None
+
+    def argocd_web_ui(self) -> str:
+        """'' when the Argo CD on this cluster serves the web UI, else why it serves the API only."""
+        return ""
+
+    def git_server_image(self) -> str:
+        """The image of the in-cluster git server for the dev snapshot (it needs sh and git):
+        upstream's Argo CD image, which has both, for a cluster that pulls."""
+        return str(load_pins().images["argocd"].ref)
 
     def argocd_images(self) -> dict[str, str] | None:
         """Upstream image repositories in Argo CD's install manifests -> the references to run

@@ -25,9 +25,13 @@ class Target:
 
     provider: Provider
 
-    def __init__(self, env: str, provider: str | None = None, *, instance: str = "", port_offset: int = 0) -> None:
-        """Read clusters/ENV/settings.yaml and choose the provider (`provider` overrides the file's)."""
+    def __init__(
+        self, env: str, provider: str | None = None, *, instance: str = "", port_offset: int = 0, offline: bool = False
+    ) -> None:
+        """Read clusters/ENV/settings.yaml and choose the provider (`provider` overrides the file's);
+        `offline` (`--offline`): ask no registry, build kind's images from source."""
         self.provider = get_provider(load_settings(env), provider, instance=instance, port_offset=port_offset)
+        self.provider.offline = offline
 
     @classmethod
     def of(cls, provider: Provider) -> Target:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from biogitops.config.imageref import ImageRef, parse_ref
 from biogitops.config.yamlschema import load_yaml, validate
 from biogitops.errors import ConfigError, ToolError
 from biogitops.paths import REPO_ROOT
@@ -72,19 +73,46 @@ NODE_IMAGE_SCHEMA: dict[str, Any] = {
     },
 }
 
+# every image the platform runs in kind: the upstream reference with its digest, and the
+# recipe that builds an equivalent here (biogitops/cluster/kind/imagesource.py chooses between them)
+IMAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["upstream", "verified", "recipe"],
+    "additionalProperties": False,
+    "properties": {
+        "upstream": {"type": "string", "pattern": r"^[a-z0-9][^@\s]*(@sha256:[0-9a-f]{64})?$"},
+        # true: the digest was read from what upstream publishes; false: a machine that reaches the
+        # registry must fill it in and check it (the upstream path refuses the pin until then)
+        "verified": {"type": "boolean"},
+        "recipe": {
+            "type": "object",
+            "required": ["build"],
+            "additionalProperties": False,
+            "properties": {
+                "build": {"enum": ["node", "argocd", "redis"]},  # nodeimage/ (node), workloads.py (the others)
+                "base": {"const": "debian"},  # the Debian root filesystem of nodeImage.debian
+                "tools": {"type": "array", "items": {"type": "string"}},  # pinned binaries it holds
+            },
+        },
+    },
+    # a verified pin carries its digest
+    "if": {"properties": {"verified": {"const": True}}},
+    "then": {"properties": {"upstream": {"pattern": r"@sha256:[0-9a-f]{64}$"}}},
+}
+IMAGES_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["node"],
+    "propertyNames": {"pattern": "^[a-z][a-z0-9-]*$"},
+    "additionalProperties": IMAGE_SCHEMA,
+}
+
 PINS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["go", "kubernetes", "tools"],
     "properties": {
         "go": {"type": "object", "required": ["version"], "properties": {"version": _VERSION}},
         "kubernetes": {"type": "object", "required": ["version"], "properties": {"version": _VERSION}},
-        "images": {
-            "type": "object",
-            "additionalProperties": {
-                "type": "string",
-                "pattern": r"^[^:@\s]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$",
-            },
-        },
+        "images": IMAGES_SCHEMA,
         "charts": {
             "type": "object",
             "additionalProperties": {
@@ -158,13 +186,29 @@ class ToolPin:
 
 
 @dataclass(frozen=True)
+class ImagePin:
+    """One image the platform runs in kind: upstream by digest, or built here by `recipe`."""
+
+    name: str
+    upstream: str
+    verified: bool
+    build: str
+    base: str = ""
+    tools: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> ImageRef:
+        return parse_ref(self.upstream)
+
+
+@dataclass(frozen=True)
 class Pins:
     """The whole pin file."""
 
     go_version: str
     kubernetes_version: str
     tools: dict[str, ToolPin] = field(default_factory=dict)
-    images: dict[str, str] = field(default_factory=dict)
+    images: dict[str, ImagePin] = field(default_factory=dict)
     charts: dict[str, dict[str, str]] = field(default_factory=dict)
     # the kind node image built here (biogitops/cluster/kind/nodeimage): Debian release and the Go-built parts
     debian: dict[str, str] = field(default_factory=dict)
@@ -189,17 +233,41 @@ def _tool_pins(specs: dict[str, dict[str, Any]]) -> dict[str, ToolPin]:
     return pins
 
 
+def _image_pins(specs: dict[str, dict[str, Any]], tools: dict[str, ToolPin], source: Path | str) -> dict[str, ImagePin]:
+    pins = {}
+    for name, spec in specs.items():
+        recipe = spec["recipe"]
+        unknown = [t for t in recipe.get("tools", ()) if t not in tools]
+        if unknown:
+            raise ConfigError(f"{source}: images.{name}.recipe.tools: {', '.join(unknown)} not under tools:")
+        pin = ImagePin(
+            name=name,
+            upstream=spec["upstream"],
+            verified=spec["verified"],
+            build=recipe["build"],
+            base=recipe.get("base", ""),
+            tools=tuple(recipe.get("tools", ())),
+        )
+        try:
+            pin.ref  # noqa: B018 - parsing is the check
+        except ConfigError as err:
+            raise ConfigError(f"{source}: images.{name}.upstream: {err.message}") from None
+        pins[name] = pin
+    return pins
+
+
 def parse_pins(data: Any, source: Path | str = PINS_FILE) -> Pins:
     """Validate the parsed YAML of a pin file and build `Pins` from it."""
     validate(data, PINS_SCHEMA, source)
     node_image = data.get("nodeImage") or {}
+    tools = _tool_pins(data["tools"])
     return Pins(
         go_version=data["go"]["version"],
         kubernetes_version=data["kubernetes"]["version"],
-        tools=_tool_pins(data["tools"]),
+        tools=tools,
         debian=dict(node_image.get("debian") or {}),
         node_components=_tool_pins(node_image.get("components") or {}),
-        images=dict(data.get("images") or {}),
+        images=_image_pins(data.get("images") or {}, tools, source),
         charts={k: dict(v) for k, v in (data.get("charts") or {}).items()},
     )
 

@@ -19,6 +19,9 @@ from biogitops.paths import REPO_ROOT
 
 CLUSTERS_DIR = REPO_ROOT / "clusters"
 PROVIDERS = ("auto", "kind", "kwok", "existing")  # auto: kind when a container engine answers, else kwok
+# where kind's images come from (pins.yaml `images`): auto pulls them by digest when their
+# registries answer and builds them from source otherwise (biogitops/cluster/kind/imagesource.py)
+KIND_IMAGES = ("auto", "source", "upstream")
 LAB_APPS = ("nextflow", "galaxy", "spark")
 ADDONS = ("gatekeeper", "sealedSecrets", "monitoring", "sparkOperator", "galaxyDeps")  # `addons:` in settings.yaml
 # a lab app needs a cluster-wide add-on of the same environment
@@ -81,7 +84,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "kind": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"config": {"type": "string"}},
+            "properties": {"config": {"type": "string"}, "images": {"enum": list(KIND_IMAGES)}},
         },
         "kwok": {
             "type": "object",
@@ -164,6 +167,7 @@ class Settings:
     kwok_base_port: int
     context: str | None
     raw: dict[str, Any]
+    kind_images: str = "auto"  # `kind: {images: auto|source|upstream}`
 
     @property
     def apps(self) -> list[str]:
@@ -235,6 +239,7 @@ def load_settings(env: str, root: Path = CLUSTERS_DIR) -> Settings:
         kwok_base_port=(data.get("kwok") or {}).get("basePort", 26400),
         context=(data.get("existing") or {}).get("context"),
         raw=data,
+        kind_images=(data.get("kind") or {}).get("images", "auto"),
     )
 
 

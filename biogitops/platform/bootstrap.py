@@ -2,7 +2,8 @@
 
 Steps, in order; each is idempotent and waits for its result, so a re-run after an
 interruption at any point converges:
-  1. preflight          settings, lab files and charts valid; tools and container engine present
+  1. preflight          settings, lab files and charts valid; tools and container engine present;
+                        on kind's upstream image path, every image pin verified (imagesource.py)
   2. cluster            the provider's cluster (kind / kwok / existing)
   3. argocd             Argo CD at the pinned version; on kwok also the CRDs of
                         clusters/base/crds, from the Go module cache (the crds Application
@@ -271,6 +272,7 @@ class Bootstrap:
         # the checks of `invoke doctor`: python, git, pinned tools, disk; kwok's ports; kind's engine
         # and node image build (biogitops/cluster/doctor.py)
         self.provider.check_host()
+        self.provider.check_images()  # kind's upstream path: verified digests the registries agree with
         if self.settings.addon_enabled("gatekeeper"):
             self.provider.prepare_gatekeeper(self.progress)  # kwok: its manager, built once and cached
         # render everything once with a placeholder source: invalid data fails before any apply

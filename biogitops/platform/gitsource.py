@@ -91,7 +91,6 @@ def source_for(provider: Provider, progress=lambda _: None) -> RepoSource:
     if provider.argocd_mode == "local":
         return RepoSource(f"file://{bare}", BRANCH, commit)
     from biogitops.cluster.kind import gitserver
-    from biogitops.cluster.kind.nodeimage import platform_images
 
-    url = gitserver.serve(provider.kubectl(), bare, BRANCH, platform_images()["debian"], progress)
+    url = gitserver.serve(provider.kubectl(), bare, BRANCH, provider.git_server_image(), progress)
     return RepoSource(url, BRANCH, commit)

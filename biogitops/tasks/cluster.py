@@ -13,13 +13,19 @@ HELP = {
     "env": "environment: a folder under clusters/ (dev, staging, prod)",
     "provider": "kind | kwok | existing (default: the environment's settings.yaml)",
 }
+OFFLINE_HELP = "kind: ask no registry; build the node, Argo CD and Redis images here from pins.yaml's recipes"
 
 
-@task(help=HELP)
+@task(help={**HELP, "offline": OFFLINE_HELP})
 @friendly
-def create(c, env="dev", provider=None):
-    """Create the cluster, or reuse it when it is already running and healthy."""
-    prov = Target(env, provider).provider
+def create(c, env="dev", provider=None, offline=False):
+    """Create the cluster, or reuse it when it is already running and healthy.
+
+    kind takes its images upstream by digest when their registries answer, else builds them
+    here (`--offline`, or `kind: {images: source|upstream}` in settings.yaml, decide it)."""
+    prov = Target(env, provider, offline=offline).provider
+    if line := prov.images_line():
+        console.print(line)
     with progress(f"cluster {prov.cluster_name} ({prov.name})") as update:
         status = prov.create(update)
     console.print(f"cluster {status.name} ({status.provider}): {status.detail}")

@@ -12,7 +12,7 @@ from biogitops.paths import REPO_ROOT
 from biogitops.platform import bootstrap as bs
 from biogitops.platform.report import bootstrap_report, status_report
 from biogitops.render.graph import environment_graph
-from biogitops.tasks.cluster import HELP
+from biogitops.tasks.cluster import HELP, OFFLINE_HELP
 from biogitops.tasks.common import friendly
 
 
@@ -22,13 +22,16 @@ from biogitops.tasks.common import friendly
         "stop_after": f"stop after this step ({', '.join(bs.STEPS)})",
         "timeout": "seconds to wait for Applications to settle",
         "timings": "also write each step's seconds to this JSON file (benchmarks)",
+        "offline": OFFLINE_HELP,
     }
 )
 @friendly
-def bootstrap(c, env="dev", provider=None, stop_after=None, timeout=900, timings=None):
+def bootstrap(c, env="dev", provider=None, stop_after=None, timeout=900, timings=None, offline=False):
     """Bring up the platform for ENV: cluster, Argo CD, projects, ApplicationSets; idempotent."""
-    target = Target(env, provider)
+    target = Target(env, provider, offline=offline)
     console.print(f"provider: {target.provider.name} ({target.provider.reason})")
+    if line := target.provider.images_line():
+        console.print(line)
     with progress(f"bootstrap {env}") as update:
         result = bs.Bootstrap(target, update, timeout=float(timeout)).run(stop_after)
     if timings:

@@ -11,7 +11,7 @@ import pytest
 import testinfra
 import yaml
 
-from biogitops.cluster.kind import nodeimage
+from biogitops.cluster.kind import load, workloads
 from biogitops.cluster.kind.provider import kind_workers
 from biogitops.cluster.kwok.argocd import LocalArgoCD
 from biogitops.cluster.kwok.gatekeeper import PORTS as GATEKEEPER_PORTS
@@ -120,11 +120,14 @@ def test_state_and_etcd_data_are_private(host, kwok: Cluster) -> None:
 
 
 def test_kind_nodes_run_containerd_and_kubelet(cluster: Cluster) -> None:
-    """Every node container of the kind cluster, from the inside: the services, the versions the
-    node image was built at (pins.yaml), every image baked in, and no registry configuration
-    (nothing is pulled: a mirror would be a place images could come from)."""
+    """Every node container of a kind cluster built from source, from the inside: the services,
+    the versions the node image was built at (pins.yaml), every image baked in, the platform's
+    images loaded on their own, and no registry configuration (nothing is pulled: a mirror would
+    be a place images could come from)."""
     if cluster.provider.name != "kind":
         pytest.skip(f"kind node checks: this run uses {cluster.provider.name}")
+    if cluster.provider.plan.upstream:
+        pytest.skip("kind node checks: this cluster runs kind's upstream node image (images: upstream)")
     pins = load_pins()
     k8s = pins.kubernetes_version
     containerd = pins.node_components["containerd"].version
@@ -143,4 +146,5 @@ def test_kind_nodes_run_containerd_and_kubelet(cluster: Cluster) -> None:
         images = node_host.check_output("ctr --namespace=k8s.io images list -q")
         for name in ("kube-apiserver", "kube-proxy", "etcd", "coredns/coredns", "pause"):
             assert f"registry.k8s.io/{name}:" in images, f"{node}: {name} image missing"
-        assert nodeimage.platform_images(pins)["argocd"] in images
+        for ref in workloads.refs(pins).values():  # loaded one by one, not baked into the node image
+            assert load.containerd_name(ref) in images, f"{node}: {ref} not loaded"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,36 @@ def _main_instance(monkeypatch: pytest.MonkeyPatch) -> None:
     clusters aside (BIOGITOPS_INSTANCE / BIOGITOPS_PORT_OFFSET)."""
     monkeypatch.delenv("BIOGITOPS_INSTANCE", raising=False)
     monkeypatch.delenv("BIOGITOPS_PORT_OFFSET", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests ask no container registry: each one seems silent (tests that need an answer
+    pass their own `ping` or `resolver`)."""
+    from biogitops.cluster.kind import registry
+
+    monkeypatch.setattr(registry, "ping", lambda api, timeout=5: (False, f"{api} (unit tests ask no registry)"))
+
+    def resolve(ref, timeout=15):
+        raise AssertionError(f"a unit test asked a registry about {ref}")
+
+    monkeypatch.setattr(registry, "resolve", resolve)
+
+
+@pytest.fixture
+def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`fake_docker(script)` puts a `docker` shell script with that body first on PATH."""
+
+    def install(script: str) -> Path:
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir(exist_ok=True)
+        docker = bin_dir / "docker"
+        docker.write_text("#!/bin/sh\n" + script)
+        docker.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+        return docker
+
+    return install
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import pytest
@@ -41,16 +40,13 @@ def test_cluster_images_use_the_names_kubeadm_asks_for(tmp_path: Path) -> None:
         "coredns",
         "kubectl",
         "local-path-provisioner",
-        "argocd",
-        "helm",
-        "kustomize",
     ]
     versions = {
         **{p.name: p.version for p in pins.tools.values()},
         **{p.name: p.version for p in pins.node_components.values()},
     }
     bins = {n: tmp_path / f"{n}-{versions[n]}" / n for n in names}
-    refs = {s.ref for s in images.cluster_images("1.36.3", bins, "deb:1", "k", tmp_path / "agent", tmp_path)}
+    refs = {s.ref for s in images.cluster_images("1.36.3", bins, "deb:1", "k", tmp_path / "agent")}
     assert {
         "registry.k8s.io/kube-apiserver:v1.36.3",
         "registry.k8s.io/kube-proxy:v1.36.3",
@@ -60,6 +56,8 @@ def test_cluster_images_use_the_names_kubeadm_asks_for(tmp_path: Path) -> None:
         "deb:1",  # the helper pods' and git server's base
     } <= refs
     assert not [r for r in refs if r.endswith(":latest")]
+    # the platform's images are loaded on their own, not baked into the node image
+    assert not [r for r in refs if r.startswith(("bio-gitops/argocd", "bio-gitops/redis"))]
 
 
 def test_the_sandbox_image_is_the_one_containerd_pins() -> None:
@@ -82,18 +80,13 @@ def test_the_key_changes_with_a_pin_and_not_otherwise() -> None:
     assert nodeimage.node_key(other) != nodeimage.node_key(pins)
 
 
-def _fake_docker(tmp_path: Path, monkeypatch, script: str) -> Docker:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    docker = bin_dir / "docker"
-    docker.write_text("#!/bin/sh\n" + script)
-    docker.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+def _fake_docker(tmp_path: Path, fake_docker, script: str) -> Docker:
+    fake_docker(script)
     return Docker(tmp_path / "build.log")
 
 
-def test_a_failed_step_names_the_step_its_last_line_and_the_log(tmp_path: Path, monkeypatch) -> None:
-    docker = _fake_docker(tmp_path, monkeypatch, 'echo "pulling..." ; echo "no space left on device" >&2; exit 1\n')
+def test_a_failed_step_names_the_step_its_last_line_and_the_log(tmp_path: Path, fake_docker) -> None:
+    docker = _fake_docker(tmp_path, fake_docker, 'echo "pulling..." ; echo "no space left on device" >&2; exit 1\n')
     with pytest.raises(ImageBuildError) as err:
         docker.run("build image registry.k8s.io/kube-proxy:v1.36.3", ["build", "."])
     line = str(err.value)
@@ -102,8 +95,8 @@ def test_a_failed_step_names_the_step_its_last_line_and_the_log(tmp_path: Path, 
     assert "pulling..." in (tmp_path / "build.log").read_text()
 
 
-def test_an_engine_that_refuses_privileged_containers_is_named(tmp_path: Path, monkeypatch) -> None:
-    docker = _fake_docker(tmp_path, monkeypatch, 'echo "unable to apply caps: operation not permitted" >&2; exit 125\n')
+def test_an_engine_that_refuses_privileged_containers_is_named(tmp_path: Path, fake_docker) -> None:
+    docker = _fake_docker(tmp_path, fake_docker, 'echo "unable to apply caps: operation not permitted" >&2; exit 125\n')
     with pytest.raises(ImageBuildError, match="cannot run privileged containers: unable to apply caps"):
         docker.check_privileged("deb:1")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import yaml
 from biogitops import cluster
 from biogitops.cluster import ProviderError, get_provider
 from biogitops.cluster.base import node_manifest
-from biogitops.cluster.kind import nodeimage
+from biogitops.cluster.kind import nodeimage, workloads
 from biogitops.cluster.kind import provider as kind_module
 from biogitops.cluster.kind.provider import KindProvider, kind_workers
 from biogitops.cluster.kwok import local
@@ -270,13 +271,26 @@ def test_bootstrap_asks_each_provider_its_own_steps(dev, monkeypatch: pytest.Mon
     assert started == [kwok_]
 
 
-def test_only_kind_runs_argocd_from_images_built_into_its_node_image(dev) -> None:
-    ours = nodeimage.platform_images()
-    kind = get_provider(dev, "kind").argocd_images()
-    assert kind == {UPSTREAM_ARGOCD: ours["argocd"], UPSTREAM_REDIS: ours["redis"]}
+def test_kind_runs_argocd_from_its_own_builds_on_the_source_path(dev) -> None:
+    kind = get_provider(dev, "kind")
+    kind.offline = True
+    ours = workloads.refs(load_pins())
+    images = kind.argocd_images()
+    assert images == {UPSTREAM_ARGOCD: ours["argocd"], UPSTREAM_REDIS: ours["redis"]}
     assert get_provider(dev, "kwok").argocd_images() is None
-    images = {c["image"] for o in manifests(kind) for c in _containers(o)}
-    assert not any(i.startswith((UPSTREAM_ARGOCD, UPSTREAM_REDIS)) for i in images), images
+    running = {c["image"] for o in manifests(images) for c in _containers(o)}
+    assert not any(i.startswith((UPSTREAM_ARGOCD, UPSTREAM_REDIS)) for i in running), running
+    assert kind.argocd_web_ui() and "argo-ui" in kind.argocd_web_ui()
+
+
+def test_kind_runs_the_pinned_upstream_images_on_the_upstream_path(dev) -> None:
+    kind = get_provider(dataclasses.replace(dev, kind_images="upstream"), "kind")
+    pins = load_pins()
+    images = kind.argocd_images()
+    # the pins name the very repositories Argo CD's install manifests use
+    assert images == {UPSTREAM_ARGOCD: pins.images["argocd"].upstream, UPSTREAM_REDIS: pins.images["redis"].upstream}
+    assert kind.argocd_web_ui() == ""
+    assert kind.node_image == pins.images["node"].upstream
 
 
 def _containers(obj: dict) -> list[dict]:

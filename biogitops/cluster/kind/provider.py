@@ -1,17 +1,21 @@
 """kind provider: Kubernetes in Docker containers, the default for dev and for users.
 
-Needs a running container engine (Docker) that runs privileged containers. The node image
-is built on this machine from pinned sources (biogitops/cluster/kind/nodeimage, `invoke
-cluster.build-node-image`; `create` builds it first when it is missing); the cluster layout
-is clusters/<env>/kind.yaml, whose workers carry the node groups' labels and taints.
+Needs a running container engine (Docker). Its images (pins.yaml `images`) come one of two
+ways (imagesource.py says which, and bootstrap prints why): upstream, pulled by digest when
+their registries answer (no root); or built here from pinned sources: the node image
+(nodeimage/, `invoke cluster.build-node-image`, root for debootstrap, privileged containers)
+and, loaded into the nodes on their own, Argo CD and Redis (workloads.py, load.py). The
+cluster layout is clusters/<env>/kind.yaml, whose workers carry the node groups' labels and taints.
 
-    invoke cluster.create --env dev --provider kind
+    invoke cluster.create --env dev --provider kind [--offline]
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -19,14 +23,21 @@ import yaml
 from biogitops.cluster import doctor
 from biogitops.cluster.base import ClusterStatus, Provider, ProviderError
 from biogitops.cluster.doctor import engine_answer, host_cgroup_version
-from biogitops.cluster.kind import nodeimage
+from biogitops.cluster.kind import imagesource, load, nodeimage, registry, workloads
+from biogitops.cluster.kind.imagesource import ImagePlan
+from biogitops.cluster.kind.nodeimage.docker import Docker
+from biogitops.cluster.kind.nodeimage.rootfs import rootfs_ref
 from biogitops.cluster.kube import Kubectl, wait_until
 from biogitops.config.pins import load_pins
 from biogitops.paths import cache_dir
-from biogitops.render.argocd_manifests import UPSTREAM_ARGOCD, UPSTREAM_REDIS
 from biogitops.toolchain import tools
 
 VOLUMES_IN_NODE = "/var/local-path-provisioner"
+# the in-cluster Argo CD images that carry its web UI: upstream's release image only
+NO_WEB_UI = (
+    "this cluster runs Argo CD built here from source (images: source), and the web UI needs "
+    "`argo-ui` from a GitHub commit that no registry reachable here serves"
+)
 
 
 def _quiet(_: str) -> None:
@@ -45,9 +56,50 @@ class KindProvider(Provider):
             raise ProviderError(f"{self.settings.path}: kind.config: required for the kind provider")
         return self.settings.kind_config
 
+    @cached_property
+    def image_plan(self) -> ImagePlan:
+        """Upstream by digest or built here, and why (asks the registries once under `auto`)."""
+        return imagesource.choose(self.settings, self.offline, load_pins())
+
+    @property
+    def plan(self) -> ImagePlan:
+        """The image path of the cluster this provider created, while it exists; else this run's choice."""
+        return self.recorded_plan or self.image_plan
+
+    def images_line(self) -> str:
+        recorded = self.recorded_plan
+        if recorded:
+            return f"images: {recorded.path} (the running cluster's, chosen at its creation: {recorded.reason})"
+        return self.image_plan.line()
+
+    def check_images(self) -> None:
+        """On the upstream path: every pin verified and every registry serving the pinned digest."""
+        if not self.plan.upstream:
+            return
+        if self.offline:  # a running cluster made from upstream images: `--offline` asks no registry
+            imagesource.check_verified(load_pins())
+        else:
+            imagesource.check_upstream(load_pins())
+
     @property
     def node_image(self) -> str:
-        return nodeimage.node_image_ref(load_pins())
+        pins = load_pins()
+        return str(pins.images["node"].ref) if self.plan.upstream else nodeimage.node_image_ref(pins)
+
+    @property
+    def recorded_plan(self) -> ImagePlan | None:
+        """The image path the running cluster was created with (None before any)."""
+        path = self.state_dir / "images.json"
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text())
+        return ImagePlan(data["path"], data["reason"])
+
+    def argocd_web_ui(self) -> str:
+        return "" if self.plan.upstream else NO_WEB_UI
+
+    def git_server_image(self) -> str:
+        return super().git_server_image() if self.plan.upstream else rootfs_ref(load_pins())  # in the node image
 
     def volumes_dir(self) -> Path:
         """The host directory behind every node's /var/local-path-provisioner: the dev volumes.
@@ -112,9 +164,11 @@ class KindProvider(Provider):
             )
 
     def argocd_images(self) -> dict[str, str]:
-        """Upstream Argo CD and Redis replaced by the images built into the node image."""
-        ours = nodeimage.platform_images()
-        return {UPSTREAM_ARGOCD: ours["argocd"], UPSTREAM_REDIS: ours["redis"]}
+        """Argo CD's and Redis's repositories in the install manifests -> what runs instead: the
+        pinned digests on the upstream path, the images built here on the source path."""
+        pins = load_pins()
+        ours = {} if self.plan.upstream else workloads.refs(pins)
+        return {pins.images[n].ref.name: ours.get(n) or str(pins.images[n].ref) for n in ("argocd", "redis")}
 
     def tools(self) -> list[str]:
         return ["kind"]
@@ -148,7 +202,13 @@ class KindProvider(Provider):
         current = self.status()
         if current.ready:
             progress("reusing the running kind cluster")
+            self.load_platform_images(progress)
             return current
+        if not current.exists:  # a record left by a cluster deleted by hand says nothing now
+            (self.state_dir / "images.json").unlink(missing_ok=True)
+        plan = self.plan
+        self.check_images()  # before any cluster: an unverified or changed digest stops here
+        progress(self.images_line())
         if current.exists:  # containers exist but the API is not answering: export a fresh kubeconfig
             subprocess.run(
                 [
@@ -165,15 +225,30 @@ class KindProvider(Provider):
             )
         else:
             self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            nodeimage.build(progress)  # seconds when it is built already
+            if plan.upstream:
+                pin = load_pins().images["node"]
+                registry.pull(pin, Docker(cache_dir() / "images" / "node.log", what="image node"), progress)
+            else:
+                nodeimage.build(progress)  # seconds when it is built already
             progress(f"kind create cluster {self.cluster_name} ({self.node_image})")
             proc = subprocess.run(self.create_command(), capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
                 self.delete()
                 raise ProviderError(f"kind create cluster failed: {last}", "see `docker ps -a` and retry")
+            (self.state_dir / "images.json").write_text(json.dumps({"path": plan.path, "reason": plan.reason}))
         wait_until(Kubectl(self.kubeconfig()).reachable, 300, "the kind API server", progress)
+        self.load_platform_images(progress)
         return self.status()
+
+    def load_platform_images(self, progress=_quiet) -> None:
+        """Source path: build (or find) Argo CD's and Redis's images and load each into the nodes
+        that lack it. The upstream path loads nothing: the nodes pull by digest."""
+        if self.plan.upstream:
+            return
+        built = workloads.build_all(load_pins(), progress)
+        docker = Docker(workloads.cache() / "load.log", what="loading images into kind")
+        load.load_images(self.cluster_name, list(built.values()), docker, progress)
 
     def delete(self, progress=_quiet) -> None:
         if self.exists():

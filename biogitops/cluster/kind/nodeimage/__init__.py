@@ -5,7 +5,10 @@
 What goes in (pins.yaml, `nodeImage` and `tools`): a Debian root filesystem (debootstrap),
 containerd 2.x, kubelet, kubeadm and kubectl, and as container images already in the node's
 containerd: kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, etcd,
-CoreDNS, pause, the pod network agent, local-path-provisioner, Argo CD and Redis. The image
+CoreDNS, pause, the pod network agent, local-path-provisioner and the Debian base. What the
+platform runs (Argo CD, Redis, lab workloads) is not baked in: each is built and loaded on its
+own (biogitops/cluster/kind/workloads.py, load.py). This is the source path of the `node` pin
+in pins.yaml `images`; the upstream path pulls kind's own image instead. The image
 is tagged `bio-gitops/kind-node:v<kubernetes>-<key>`, the key a hash of every input, so a
 changed pin or file builds a new image and an unchanged one is reused.
 """
@@ -34,7 +37,7 @@ from biogitops.paths import cache_dir
 from biogitops.toolchain import tools
 from biogitops.toolchain.gomodules import module_dir
 
-__all__ = ["ImageBuildError", "build", "node_image_ref", "platform_images"]
+__all__ = ["ImageBuildError", "build", "node_image_ref"]
 
 CONTENT_MODULES = ("images.py", "node.py", "rootfs.py")
 # binaries from `tools` that the node or its images carry
@@ -44,9 +47,6 @@ TOOLS_IN_IMAGE = (
     "kube-scheduler",
     "etcd",
     "kubectl",
-    "argocd",
-    "helm",
-    "kustomize",
     "kind",
 )
 
@@ -74,17 +74,6 @@ def node_key(pins: Pins) -> str:
 def node_image_ref(pins: Pins | None = None) -> str:
     pins = pins or load_pins()
     return f"bio-gitops/kind-node:v{pins.kubernetes_version}-{node_key(pins)}"
-
-
-def platform_images(pins: Pins | None = None) -> dict[str, str]:
-    """The node image's Argo CD and Redis images, for the in-cluster Argo CD manifests."""
-    pins = pins or load_pins()
-    key = node_key(pins)
-    return {
-        "argocd": f"bio-gitops/argocd:v{pins.tools['argocd'].version}-{key}",
-        "redis": f"bio-gitops/redis:{key}",
-        "debian": rootfs_ref(pins),
-    }
 
 
 def cache() -> Path:
@@ -116,9 +105,7 @@ def build(progress=_quiet, pins: Pins | None = None) -> str:
     debian = ensure_rootfs(pins, docker, root, progress)
     docker.check_privileged(debian)
     key = node_key(pins)
-    argocd = pins.tools["argocd"]
-    argocd_module = module_dir(argocd.module, argocd.go_module_version)
-    specs = cluster_images(pins.kubernetes_version, bins, debian, key, FILES / "net-agent.sh", argocd_module)
+    specs = cluster_images(pins.kubernetes_version, bins, debian, key, FILES / "net-agent.sh")
     tarballs = build_images(specs, docker, root / f"images-{key}", progress)
     by_name = {spec.ref.split(":")[0].rsplit("/", 1)[1]: spec.ref for spec in specs}
     manifests = {
@@ -160,7 +147,7 @@ def prune(docker: Docker, root: Path, key: str, progress) -> None:
         if old.name != f"images-{key}":
             shutil.rmtree(old, ignore_errors=True)
     listing = docker.run("list node images", ["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])
-    ours = ("bio-gitops/kind-node:", "bio-gitops/argocd:", "bio-gitops/redis:", "bio-gitops/net-agent:")
+    ours = ("bio-gitops/kind-node:", "bio-gitops/net-agent:")  # the platform's images prune themselves
     stale = [ref for ref in listing.split() if ref.startswith(ours) and not ref.endswith(key)]
     if stale:
         progress(f"removing {len(stale)} image(s) of earlier node image builds")

@@ -1,6 +1,7 @@
 """The Docker CLI for image builds: every step logged to one file, failures as one line.
 
-d = Docker(log=Path("build.log"))
+d = Docker(log=Path("build.log"))                  # errors say "node image: <step> failed"
+d = Docker(Path("argocd.log"), what="image argocd")  # one log, one prefix per image
 d.run("import the root filesystem", ["import", "-", "bio-gitops/debian:x"], stdin=fh)
 d.image_exists("bio-gitops/debian:x")
 """
@@ -30,11 +31,12 @@ def docker_binary() -> str:
 
 
 class Docker:
-    """Runs `docker` subcommands, appending their output to `log`."""
+    """Runs `docker` subcommands, appending their output to `log`; `what` starts each error."""
 
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, what: str = "node image") -> None:
         self.binary = docker_binary()
         self.log = log
+        self.what = what
         log.parent.mkdir(parents=True, exist_ok=True)
 
     def run(self, step: str, args: list[str], stdin: IO[bytes] | None = None, timeout: float = 3600) -> str:
@@ -47,7 +49,7 @@ class Docker:
         if proc.returncode != 0:
             lines = [ln for ln in (proc.stderr or proc.stdout).decode(errors="replace").splitlines() if ln.strip()]
             raise ImageBuildError(
-                f"node image: {step} failed: {lines[-1][:200] if lines else 'no output'}", f"log: {self.log}"
+                f"{self.what}: {step} failed: {lines[-1][:200] if lines else 'no output'}", f"log: {self.log}"
             )
         return proc.stdout.decode(errors="replace")
 

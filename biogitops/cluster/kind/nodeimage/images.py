@@ -3,7 +3,8 @@
 Each image is a Dockerfile generated here: the control-plane images hold one static binary
 under the name kubeadm expects (`kubeadm config images list`), so nothing is pulled; the rest
 start from the Debian root filesystem (rootfs.py). `docker save` writes each one to a tarball
-that node.py imports into the node image's containerd.
+that node.py imports into the node image's containerd. The platform's own images are not here:
+they are built and loaded into the cluster one by one (biogitops/cluster/kind/workloads.py).
 """
 
 from __future__ import annotations
@@ -18,17 +19,6 @@ from biogitops.cluster.kind.nodeimage.docker import Docker
 
 # the versions kubeadm 1.36 asks for (cmd/kubeadm/app/constants): etcd "<version>-0", pause 3.10.2
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10.2"
-ARGOCD_LINKS = (
-    "argocd-server",
-    "argocd-repo-server",
-    "argocd-cmp-server",
-    "argocd-application-controller",
-    "argocd-applicationset-controller",
-    "argocd-notifications",
-    "argocd-commit-server",
-    "argocd-k8s-auth",
-    "argocd-dex",
-)
 
 
 @dataclass(frozen=True)
@@ -62,12 +52,10 @@ class ImageSpec:
         return self.ref.replace("/", "_").replace(":", "_")
 
 
-def cluster_images(
-    k8s: str, bins: dict[str, Path], debian: str, key: str, net_agent: Path, argocd_module: Path
-) -> list[ImageSpec]:
-    """Every image a node needs: control plane, add-ons kind installs, Argo CD and Redis.
-    `argocd_module` is Argo CD's Go module at the pinned version: the repo-server runs its
-    gpg and git wrapper scripts (hack/), as upstream's image does."""
+def cluster_images(k8s: str, bins: dict[str, Path], debian: str, key: str, net_agent: Path) -> list[ImageSpec]:
+    """Every image the node itself needs: control plane and the add-ons kind installs. The
+    platform's images (Argo CD, Redis, lab workloads) are built and loaded on their own
+    (biogitops/cluster/kind/workloads.py)."""
     path = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
     control_plane = [
         ImageSpec(
@@ -114,32 +102,6 @@ def cluster_images(
             {"/usr/local/bin/local-path-provisioner": bins["local-path-provisioner"]},
             ("/usr/local/bin/local-path-provisioner",),
         ),
-        ImageSpec(
-            f"bio-gitops/argocd:v{_version(bins['argocd'])}-{key}",
-            debian,
-            {
-                "/usr/local/bin/argocd": bins["argocd"],
-                "/usr/local/bin/helm": bins["helm"],
-                "/usr/local/bin/kustomize": bins["kustomize"],
-                "/usr/local/bin/gpg-wrapper.sh": argocd_module / "hack" / "gpg-wrapper.sh",
-                "/usr/local/bin/git-verify-wrapper.sh": argocd_module / "hack" / "git-verify-wrapper.sh",
-            },
-            ("/usr/bin/tini", "--"),
-            run=(
-                # uid 999 as upstream's image (the manifests run as 999); Debian has gid 999 already
-                "useradd -u 999 -U -m -d /home/argocd -s /bin/bash argocd",
-                *(f"ln -s argocd /usr/local/bin/{link}" for link in ARGOCD_LINKS),
-                # where the install manifests mount known hosts, TLS and GnuPG keys
-                "mkdir -p /app/config/ssh /app/config/tls /app/config/gpg/source /app/config/gpg/keys",
-                "touch /app/config/ssh/ssh_known_hosts",
-                "ln -sf /app/config/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts",
-                "chown argocd /app/config/gpg/keys",
-                "chmod 0700 /app/config/gpg/keys",
-            ),
-            user="999",
-            env={"HOME": "/home/argocd", "USER": "argocd"},
-        ),
-        ImageSpec(f"bio-gitops/redis:{key}", debian, {}, ("/usr/bin/redis-server",)),
         # the base itself: local-path-provisioner's helper pods, the in-cluster git server
         ImageSpec(debian, debian),
     ]
