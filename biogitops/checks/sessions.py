@@ -167,7 +167,7 @@ def _pytest(session: Any, folder: str, args: Any, env: dict[str, str], own_testp
 
 def unit(session: Any) -> None:
     session.chdir(REPO_ROOT)
-    session.run(sys.executable, "-m", "pytest", "-q", "tests/unit", *session.posargs, env=tools.env_with_tools())
+    _pytest(session, "tests/unit", session.posargs, tools.env_with_tools())
 
 
 def terraform(session: Any) -> None:

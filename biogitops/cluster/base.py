@@ -23,7 +23,7 @@ from biogitops.errors import BioGitopsError
 from biogitops.paths import cache_dir
 
 if TYPE_CHECKING:  # kwok's controller module imports this one
-    from biogitops.cluster.kwok.sealedsecrets import LocalController
+    from biogitops.cluster.kwok.sealedsecrets import LocalSealedSecrets
 
 Progress = Callable[[str], None]
 
@@ -117,7 +117,7 @@ class Provider(abc.ABC):
         """Before the policies layer, when Gatekeeper is enabled: run it where no pod can (here: nothing)."""
         return None
 
-    def local_sealed_secrets(self) -> LocalController | None:
+    def local_sealed_secrets(self) -> LocalSealedSecrets | None:
         """The Sealed Secrets controller as a local process beside this cluster, or None where it
         runs as a pod (installed by its Application)."""
         return None

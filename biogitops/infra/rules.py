@@ -22,8 +22,8 @@ from biogitops.config.pins import load_pins
 from biogitops.config.yamlschema import load_yaml
 from biogitops.errors import ConfigError
 from biogitops.findings import Finding, report, shown
-from biogitops.infra.docs import render as render_readme
 from biogitops.infra.hcl import Config, is_expression, load_dir, unwrap
+from biogitops.infra.readmes import render as render_readme
 from biogitops.paths import REPO_ROOT
 
 INFRA_DIR = REPO_ROOT / "infrastructure"

@@ -5,8 +5,7 @@ from __future__ import annotations
 from invoke import task
 
 from biogitops.console import console, progress
-from biogitops.infra import docs as terraform_docs
-from biogitops.infra import tofu
+from biogitops.infra import readmes, tofu
 from biogitops.paths import REPO_ROOT
 from biogitops.tasks.common import friendly
 
@@ -64,7 +63,7 @@ def validate(c):
 @friendly
 def docs(c):
     """Regenerate the inputs/outputs tables of every infrastructure/modules/*/README.md."""
-    written = terraform_docs.write()
+    written = readmes.write()
     for path in written:
         console.print(f"wrote {path.relative_to(REPO_ROOT)}")
     if not written:

@@ -79,7 +79,7 @@ def cluster(provider: Provider) -> Iterator[Cluster]:
     argocd.install(provider, print)
     kubeconfig = provider.kubeconfig()
     kubectl = Kubectl(kubeconfig, provider.context)
-    if provider.name == "kwok":
+    if provider.crds_from_cache:
         # Online, the crds Application installs the CRDs before any lab exists (wave -1); offline
         # its URLs are unreachable, so the same pinned files come from the Go module cache (as
         # `invoke bootstrap` does on kwok). Before the labs, so that their quotas count

@@ -84,7 +84,7 @@ def test_controller_seals_with_this_machines_dev_key(cluster: Cluster, provider:
             f"{provider.name}: the Sealed Secrets chart is unreachable here, so no controller runs in the "
             "cluster; on kwok the controller runs as a local process"
         )
-    local = sealedsecrets.LocalController(provider)
+    local = sealedsecrets.LocalSealedSecrets(provider)
     assert local.ready()
     assert local.cert() == sealing.ensure_dev_key().cert.read_bytes()
 
@@ -116,7 +116,7 @@ def test_keys_survive_backup_and_restore(cluster: Cluster, provider: Provider, s
     backup, count = sealkeys.backup_keys(provider, tmp_path / "keys.yaml")
     assert count >= 1 and oct(backup.stat().st_mode & 0o777) == "0o600"
     if provider.name == "kwok":
-        sealedsecrets.LocalController(provider).stop()
+        sealedsecrets.LocalSealedSecrets(provider).stop()
     cluster.kubectl.run("-n", "sealed-secrets", "delete", "secret", "-l", sealing.KEY_LABEL)
     cluster.kubectl.run("-n", NAMESPACE, "delete", "secret", "itest-sealed")
     assert sealkeys.restore_keys(provider, backup, print) == count
@@ -144,12 +144,12 @@ def _state(cluster: Cluster) -> dict[str, str]:
 def test_second_bootstrap_changes_nothing_for_secrets(cluster: Cluster, provider: Provider, synced: str) -> None:
     _wait("the unsealed Secret", lambda: _secret(cluster, NAMESPACE, "itest-sealed"))
     before = _state(cluster)
-    pid = sealedsecrets.LocalController(provider).proc.pid() if provider.name == "kwok" else None
+    pid = sealedsecrets.LocalSealedSecrets(provider).proc.pid() if provider.name == "kwok" else None
     dev_files = {p: p.stat().st_mtime_ns for p in Path(sealing.REPO_ROOT).glob(sealing.SEALED_GLOB.format(env="dev"))}
     bs.Bootstrap(Target.of(provider), print).run()
     assert _state(cluster) == before
     if pid is not None:
-        assert sealedsecrets.LocalController(provider).proc.pid() == pid
+        assert sealedsecrets.LocalSealedSecrets(provider).proc.pid() == pid
     assert {p: p.stat().st_mtime_ns for p in dev_files} == dev_files
 
 
@@ -165,7 +165,7 @@ def test_rotation_keeps_what_old_keys_sealed_open(
     for name in ("tls.key", "tls.crt"):
         (copy / name).write_bytes((sealing.dev_key_dir() / name).read_bytes())
     monkeypatch.setattr(sealing, "dev_key_dir", lambda: copy)
-    local = sealedsecrets.LocalController(provider)
+    local = sealedsecrets.LocalSealedSecrets(provider)
     before = local.cert()
     new_key = sealkeys.rotate_key(provider, print)
     try:

@@ -149,7 +149,7 @@ def controllers(tmp_path: Path) -> list[LocalProcess]:
         *(argocd.LocalArgoCD(state, kubeconfig, 26400).component(name) for name in argocd.COMPONENTS),
         gatekeeper.LocalGatekeeper(state, kubeconfig, 26400),
         prometheus.LocalPrometheus(state, kubeconfig, 26400),
-        sealedsecrets.LocalController(provider),
+        sealedsecrets.LocalSealedSecrets(provider),
         storage.LocalStorage(state, kubeconfig, 26400),
     ]
 

@@ -25,7 +25,7 @@ from biogitops.cluster.kube import wait_until
 from biogitops.cluster.kwok import gatekeeper, local
 from biogitops.cluster.kwok.local import LAST_PORT_OFFSET
 from biogitops.cluster.kwok.procs import Managed, port_open
-from biogitops.cluster.kwok.sealedsecrets import LocalController
+from biogitops.cluster.kwok.sealedsecrets import LocalSealedSecrets
 from biogitops.errors import ToolError
 from biogitops.toolchain import tools
 
@@ -142,8 +142,8 @@ class KwokProvider(Provider):
     def prepare_gatekeeper(self, progress=_quiet) -> None:
         gatekeeper.ensure_manager(progress)  # built once from gator's module, then cached
 
-    def local_sealed_secrets(self) -> LocalController:
-        return LocalController(self)
+    def local_sealed_secrets(self) -> LocalSealedSecrets:
+        return LocalSealedSecrets(self)
 
     def start_gatekeeper(self, progress=_quiet) -> None:
         gatekeeper.start_local(self, progress)  # no container runs the chart's

@@ -1,12 +1,13 @@
 """The Sealed Secrets controller as a local process beside a kwok cluster, built from the Go module
 kubeseal comes from, at the same version (pins.yaml: tools.kubeseal). Upstream it reads only
 in-cluster credentials (`rest.InClusterConfig`), so our build swaps that one call for the
-KUBECONFIG the process is given (a `go build -overlay`; nothing upstream is copied into this
-repository). It listens on 127.0.0.1 at kwok.basePort + 30 (HTTP: /healthz, /v1/cert.pem) and
-+31 (metrics), the `sealed-secrets` ports of the table in local.py. Logs:
+KUBECONFIG the process is given (built in a temporary copy of the module with that one file
+rewritten; nothing upstream is copied into this repository). It listens on 127.0.0.1 at
+kwok.basePort + 30 (HTTP: /healthz, /v1/cert.pem) and +31 (metrics), the `sealed-secrets` ports of
+the table in local.py. Logs:
 <state>/sealed-secrets/logs/controller.log.
 
-    LocalController(provider).start(progress)   # builds the controller on first use; idempotent
+    LocalSealedSecrets(provider).start(progress)   # builds the controller on first use; idempotent
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def module_path(rel: str) -> Path:
 # ---------------------------------------------------------------- the local controller (kwok)
 
 
-class LocalController(LocalProcess):
+class LocalSealedSecrets(LocalProcess):
     """The controller as a supervised process beside a kwok cluster."""
 
     group, name, what, listens = "sealed-secrets", "controller", "the sealed-secrets controller", ("http", "metrics")

@@ -1,7 +1,7 @@
 """Each Terraform module's README lists its inputs and outputs, generated from variables.tf and outputs.tf.
 
     invoke infra.docs                       # rewrite the generated part of every module README
-    python -m biogitops.infra.docs      # the same
+    python -m biogitops.infra.readmes      # the same
 
 Only the text between the BEGIN/END markers is generated; the prose above and below is kept.
 The `readme-fresh` rule of `nox -s terraform` fails when a README differs from what this writes.
