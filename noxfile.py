@@ -50,6 +50,12 @@ def integration(session: nox.Session) -> None:
 
 
 @nox.session
+def acceptance(session: nox.Session) -> None:
+    """Labs run real analyses on kind, asserted on their outputs: `nox -s acceptance -- --provider kind`."""
+    sessions.acceptance(session)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Timings as JSON in out/bench.json: kwok startup, bootstrap to healthy, N labs (`-- --labs 100`);
     with Docker, kind too (node image cold and warm, cluster create, bootstrap)."""

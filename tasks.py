@@ -13,7 +13,9 @@ from biogitops.tasks import (
     observability,
     pipeline,
     platform,
+    release,
     secrets,
+    sso,
     tools,
 )
 
@@ -28,3 +30,5 @@ ns.add_collection(Collection.from_module(charts), name="charts")
 ns.add_collection(Collection.from_module(infra), name="infra")
 ns.add_collection(Collection.from_module(observability), name="observability")
 ns.add_collection(Collection.from_module(secrets), name="secrets")
+ns.add_collection(Collection.from_module(release), name="release")
+ns.add_collection(Collection.from_module(sso), name="sso")

@@ -11,6 +11,9 @@ Figures go into out/bench.json under "kind" (merged with the kwok figures):
                            the API server answers
   - bootstrap_s            `invoke bootstrap` on that cluster until every first-party Application
                            is settled (upstream charts: source unreachable here)
+  - lab_images             per lab workload image (pins.yaml images, recipe.lab): cold_s (its
+                           image removed; the downloaded jars and wheels stay in the artifact
+                           cache), warm_s (found by its key) and size_mb
 A throw-away cluster (bio-gitops-dev-bench) is used and deleted; a dev cluster is left alone.
 """
 
@@ -60,8 +63,30 @@ def go_build_seconds() -> dict[str, float]:
     return out
 
 
+def lab_images(cold: bool) -> dict[str, dict[str, float]]:
+    """Build time (cold, warm) and size of every lab workload image."""
+    pins = load_pins()
+    docker = shutil.which("docker") or "docker"
+    out = {}
+    for pin in workloads.lab_pins(pins):
+        ref = workloads.image_ref(pin, pins)
+        entry: dict[str, float] = {}
+        if cold:
+            subprocess.run([docker, "image", "rm", "-f", ref], capture_output=True, check=False)
+            entry["cold_s"] = _timed(lambda pin=pin: workloads.build(pin, pins, print))
+        else:
+            workloads.build(pin, pins, print)
+        entry["warm_s"] = _timed(lambda pin=pin: workloads.build(pin, pins, print))
+        size = subprocess.run(
+            [docker, "image", "inspect", "--format", "{{.Size}}", ref], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        entry["size_mb"] = round(int(size or 0) / 1e6, 1)
+        out[pin.name] = entry
+    return out
+
+
 def run(env: str, cold: bool) -> dict:
-    results: dict = {}
+    results: dict = {"lab_images": lab_images(cold)}
     if cold:
         clear_node_image_cache()
         results["node_image_cold_s"] = _timed(lambda: nodeimage.build(print))

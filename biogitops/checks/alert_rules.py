@@ -7,8 +7,13 @@ What it proves (each finding is `file: rule: alert or panel: reason`):
   - every alert has a severity label and summary, description and runbook_url annotations,
     and its runbook_url ends in runbooks/alerts/<page>.md, a page with the four sections;
   - `promtool check rules` accepts every group (the `spec` of each PrometheusRule);
-  - tests/<file>.test.yaml has, for every alert, a case where it fires and one where it does
-    not, and `promtool test rules` passes;
+  - tests/<file>.test.yaml has, for every alert, a case where it fires and one where it stays
+    quiet at an eval_time PAST its `for:` window, in a test whose input_series feed a metric the
+    alert reads (a quiet case inside the window, or fed nothing, passes for an alert that fires
+    always), and `promtool test rules` passes;
+  - every alert reads a metric that metrics.yaml lists under an exporter (directly or through a
+    recording rule), or `up{job="..."}` of a job an exporter there declares: an alert on
+    `vector(1)`, `absent(no_such_metric)` or `up{job="nothing-scrapes-this"}` reads nothing real;
   - every dashboard in observability/grafana/dashboards/ parses, and `promtool check rules`
     accepts each panel query;
   - every metric a rule or panel reads is exposed by an exporter we deploy
@@ -30,7 +35,7 @@ from typing import Any
 import yaml
 
 from biogitops import findings
-from biogitops.checks.promql import grafana_to_promql, metric_names
+from biogitops.checks.promql import grafana_to_promql, label_matchers, metric_names, selectors
 from biogitops.paths import REPO_ROOT
 
 RULES = Path("observability/prometheus/alert-rules")
@@ -42,6 +47,19 @@ ANNOTATIONS = ("summary", "description", "runbook_url")
 RUNBOOK_SECTIONS = ("Meaning", "Impact", "Diagnosis", "Mitigation")
 _RUNBOOK_URL = re.compile(r"(?:^|/)runbooks/alerts/([A-Za-z0-9_.-]+\.md)$")
 _DEPLOYED_BY = re.compile(r"^(tool|chart):([a-z0-9-]+)$|^kubernetes$")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def duration_s(text: object) -> float:
+    """A Prometheus duration ("1h30m", "5m", "0s"; a bare number is seconds) in seconds."""
+    value = str(text or "0s").strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    parts = _DURATION.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise ValueError(f"{value!r} is not a Prometheus duration")
+    return sum(float(n) * _SECONDS[u] for n, u in parts)
 
 
 @dataclass
@@ -164,8 +182,11 @@ def test_file(rule_file: RuleFile) -> Path:
     return rule_file.path.parent / "tests" / f"{rule_file.path.stem}.test.yaml"
 
 
-def check_test_coverage(rule_file: RuleFile, report: Report) -> None:
-    """Every alert of the file has a firing and a not-firing case in its test file."""
+def check_test_coverage(rule_file: RuleFile, report: Report, reads: dict[str, set[str]] | None = None) -> None:
+    """Every alert of the file has a firing case in its test file, and a quiet case (exp_alerts: [])
+    at an eval_time past the alert's `for:`, in a test whose input_series feed a metric it reads
+    (`reads`: alert -> the metric names its expression reads, through recording rules)."""
+    reads = reads or {}
     path = test_file(rule_file)
     alerts = [a["alert"] for a in rule_file.alerts()]
     if not path.is_file():
@@ -181,10 +202,22 @@ def check_test_coverage(rule_file: RuleFile, report: Report) -> None:
         report.add("alert-tests", path, "rule_files", f"must be [{rule_file.path.name}] (the rule file it tests)")
     firing: set[str] = set()
     quiet: set[str] = set()
+    # alert -> (eval_time in seconds, metrics fed by the case's input_series) of each quiet check
+    quiet_at: dict[str, list[tuple[float, set[str]]]] = {}
     for case in doc.get("tests") or []:
+        fed = {n for s in case.get("input_series") or [] for n in metric_names(str(s.get("series", "")))}
         for check in case.get("alert_rule_test") or []:
-            (firing if check.get("exp_alerts") else quiet).add(check.get("alertname"))
-    for name in alerts:
+            name = check.get("alertname")
+            (firing if check.get("exp_alerts") else quiet).add(name)
+            if not check.get("exp_alerts"):
+                try:
+                    at = duration_s(check.get("eval_time"))
+                except ValueError as err:
+                    report.add("alert-tests", path, f"alert {name}", f"eval_time: {err}")
+                    continue
+                quiet_at.setdefault(name, []).append((at, fed))
+    for alert in rule_file.alerts():
+        name = alert["alert"]
         if name not in firing and name not in quiet:
             report.add("alert-tests", rule_file.path, f"alert {name}", f"has no test in tests/{path.name}")
             continue
@@ -193,6 +226,24 @@ def check_test_coverage(rule_file: RuleFile, report: Report) -> None:
         if name not in quiet:
             report.add(
                 "alert-tests", rule_file.path, f"alert {name}", f"no case in tests/{path.name} where it does not fire"
+            )
+            continue
+        window = str(alert.get("for") or "0s")
+        try:
+            for_s = duration_s(window)
+        except ValueError as err:
+            report.add("alert-tests", rule_file.path, f"alert {name}", f"for: {err}")
+            continue
+        read = reads.get(name, set())
+        if not any(at > for_s and fed & read for at, fed in quiet_at.get(name, [])):
+            report.add(
+                "alert-quiet-past-for",
+                rule_file.path,
+                f"alert {name}",
+                f"no case in tests/{path.name} where it stays quiet past its for: ({window}); a quiet case "
+                "inside the window, or fed none of the metrics it reads, passes for an alert that fires always",
+                f"add a check with exp_alerts: [] at an eval_time after {window}, in a test whose input_series "
+                f"feed one of: {', '.join(sorted(read)) or 'the metrics it should read'}",
             )
     for name in (firing | quiet) - set(alerts):
         report.add("alert-tests", path, f"alert {name}", f"tested but not defined in {rule_file.path.name}")
@@ -279,6 +330,60 @@ def known_metrics(root: Path, report: Report, pins: dict[str, Any]) -> dict[str,
     return known
 
 
+def declared_jobs(root: Path) -> set[str]:
+    """The scrape jobs metrics.yaml's exporters declare (`job:`): the only jobs whose `up` counts as read."""
+    try:
+        doc = yaml.safe_load((root / METRICS).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return set()
+    return {str(spec["job"]) for spec in (doc.get("exporters") or {}).values() if spec.get("job")}
+
+
+def alert_reads(rule_files: list[RuleFile]) -> dict[str, list[tuple[str, str]]]:
+    """alert -> the selectors (metric, `{...}` text) its expression reads, recording rules expanded."""
+    recorded: dict[str, str] = {
+        str(r["record"]): str(r.get("expr", "")) for f in rule_files for r in f.rules() if r.get("record")
+    }
+
+    def expand(expr: str, seen: frozenset[str]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for name, inner in selectors(expr):
+            out.append((name, inner))
+            if name in recorded and name not in seen:
+                out.extend(expand(recorded[name], seen | {name}))
+        return out
+
+    return {str(a["alert"]): expand(str(a.get("expr", "")), frozenset()) for f in rule_files for a in f.alerts()}
+
+
+def check_alert_sources(
+    rule_files: list[RuleFile],
+    known: dict[str, str],
+    jobs: set[str],
+    reads: dict[str, list[tuple[str, str]]],
+    report: Report,
+) -> None:
+    """Every alert reads a metric an exporter of metrics.yaml exposes, or `up` of a job one declares."""
+    exported = {metric for metric, exporter in known.items() if exporter != "prometheus"}
+    for rule_file in rule_files:
+        for alert in rule_file.alerts():
+            name = str(alert["alert"])
+            real = [
+                metric
+                for metric, inner in reads.get(name, [])
+                if metric in exported or (metric == "up" and label_matchers(inner).get("job") in jobs)
+            ]
+            if not real:
+                report.add(
+                    "alert-reads-metric",
+                    rule_file.path,
+                    f"alert {name}",
+                    f"reads no metric that metrics.yaml lists (an exporter's metric, or up{{job=...}} of a job "
+                    f"an exporter declares: {', '.join(sorted(jobs)) or 'none'}); it does not watch anything real",
+                    f"select a metric listed in {METRICS}, or add its exporter there with its source",
+                )
+
+
 def check_metrics(queries: list[Query], known: dict[str, str], recorded: set[str], report: Report) -> None:
     for query in queries:
         for name in sorted(metric_names(query.expr) - set(known) - recorded):
@@ -352,9 +457,11 @@ def check(root: Path = REPO_ROOT, run_promtool: bool = True) -> Report:
     rule_files = load_rule_files(root, report)
     queries: list[Query] = []
     recorded: set[str] = set()
+    reads = alert_reads(rule_files)
+    read_names = {alert: {metric for metric, _ in sel} for alert, sel in reads.items()}
     for rule_file in rule_files:
         check_alert_fields(root, rule_file, report)
-        check_test_coverage(rule_file, report)
+        check_test_coverage(rule_file, report, read_names)
         for rule in rule_file.rules():
             kind, name = ("alert", rule["alert"]) if "alert" in rule else ("record", rule.get("record"))
             queries.append(Query(rule_file.path, f"{kind} {name}", str(rule.get("expr", ""))))
@@ -362,7 +469,9 @@ def check(root: Path = REPO_ROOT, run_promtool: bool = True) -> Report:
                 recorded.add(str(name))
     orphan_tests(root, rule_files, report)
     panel_queries = dashboard_queries(root, report)
-    check_metrics(queries + panel_queries, known_metrics(root, report, pins), recorded, report)
+    known = known_metrics(root, report, pins)
+    check_metrics(queries + panel_queries, known, recorded, report)
+    check_alert_sources(rule_files, known, declared_jobs(root), reads, report)
     if run_promtool:
         with tempfile.TemporaryDirectory(prefix="bio-gitops-rules-") as tmp:
             promtool_check(rule_files, panel_queries, Path(tmp), report)

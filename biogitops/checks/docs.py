@@ -6,13 +6,23 @@ Rules (also run by `nox -s unit` through tests/unit/test_docs.py):
   readme-command   a doc line that quotes one of the README's commands (it starts as they do,
                    with `python3 -m venv`) is exactly one of them
   pinned-version   "<component> X.Y.Z" (or "vX.Y.Z") in a doc is the version pins.yaml pins for
-                   that component: a tool, a chart, a node-image component, Kubernetes or Go
+                   that component: a tool, a chart, a node-image component, Kubernetes or Go;
+                   the same in the comments and docstrings of code, checks and tests
+                   (`check_code`: .py, .yaml, .sh, .tf, .toml, .go under CODE_DIRS)
+  repo-path        a path of this repository quoted in a doc's code span (`tests/.../x.py`) exists;
+                   spans with a placeholder (<env>, ENV, *, {..}, $X) are not paths
+  pinned-module    in code and data, a Go module that pins.yaml pins (a tool's, a node-image
+                   component's, a chart's goModule) named with a tag, `<module>@vX.Y.Z` or the
+                   literals `"<module>", "vX.Y.Z"`, carries a tag pins.yaml pins for it
 """
 
 from __future__ import annotations
 
+import ast
+import io
 import re
 import sys
+import tokenize
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -93,8 +103,33 @@ def version_mentions(line: str, names: Iterable[str]) -> list[tuple[str, str]]:
     return [(name, version) for _, _, name, version in sorted(found)]
 
 
+def _top_dirs(root: Path) -> set[str]:
+    return {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and "." not in p.name}
+
+
+def _generated(path: str) -> bool:
+    """A path git ignores (made on each machine, e.g. secrets/dev/cert.pem): absent from a fresh clone."""
+    import subprocess
+
+    proc = subprocess.run(["git", "-C", str(REPO_ROOT), "check-ignore", "-q", path], capture_output=True, check=False)
+    return proc.returncode == 0
+
+
+def quoted_paths(line: str, tops: set[str]) -> list[str]:
+    """Repository paths a doc line quotes in code spans: `<top dir>/.../<name>`, no placeholder."""
+    out = []
+    for span in re.findall(r"`([^`\s]+)`", line):
+        if span.split("/", 1)[0] not in tops or "/" not in span or re.search(r"[<>*{}$]", span):
+            continue
+        if any(part.isupper() for part in span.split("/")):  # clusters/ENV/settings.yaml
+            continue
+        out.append(span.split("#")[0].split(":")[0].rstrip("/"))
+    return out
+
+
 def check(files: list[Path] | None = None, readme: Path = README, pins: Pins | None = None) -> list[Finding]:
     """Every finding over `files` (default: doc_files())."""
+    tops = _top_dirs(REPO_ROOT)
     commands = readme_commands(readme)
     names = pinned_versions(pins or load_pins())
     findings: list[Finding] = []
@@ -110,13 +145,141 @@ def check(files: list[Path] | None = None, readme: Path = README, pins: Pins | N
                     pinned = " or ".join(sorted(names[name]))
                     message = f"{name} {version}, but pins.yaml pins {pinned}"
                     findings.append(Finding.at(path, "pinned-version", message, line=number))
+            for quoted in quoted_paths(line, tops):
+                if not (REPO_ROOT / quoted).exists() and not _generated(quoted):
+                    message = f"quotes {quoted}, which does not exist in the repository"
+                    findings.append(
+                        Finding.at(path, "repo-path", message, line=number, fix="name the file as it is now")
+                    )
     return findings
+
+
+# ---------------------------------------------------------------- code, checks and tests
+
+CODE_DIRS = (
+    "biogitops",
+    "tests",
+    "observability",
+    "clusters",
+    "applications",
+    "policies",
+    "secrets",
+    "infrastructure",
+    "ci",
+    "runbooks",
+)
+CODE_FILES = ("noxfile.py", "tasks.py", "pyproject.toml")
+CODE_SUFFIXES = {".py", ".yaml", ".yml", ".sh", ".tf", ".toml", ".go", ".tpl"}
+_HASH_COMMENT = re.compile(r"(?:^|\s)#+ ?(.*)$")
+
+
+def code_files(root: Path = REPO_ROOT) -> list[Path]:
+    """Code, data, checks and tests whose comments and module tags `check_code` reads."""
+    found = [root / name for name in CODE_FILES if (root / name).is_file()]
+    for directory in CODE_DIRS:
+        found += [
+            p
+            for p in (root / directory).rglob("*")
+            if p.suffix in CODE_SUFFIXES and p.is_file() and not SKIP_DIRS & set(p.relative_to(root).parts)
+        ]
+    return sorted(found)
+
+
+def _python_prose(text: str) -> list[tuple[int, str]]:
+    """(line, text) of every comment and docstring line of a Python source."""
+    out: list[tuple[int, str]] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.COMMENT:
+                out.append((token.start[0], token.string.lstrip("#").strip()))
+        tree = ast.parse(text)
+    except (SyntaxError, tokenize.TokenError):
+        return out
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                out += [(first.lineno + i, line) for i, line in enumerate(first.value.value.splitlines())]
+    return out
+
+
+def prose_lines(path: Path, text: str) -> list[tuple[int, str]]:
+    """(line, text) of what a code file says in words: its comments (and Python docstrings)."""
+    if path.suffix == ".py":
+        return _python_prose(text)
+    marker = "//" if path.suffix == ".go" else None
+    out = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if marker:
+            if marker in line:
+                out.append((number, line.split(marker, 1)[1]))
+        elif m := _HASH_COMMENT.search(line):
+            out.append((number, m.group(1)))
+    return out
+
+
+def pinned_modules(pins: Pins) -> dict[str, set[str]]:
+    """Go module -> the tags pins.yaml pins it at (tools, node-image components, charts' goModule)."""
+    modules: dict[str, set[str]] = {}
+    for pin in [*pins.tools.values(), *pins.node_components.values()]:
+        if pin.module:
+            modules.setdefault(pin.module, set()).add(pin.go_module_version)
+    for chart in pins.charts.values():
+        if chart.get("goModule"):
+            modules.setdefault(str(chart["goModule"]), set()).add(f"v{chart['version']}")
+    return modules
+
+
+def module_mentions(text: str, modules: Iterable[str]) -> list[tuple[int, str, str]]:
+    """(line, module, tag) for `<module>@vX.Y.Z` and the literals `"<module>", "vX.Y.Z"`."""
+    found = []
+    for module in modules:
+        name = re.escape(module)
+        for pattern in (
+            rf"(?<![\w./-]){name}@(v\d+\.\d+\.\d+)\b",
+            rf"[\"']{name}[\"']\s*,\s*[\"'](v\d+\.\d+\.\d+)[\"']",
+        ):
+            for m in re.finditer(pattern, text):
+                found.append((text.count("\n", 0, m.start(1)) + 1, module, m.group(1)))
+    return sorted(found)
+
+
+def check_code(files: list[Path] | None = None, pins: Pins | None = None) -> list[Finding]:
+    """Every pinned-version finding in the comments of `files` (default: code_files()), and every
+    pinned-module finding in their text."""
+    pins = pins or load_pins()
+    names = pinned_versions(pins)
+    modules = pinned_modules(pins)
+    findings: list[Finding] = []
+    for path in files if files is not None else code_files():
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for number, line in prose_lines(path, text):
+            for name, version in version_mentions(line, names):
+                if version not in names[name]:
+                    pinned = " or ".join(sorted(names[name]))
+                    message = f"{name} {version}, but pins.yaml pins {pinned}"
+                    findings.append(Finding.at(path, "pinned-version", message, line=number))
+        for number, module, tag in module_mentions(text, modules):
+            if tag not in modules[module]:
+                pinned = " or ".join(sorted(modules[module]))
+                message = f"{module} at {tag}, but pins.yaml pins {pinned}"
+                fix = "read the version from pins.yaml (biogitops.config.pins), or correct the tag"
+                findings.append(Finding.at(path, "pinned-module", message, line=number, fix=fix))
+    return sorted(findings, key=str)
 
 
 def main() -> int:
     """`python -m biogitops.checks.docs`: a line per finding, `file:line: rule: message`; exit 1 if any."""
     files = doc_files()
-    return report(check(files), "docs", f"{len(files)} pages")
+    code = code_files()
+    return report(check(files) + check_code(code), "docs", f"{len(files)} pages, {len(code)} code files")
 
 
 if __name__ == "__main__":

@@ -24,24 +24,31 @@ import yaml
 
 from biogitops.config.pins import load_pins
 from biogitops.paths import cache_dir
+from biogitops.render import crds
 from biogitops.toolchain.gomodules import argocd_crds, module_dir
 
 FORMAT = 2  # bump when the generated schemas change shape, so caches regenerate
 
-# upstream CRDs used by this repository's manifests, at the versions of pins.yaml
+# upstream CRDs used by this repository's manifests, at the versions of pins.yaml (the tags are
+# those of the add-on charts' CRDs, biogitops/render/crds.py, read from pins.yaml)
+_TAG = {module: tag for module, tag, _ in crds.CHART_CRDS.values()}
 CRD_MODULES = [
     (
         "github.com/open-policy-agent/gatekeeper/v3",
-        "v3.23.1",
+        _TAG["github.com/open-policy-agent/gatekeeper/v3"],
         [
             "charts/gatekeeper/crds/constrainttemplate-customresourcedefinition.yaml",
             "charts/gatekeeper/crds/config-customresourcedefinition.yaml",  # policies/gatekeeper/config.yaml
         ],
     ),
-    ("github.com/bitnami-labs/sealed-secrets", "v0.27.1", ["helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml"]),
+    (
+        "github.com/bitnami-labs/sealed-secrets",
+        _TAG["github.com/bitnami-labs/sealed-secrets"],
+        ["helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml"],
+    ),
     (
         "github.com/prometheus-operator/prometheus-operator",
-        "v0.93.1",
+        _TAG["github.com/prometheus-operator/prometheus-operator"],
         [
             "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml",
             "example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml",
@@ -50,7 +57,7 @@ CRD_MODULES = [
     ),
     (
         "github.com/kubeflow/spark-operator/v2",
-        "v2.5.2",
+        _TAG["github.com/kubeflow/spark-operator/v2"],
         ["charts/spark-operator-chart/crds/sparkoperator.k8s.io_sparkapplications.yaml"],
     ),
     # the operators galaxy-deps 1.1.1 runs (cloudnative-pg 1.25.0, rabbitmq cluster-operator 1.14.0);

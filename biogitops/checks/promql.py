@@ -73,7 +73,23 @@ def _next_char(expr: str, i: int) -> tuple[int, str]:
 
 def metric_names(expr: str) -> set[str]:
     """Every metric name the expression selects."""
-    names: set[str] = set()
+    return {name for name, _ in selectors(expr)}
+
+
+_MATCHER = re.compile(r"""([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!=|!~|=)\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)""")
+
+
+def label_matchers(inner: str) -> dict[str, str]:
+    """The equality matchers of a selector's `{...}` text: label -> value (`=~`, `!=`, `!~` left out)."""
+    return {label: value[1:-1] for label, op, value in _MATCHER.findall(inner) if op == "="}
+
+
+def selectors(expr: str) -> list[tuple[str, str]]:
+    """(metric name, the text inside its `{...}` or "") for every selector of the expression.
+
+    selectors('up{job="sealed-secrets"} == 0')  ->  [("up", 'job="sealed-secrets"')]
+    """
+    names: list[tuple[str, str]] = []
     i = 0
     while i < len(expr):
         char = expr[i]
@@ -84,7 +100,7 @@ def metric_names(expr: str) -> set[str]:
             i = len(expr) if newline < 0 else newline
         elif char == "{":
             i, inner = _skip_group(expr, i)
-            names.update(_NAME_MATCHER.findall(inner))
+            names.extend((name, inner) for name in _NAME_MATCHER.findall(inner))
         elif char == "[":
             i, _ = _skip_group(expr, i)
         elif char.isdigit() or (char == "." and expr[i + 1 : i + 2].isdigit()):
@@ -99,8 +115,11 @@ def metric_names(expr: str) -> set[str]:
                 i, _ = _skip_group(expr, j)
             elif following == "(" or word.lower() in KEYWORDS | LABEL_LISTS | AGGREGATIONS:
                 continue  # a function or aggregation name, or a keyword
+            elif following == "{":
+                i, inner = _skip_group(expr, j)
+                names.append((word, inner))
             else:
-                names.add(word)
+                names.append((word, ""))
         else:
             i += 1
     return names

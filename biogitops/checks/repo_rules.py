@@ -3,9 +3,14 @@
     python -m biogitops.checks.repo_rules                 # render every env into out/policy/, check, list problems
     python -m biogitops.checks.repo_rules --dir DIR       # check YAML files under DIR instead (DIR/<env>/<target>.yaml)
 
+Besides the rendered output, the rules read what rendering offline may miss: every values file
+we pass to a chart (values*.yaml anywhere, and every `valueFiles`/`values`/`valuesObject` of the
+rendered Applications), every document inside a `kind: List` or `*List` (nested too), and the raw
+text of every Helm template (branches the default values do not render).
+
 Each finding is one line, `file: rule: Kind namespace/name: what is wrong (how to fix it)`. The rules:
 
-  floating-tag       every image has an exact tag (not :latest, not untagged) or a digest
+  floating-tag       every image has an exact tag (not :latest, not untagged) or a well-formed digest
   image-registry     every image comes from a registry the image-signing policy allows
   plaintext-secret   no Secret with data anywhere in the repository or the rendered output
   app-project        every Application's project exists and admits its sources and destination
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -57,7 +63,40 @@ class Doc:
         return Finding(self.file, None, rule, f"{self.ref}: {message}", fix)
 
 
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+DIGEST_VALUE = re.compile(r"^(sha256:)?[0-9a-f]{64}$")  # a `digest:` value: an image's, or a chart archive's
+TAG_KEY = re.compile(r"^(tag|.*Tag)$")
+IMAGE_KEY = re.compile(r"^(image|.*Image)$")
+
+
 # ------------------------------------------------------------------ helpers
+def expand(obj: Any) -> Iterator[dict[str, Any]]:
+    """`obj` and, for `kind: List` or any `*List` kind, every item inside it (nested Lists too);
+    an item without a kind takes it from the List's (`SecretList` items are Secrets)."""
+    if not isinstance(obj, dict):
+        return
+    kind = str(obj.get("kind") or "")
+    if kind.endswith("List") and isinstance(obj.get("items"), list):
+        for item in obj["items"]:
+            if isinstance(item, dict) and not item.get("kind") and kind != "List":
+                item = {"kind": kind.removesuffix("List"), **item}
+            yield from expand(item)
+        return
+    yield obj
+
+
+def image_problem(image: str) -> str:
+    """Why `image` is not pinned ('' when it is): :latest, no tag and no digest, a malformed digest."""
+    if "@" in image:
+        if not DIGEST.search(image):
+            return f"{image} has a malformed digest (want @sha256:<64 hex>)"
+        return "the floating tag :latest" if image_tag(image) == "latest" else ""
+    tag = image_tag(image)
+    if tag == "latest":
+        return f"{image} has the floating tag :latest"
+    return "" if tag else f"{image} has no tag"
+
+
 def containers(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The containers of a Pod or of a workload's pod template."""
     if obj.get("kind") not in POD_KINDS:
@@ -111,12 +150,10 @@ def allowed_registries(path: Path = IMAGE_CONSTRAINT) -> list[str]:
 def floating_tag(docs: list[Doc]) -> Iterator[Finding]:
     for doc in docs:
         for where, image in images(doc.obj.get("spec") or {}, "spec"):
-            if "@sha256:" in image and image_tag(image) != "latest":
-                continue
-            tag = image_tag(image)
-            if tag in ("", "latest"):
-                what = "the floating tag :latest" if tag else "no tag"
-                yield doc.finding("floating-tag", f"{where}: {image} has {what}", "pin an exact version")
+            problem = image_problem(image)
+            if problem:
+                problem = problem if problem.startswith(image) else f"{image} has {problem}"
+                yield doc.finding("floating-tag", f"{where}: {problem}", "pin an exact version")
 
 
 def image_registry(docs: list[Doc]) -> Iterator[Finding]:
@@ -238,7 +275,7 @@ def load_dir(directory: Path) -> list[Doc]:
         env = rel.parts[0] if len(rel.parts) > 1 else ""
         name = shown(path)
         try:
-            objs = [o for o in yaml.safe_load_all(path.read_text()) if isinstance(o, dict)]
+            objs = [x for o in yaml.safe_load_all(path.read_text()) for x in expand(o)]
         except yaml.YAMLError as err:
             raise BioGitopsError(f"{name}: not YAML ({str(err).splitlines()[0]})") from None
         docs += [Doc(name, env, o) for o in objs]
@@ -262,11 +299,141 @@ def repository_secrets(root: Path = REPO_ROOT) -> list[Finding]:
     docs = []
     for path in committed_files(root):
         try:
-            objs = [o for o in yaml.safe_load_all(path.read_text(errors="replace")) if isinstance(o, dict)]
+            objs = [x for o in yaml.safe_load_all(path.read_text(errors="replace")) for x in expand(o)]
         except yaml.YAMLError:
-            continue  # a Helm template: its rendered output is checked instead
+            continue  # a Helm template: template_sources reads its raw text
         docs += [Doc(str(path.relative_to(root)), "", o) for o in objs]
     return list(plaintext_secret(docs))
+
+
+# ------------------------------------------------------------------ what offline rendering may miss
+def value_files(root: Path = REPO_ROOT, docs: list[Doc] | None = None) -> list[Path]:
+    """Every values file we pass to a chart: committed values*.yaml, and each `valueFiles` entry of
+    the rendered Applications that names a file in the repository (`$values/...` or source path)."""
+    found = {p for p in committed_files(root) if re.match(r"^values([.-].*)?\.ya?ml$", p.name)}
+    for doc in docs or []:
+        if doc.obj.get("kind") != "Application":
+            continue
+        for source in _sources(doc.obj):
+            for entry in (source.get("helm") or {}).get("valueFiles") or []:
+                entry = str(entry)
+                path = root / entry.split("/", 1)[1] if entry.startswith("$") else root / source.get("path", "") / entry
+                if path.is_file() and path.resolve().is_relative_to(root.resolve()):
+                    found.add(path)
+    return sorted(found)
+
+
+def _walk(node: Any, path: str = "") -> Iterator[tuple[str, str, Any, dict[str, Any] | None]]:
+    """(where, key, value, parent) for every key of nested maps and lists."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f"{path}.{key}" if path else str(key)
+            yield where, str(key), value, node
+            yield from _walk(value, where)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield f"{path}[{i}]", "", value, None
+            yield from _walk(value, f"{path}[{i}]")
+
+
+def scan_values(file: str, data: Any, what: str = "values") -> Iterator[Finding]:
+    """floating-tag and plaintext-secret over one set of chart values: `tag`/`*Tag: latest`, image
+    strings with :latest, no tag or a malformed digest, `digest` keys, Secrets embedded in values."""
+    for where, key, value, parent in _walk(data):
+        if TAG_KEY.match(key) and isinstance(value, str | int | float) and str(value).strip().lower() == "latest":
+            yield Finding(file, None, "floating-tag", f"{what} {where}: {value!r} is a floating tag", "pin a version")
+        elif key == "digest" and isinstance(value, str) and value and not DIGEST_VALUE.match(value):
+            yield Finding(file, None, "floating-tag", f"{what} {where}: {value!r} is not sha256:<64 hex>", "fix it")
+        elif IMAGE_KEY.match(key) and isinstance(value, str) and value.strip() and "{{" not in value:
+            problem = image_problem(value.strip())
+            # `image: repo` beside `tag:` or `digest:` is how many charts split a reference
+            split = parent is not None and any(k in parent for k in ("tag", "digest", "version"))
+            if problem and not (split and problem.endswith("has no tag")):
+                yield Finding(file, None, "floating-tag", f"{what} {where}: {problem}", "pin an exact version")
+    secrets = [(w, v) for w, _, v, _ in _walk(data) if isinstance(v, dict)]
+    if isinstance(data, dict):
+        secrets.insert(0, ("(top)", data))
+    for where, node in secrets:
+        for obj in expand(node):
+            if obj.get("kind") == "Secret" and (obj.get("data") or obj.get("stringData")):
+                yield Finding(
+                    file,
+                    None,
+                    "plaintext-secret",
+                    f"{what} {where}: a Secret with values in plain text",
+                    "seal it with `invoke secrets.seal` and commit the SealedSecret",
+                )
+
+
+def values_findings(root: Path = REPO_ROOT, docs: list[Doc] | None = None) -> list[Finding]:
+    """The rules over every values file we pass to a chart, and over the Applications' inline values."""
+    problems: list[Finding] = []
+    for path in value_files(root, docs):
+        rel = str(path.relative_to(root))
+        try:
+            for data in yaml.safe_load_all(path.read_text(errors="replace")):
+                problems += scan_values(rel, data)
+        except yaml.YAMLError:
+            continue  # not YAML (a values template); the render reports it
+    for doc in docs or []:
+        if doc.obj.get("kind") != "Application":
+            continue
+        for source in _sources(doc.obj):
+            helm = source.get("helm") or {}
+            inline = helm.get("valuesObject")
+            if isinstance(helm.get("values"), str):
+                try:
+                    inline = yaml.safe_load(helm["values"])
+                except yaml.YAMLError:
+                    inline = None
+            if inline:
+                problems += scan_values(doc.file, inline, f"{doc.ref} helm values")
+    return problems
+
+
+SECRET_KIND = re.compile(r"^\s*kind:\s*[\"']?Secret(List)?[\"']?\s*$", re.M)
+SECRET_DATA = re.compile(r"^\s*-?\s*(data|stringData):\s*(\S.*)?$", re.M)
+TEMPLATE_LATEST = re.compile(
+    r"(image:\s*[\"']?[^\s\"'{}]+:latest\b|\b(tag|\w+Tag):\s*[\"']?latest\b|default\s+\"latest\")", re.I
+)
+
+
+def template_sources(root: Path = REPO_ROOT) -> list[Finding]:
+    """The raw text of every Helm template (`templates/*.yaml|tpl` of our charts), so that a branch
+    default values do not render is read too: a Secret kind with data/stringData, an image `:latest`."""
+    proc = subprocess.run(
+        ["git", "-C", str(root), "ls-files", "-co", "--exclude-standard", "*/templates/*"],
+        capture_output=True,
+        text=True,
+    )
+    problems = []
+    for rel in proc.stdout.splitlines():
+        path = root / rel
+        if rel.startswith(FIXTURES) or not path.is_file() or path.suffix not in (".yaml", ".yml", ".tpl"):
+            continue
+        for i, part in enumerate(re.split(r"^---\s*$", path.read_text(errors="replace"), flags=re.M)):
+            if SECRET_KIND.search(part) and SECRET_DATA.search(part):
+                problems.append(
+                    Finding(
+                        rel,
+                        None,
+                        "plaintext-secret",
+                        f"template document {i + 1}: writes a Secret with data/stringData (whatever the values)",
+                        "template a SealedSecret instead (`invoke secrets.seal`)",
+                    )
+                )
+            for match in TEMPLATE_LATEST.finditer(part):
+                problems.append(
+                    Finding(
+                        rel, None, "floating-tag", f"template document {i + 1}: {match[0].strip()}", "pin a version"
+                    )
+                )
+    return problems
+
+
+def source_findings(root: Path = REPO_ROOT, docs: list[Doc] | None = None) -> list[Finding]:
+    """What the rendered output may not show: values files, Lists in committed files, raw templates."""
+    return values_findings(root, docs) + template_sources(root) + repository_secrets(root)
 
 
 def check(docs: list[Doc], only: list[str] | None = None) -> list[Finding]:
@@ -329,7 +496,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             for line in render_all():
                 print(f"skipped {line}")
-            problems = check(load_dir(OUT), args.rule)
+            docs = load_dir(OUT)
+            problems = check(docs, args.rule)
+            extra = values_findings(REPO_ROOT, docs) + template_sources(REPO_ROOT)
+            problems += [p for p in extra if not args.rule or p.rule in args.rule]
             if not args.rule or "plaintext-secret" in args.rule:
                 problems += repository_secrets()
     except BioGitopsError as err:

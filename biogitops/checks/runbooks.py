@@ -290,20 +290,25 @@ def run_steps(page: str, procedure: str, env: dict[str, str], root: Path = REPO_
     """
     found = steps(page, procedure, root)
     for step in found:
-        result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", step.script],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if result.returncode != 0:
-            tail = "\n".join((result.stdout + result.stderr).splitlines()[-25:])
-            where = f"{step.path}:{step.line}"
-            raise StepFailed(f"{where}: step of `{procedure}` exited {result.returncode}\n{step.script}\n{tail}")
+        run_step(step, procedure, env, root, timeout)
     return len(found)
+
+
+def run_step(step: Step, procedure: str, env: dict[str, str], root: Path = REPO_ROOT, timeout: float = 1800) -> None:
+    """Run one marked block with `bash -euo pipefail` in `root`; raise StepFailed (page:line) if it fails."""
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", step.script],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-25:])
+        where = f"{step.path}:{step.line}"
+        raise StepFailed(f"{where}: step of `{procedure}` exited {result.returncode}\n{step.script}\n{tail}")
 
 
 def main() -> int:

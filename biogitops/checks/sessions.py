@@ -61,6 +61,10 @@ CHARTS = {
         "lab.name=example",
         "lab.owners=example-admins",
         "lab.members=example",
+        "lab.quota.cpu=4000m",  # a string: `--set` reads a bare 4 as a number, which a lab file may not give
+        "lab.quota.memory=16Gi",
+        "lab.quota.storage=50Gi",
+        "lab.apps.nextflow.workdir=10Gi",
         "labFile=example.yaml",
         "apiServer.ips=10.0.0.1",
         "repoURL=https://git.example.invalid/r.git",
@@ -108,7 +112,7 @@ def _provider_arg(posargs: list[str]) -> str:
 def integration(session: Any) -> None:
     """pytest tests/integration against a real cluster; `-- --provider kwok|kind|existing`."""
     provider = _provider_arg(session.posargs)
-    local = [*KWOK_TOOLS, "prometheus"]  # kwok: the control plane, and Prometheus beside it
+    local = [*KWOK_TOOLS, "prometheus", "keycloak"]  # kwok: the control plane; Prometheus, Keycloak beside it
     needed = ["kubectl", *ARGOCD_TOOLS, *SECRETS_TOOLS] + (
         local if provider == "kwok" else ["kind"] if provider == "kind" else []
     )
@@ -120,6 +124,20 @@ def integration(session: Any) -> None:
     if "--provider" not in " ".join(args):
         args = ["--provider", provider, *args]
     _pytest(session, "tests/integration", args, env, own_testpaths=True)
+
+
+def acceptance(session: Any) -> None:
+    """Labs run real analyses end to end (tests/acceptance): `-- --provider kind`. Bootstraps the
+    env's cluster first (or reuses it); on kwok the tests skip, saying why (no container runs)."""
+    provider = _provider_arg(session.posargs)
+    env = _env(session, sorted({"kubectl", "kind", *ARGOCD_TOOLS, *SECRETS_TOOLS}))
+    session.chdir(REPO_ROOT)
+    args = list(session.posargs)
+    if "--provider" not in " ".join(args):
+        args = ["--provider", provider, *args]
+    if provider == "kind":
+        session.run("invoke", "bootstrap", "--env", "dev", "--provider", "kind", env=env)
+    _pytest(session, "tests/acceptance", ["-s", "-rs", *args], env, own_testpaths=True)
 
 
 def render(session: Any) -> None:

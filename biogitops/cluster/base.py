@@ -14,7 +14,7 @@ import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from biogitops.cluster.kube import Kubectl
 from biogitops.config.pins import load_pins
@@ -115,6 +115,12 @@ class Provider(abc.ABC):
 
     def start_gatekeeper(self, progress: Progress = _quiet) -> None:
         """Before the policies layer, when Gatekeeper is enabled: run it where no pod can (here: nothing)."""
+        return None
+
+    def identity(self) -> Any:
+        """dev's identity provider as a local process beside this cluster (settings.yaml
+        `sso: {issuer: local}`), or None: staging/prod use the organisation's issuer, and on kind
+        the identity provider has no image yet."""
         return None
 
     def local_sealed_secrets(self) -> LocalSealedSecrets | None:

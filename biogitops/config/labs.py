@@ -9,6 +9,7 @@ invoke lab.new proteomics --env dev   # scaffolds a valid file
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import yaml
 
 from biogitops.config.settings import CLUSTERS_DIR, LAB_APPS, Settings
-from biogitops.config.yamlschema import load_yaml, parse_yaml, validate
+from biogitops.config.yamlschema import parse_plain_yaml
 from biogitops.errors import ConfigError
 from biogitops.paths import REPO_ROOT
 
@@ -39,48 +40,27 @@ RESERVED = {
     "kube-node-lease",
 }
 
-# CPU may be given in millicores; bytes never in millibytes (`16m` of memory is 0.016 bytes)
-_CPU = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?m?$"}
-_BYTES = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?(k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?$"}
-_GROUP = {"type": "string", "minLength": 1, "maxLength": 128}
-# above this a lab's storage quota is a typo, not a request (clusters/argocd/lab-tenant has the same)
+# The rules a lab file keeps, each with a name that preflight and the lab-tenant chart both print
+# (clusters/argocd/lab-tenant/templates/_lab.tpl checks the same, in the same order, because Argo
+# CD renders lab files preflight never saw). tests/fixtures/labs/rules.yaml is the one table both
+# are tested against (tests/render/test_lab_rules.py). Patterns are matched whole (fullmatch):
+# Go's `$` does not match before a trailing newline, Python's `re.match(...$)` does.
+NAME_PATTERN = r"[a-z][a-z0-9-]{1,38}[a-z0-9]"
+CPU_PATTERN = r"[0-9]+(\.[0-9]+)?m?"  # millicores allowed
+BYTES_PATTERN = r"[0-9]+(\.[0-9]+)?(k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?"  # never millibytes: `16m` is 0.016 bytes
+# an OIDC group: printable ASCII without spaces (no unicode lookalikes of another lab's group)
+GROUP_PATTERN = r"[!-~]{1,128}"
+FIELDS = ("name", "description", "owners", "members", "quota", "apps")
+QUOTA_FIELDS = ("cpu", "memory", "storage", "gpu")
+APP_FIELDS: dict[str, tuple[str, ...]] = {"nextflow": ("workdir",), "galaxy": (), "spark": ()}
+DESCRIPTION_MAX = 200
+GPU_MAX = 64
+# above these a lab's quota is a typo, not a request (clusters/argocd/lab-tenant/values.yaml has the same)
+CPU_CEILING = "4096"
+MEMORY_CEILING = "64Ti"
 STORAGE_CEILING = "100Ti"
-LAB_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["name", "owners", "members", "quota", "apps"],
-    "additionalProperties": False,
-    "properties": {
-        "name": {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,38}[a-z0-9]$"},
-        "description": {"type": "string", "maxLength": 200},
-        "owners": _GROUP,
-        "members": _GROUP,
-        "quota": {
-            "type": "object",
-            "required": ["cpu", "memory", "storage"],
-            "additionalProperties": False,
-            "properties": {
-                "cpu": _CPU,
-                "memory": _BYTES,
-                "storage": _BYTES,
-                "gpu": {"type": "integer", "minimum": 0, "maximum": 64},
-            },
-        },
-        "apps": {
-            "type": "object",
-            "propertyNames": {"enum": list(LAB_APPS)},
-            "additionalProperties": False,
-            "properties": {
-                "nextflow": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {"workdir": _BYTES},
-                },
-                "galaxy": {"type": "object", "additionalProperties": False, "properties": {}},
-                "spark": {"type": "object", "additionalProperties": False, "properties": {}},
-            },
-        },
-    },
-}
+# kept for readers of the lab name's pattern (offboard)
+LAB_SCHEMA: dict[str, Any] = {"properties": {"name": {"pattern": f"^{NAME_PATTERN}$"}}}
 
 
 @dataclass(frozen=True)
@@ -107,51 +87,152 @@ def labs_dir(env: str, root: Path = CLUSTERS_DIR) -> Path:
 
 
 def parse_lab(path: Path, text: str | None = None) -> Lab:
-    """Validate one lab file (read from `path`, or given as `text`, e.g. from `git show`)."""
-    data = load_yaml(path) if text is None else parse_yaml(text, path)
-    validate(data, LAB_SCHEMA, path)
-    name = data["name"]
+    """Validate one lab file (read from `path`, or given as `text`, e.g. from `git show`).
+
+    The YAML itself first (no anchors, merge keys, duplicate keys or tags: Argo CD's Go YAML
+    would read them otherwise), then the rules of `check_lab_data`."""
+    if text is None:
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: file not found") from None
+    return check_lab_data(parse_plain_yaml(text, path), path)
+
+
+def _refuse(path: Path, field: str, problem: str, rule: str, fix: str) -> ConfigError:
+    return ConfigError(f"{path}: {field}: {problem} (rule {rule})", fix)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _full(pattern: str, value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch(pattern, value) is not None
+
+
+def check_lab_data(data: Any, path: Path) -> Lab:
+    """Check a lab file's data (as parsed) against every rule; the first broken rule is raised as
+    one line: `<file>: <field>: <problem> (rule <name>)`, with the fix as its hint.
+
+        check_lab_data({"name": "genomics", ...}, Path("clusters/dev/labs/genomics.yaml"))
+    """
+    if not isinstance(data, dict):
+        raise _refuse(path, "<top>", "must be a map of the lab's fields", "lab-fields", "see handbook/ONBOARDING.md")
+    unknown = sorted(str(k) for k in data if k not in FIELDS)
+    if unknown:
+        raise _refuse(path, unknown[0], "is not a field of a lab file", "lab-fields", "allowed: " + ", ".join(FIELDS))
+    name = data.get("name")
+    if not _full(NAME_PATTERN, name):
+        raise _refuse(
+            path, "name", f"{name!r} is not a DNS label of 3 to 40 characters", "lab-name", "lowercase a-z, 0-9 and -"
+        )
     if name in RESERVED or name.startswith(("kube-", "lab-")):
-        raise ConfigError(f"{path}: name: {name!r} is reserved for the platform", "choose another lab name")
+        raise _refuse(
+            path, "name", f"{name!r} is reserved for the platform", "lab-name-reserved", "choose another name"
+        )
     if name.endswith(tuple(f"-{app}" for app in LAB_APPS)):  # lab-<x>-<app> names a lab's Application
-        raise ConfigError(
-            f"{path}: name: {name!r} ends like an app name", "choose a name not ending in -" + "/-".join(LAB_APPS)
+        raise _refuse(
+            path,
+            "name",
+            f"{name!r} ends like an app name",
+            "lab-name-app-suffix",
+            "choose a name not ending in -" + "/-".join(LAB_APPS),
         )
     if path.stem != name:
-        raise ConfigError(f"{path}: name: is {name!r} but the file is {path.name}", f"rename it to {name}.yaml")
+        raise _refuse(
+            path, "name", f"is {name!r} but the file is {path.name}", "lab-file-name", f"rename it {name}.yaml"
+        )
+    description = data.get("description", "")
+    if not _is_text(description) or len(description) > DESCRIPTION_MAX:
+        raise _refuse(
+            path,
+            "description",
+            f"must be text of at most {DESCRIPTION_MAX} characters",
+            "lab-description",
+            "shorten it",
+        )
+    for key in ("owners", "members"):
+        group = data.get(key)
+        if not _full(GROUP_PATTERN, group) or group.startswith("system:"):
+            raise _refuse(
+                path,
+                key,
+                f"{group!r} is not an OIDC group of the lab",
+                "lab-group",
+                "1 to 128 printable ASCII characters, no whitespace, never a Kubernetes system: group",
+            )
     _check_limits(path, data)
     return Lab(name=name, path=path, data=data)
 
 
 def _check_limits(path: Path, data: dict[str, Any]) -> None:
-    """What a schema cannot say: groups that are not Kubernetes' own, sizes that make sense."""
-    for key in ("owners", "members"):
-        group = data[key]
-        if group.startswith("system:") or any(ch.isspace() for ch in group):
-            raise ConfigError(
-                f"{path}: {key}: {group!r} is not an OIDC group of the lab",
-                "no whitespace, and never a Kubernetes system: group",
-            )
+    """The quota and the apps: sizes that make sense, apps the platform has."""
     # the pinned client's parser, imported here: `import kubernetes` costs ~0.3 s every `invoke` would pay
     from kubernetes.utils.quantity import parse_quantity as quantity
 
-    quota = data["quota"]
-    if quantity(quota["cpu"]) <= 0:
-        raise ConfigError(f"{path}: quota.cpu: must be more than 0", 'e.g. cpu: "4"')
-    for key in ("memory", "storage"):
-        if quantity(quota[key]) <= 0:
-            raise ConfigError(f"{path}: quota.{key}: must be more than 0")
-    if quantity(quota["storage"]) > quantity(STORAGE_CEILING):
-        raise ConfigError(
-            f"{path}: quota.storage: {quota['storage']} is over the platform's ceiling of {STORAGE_CEILING}",
-            "ask the platform team for shared storage instead",
+    quota = data.get("quota")
+    if (
+        not isinstance(quota, dict)
+        or any(k not in QUOTA_FIELDS for k in quota)
+        or not {"cpu", "memory", "storage"} <= set(quota)
+    ):
+        raise _refuse(
+            path,
+            "quota",
+            "must be a map of cpu, memory, storage and an optional gpu",
+            "lab-quota-fields",
+            'e.g. {cpu: "4", memory: 16Gi, storage: 100Gi}',
         )
-    workdir = ((data.get("apps") or {}).get("nextflow") or {}).get("workdir")
-    if workdir and quantity(workdir) > quantity(quota["storage"]):
-        raise ConfigError(
-            f"{path}: apps.nextflow.workdir: {workdir} is larger than quota.storage ({quota['storage']})",
-            "shrink the work dir or raise the storage quota",
+    cpu = quota["cpu"]
+    if not _full(CPU_PATTERN, cpu) or not 0 < quantity(cpu) <= quantity(CPU_CEILING):
+        raise _refuse(
+            path,
+            "quota.cpu",
+            f"{cpu!r} is not a CPU quantity above 0 and at most {CPU_CEILING}",
+            "lab-quota-cpu",
+            'quote it: cpu: "4"',
         )
+    for key, ceiling in (("memory", MEMORY_CEILING), ("storage", STORAGE_CEILING)):
+        size = quota[key]
+        if not _full(BYTES_PATTERN, size) or not 0 < quantity(size) <= quantity(ceiling):
+            raise _refuse(
+                path,
+                f"quota.{key}",
+                f"{size!r} is not a byte quantity above 0 and at most the platform's ceiling of {ceiling}",
+                "lab-quota-bytes",
+                "e.g. 64Gi; for more, ask the platform team for shared storage",
+            )
+    gpu = quota.get("gpu", 0)
+    if isinstance(gpu, bool) or not isinstance(gpu, (int, float)) or gpu != int(gpu) or not 0 <= gpu <= GPU_MAX:
+        raise _refuse(
+            path, "quota.gpu", f"{gpu!r} is not a whole number from 0 to {GPU_MAX}", "lab-quota-gpu", "e.g. gpu: 1"
+        )
+    apps = data.get("apps")
+    if not isinstance(apps, dict) or any(app not in LAB_APPS for app in apps):
+        raise _refuse(
+            path, "apps", "must be a map of the platform's apps", "lab-apps", "allowed: " + ", ".join(LAB_APPS)
+        )
+    for app, settings in apps.items():
+        if not isinstance(settings, dict) or any(k not in APP_FIELDS[app] for k in settings):
+            allowed = ", ".join(APP_FIELDS[app]) or "none"
+            raise _refuse(
+                path,
+                f"apps.{app}",
+                f"must be a map of its settings ({allowed})",
+                "lab-app-settings",
+                f"e.g. {app}: {{}}",
+            )
+    if "workdir" in (apps.get("nextflow") or {}):
+        workdir = apps["nextflow"]["workdir"]
+        if not _full(BYTES_PATTERN, workdir) or not 0 < quantity(workdir) <= quantity(quota["storage"]):
+            raise _refuse(
+                path,
+                "apps.nextflow.workdir",
+                f"{workdir!r} is not a byte quantity above 0 and at most quota.storage ({quota['storage']})",
+                "lab-workdir",
+                "shrink the work dir or raise the storage quota",
+            )
 
 
 def nested_lab_files(env: str, root: Path = CLUSTERS_DIR) -> list[Path]:
@@ -208,7 +289,7 @@ def check_apps(labs: list[Lab], settings: Settings) -> None:
         for app in lab.apps:
             if app not in settings.apps:
                 raise ConfigError(
-                    f"{lab.path}: apps.{app}: not offered in {settings.env}",
+                    f"{lab.path}: apps.{app}: not offered in {settings.env} (rule lab-apps)",
                     f"remove it, or set apps.{app}.enabled: true in clusters/{settings.env}/settings.yaml",
                 )
 

@@ -27,7 +27,7 @@ TOOL_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "version": _VERSION,
-        "source": {"enum": ["go", "download", "pypi"]},
+        "source": {"enum": ["go", "download", "pypi", "maven"]},
         "module": {"type": "string", "minLength": 1},
         "module_version": _VERSION,
         "package": {"type": "string", "minLength": 1},
@@ -39,6 +39,10 @@ TOOL_SCHEMA: dict[str, Any] = {
         "version_args": {"type": "array", "items": {"type": "string"}},
         "url": {"type": "string", "pattern": "^https?://"},
         "sha256": _SHA256,
+        # source: maven: Maven Central publishes sha512 (and sha1) beside each artifact
+        "sha512": {"type": "string", "pattern": r"^[0-9a-f]{128}$"},
+        # source: maven: `kc.sh build`-style options baked into the distribution at install time
+        "build_args": {"type": "array", "items": {"type": "string"}},
         "archive_member": {"type": "string"},
         # Go build tags (e.g. containerd without the cgo-only btrfs snapshotter)
         "tags": {"type": "array", "items": {"type": "string", "pattern": r"^[\w.]+$"}},
@@ -51,6 +55,10 @@ TOOL_SCHEMA: dict[str, Any] = {
         {
             "if": {"properties": {"source": {"const": "download"}}},
             "then": {"required": ["url", "sha256"]},
+        },
+        {
+            "if": {"properties": {"source": {"const": "maven"}}},
+            "then": {"required": ["url", "sha512"]},
         },
     ],
 }
@@ -73,11 +81,15 @@ NODE_IMAGE_SCHEMA: dict[str, Any] = {
     },
 }
 
+# `group:artifact:version[:classifier] sha256` (recipe.maven.artifacts)
+MAVEN_ARTIFACT = r"^[\w.-]+:[\w.-]+:[\w.+-]+(:[\w.-]+)? [0-9a-f]{64}$"
 # every image the platform runs in kind: the upstream reference with its digest, and the
 # recipe that builds an equivalent here (biogitops/cluster/kind/imagesource.py chooses between them)
 IMAGE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["upstream", "verified", "recipe"],
+    # a first-party image (a lab's task image) has no upstream: it is always built here
+    "required": ["recipe"],
+    "dependentRequired": {"upstream": ["verified"], "verified": ["upstream"]},
     "additionalProperties": False,
     "properties": {
         "upstream": {"type": "string", "pattern": r"^[a-z0-9][^@\s]*(@sha256:[0-9a-f]{64})?$"},
@@ -89,10 +101,47 @@ IMAGE_SCHEMA: dict[str, Any] = {
             "required": ["build"],
             "additionalProperties": False,
             "properties": {
-                "build": {"enum": ["node", "argocd", "redis"]},  # nodeimage/ (node), workloads.py (the others)
+                # nodeimage/ (node), workloads.py (argocd, redis), recipe.py (debian: the generic one)
+                "build": {"enum": ["node", "argocd", "redis", "debian"]},
                 "base": {"const": "debian"},  # the Debian root filesystem of nodeImage.debian
                 "tools": {"type": "array", "items": {"type": "string"}},  # pinned binaries it holds
+                "lab": {"type": "boolean"},  # a lab workload image: loaded when a run needs it
+                "packages": {"type": "array", "items": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9.+-]*(=\S+)?$"}},
+                "maven": {
+                    "type": "object",
+                    "required": ["repository", "dest", "artifacts"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "repository": {"type": "string", "pattern": "^https://"},
+                        "dest": {"type": "string", "pattern": "^/"},
+                        "artifacts": {
+                            "type": "array",
+                            "items": {"type": "string", "pattern": MAVEN_ARTIFACT},
+                        },
+                    },
+                },
+                "pypi": {
+                    "type": "object",
+                    "required": ["venv", "python", "platforms", "requirements"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "venv": {"type": "string", "pattern": "^/"},
+                        "python": {"type": "string", "pattern": r"^3\.\d+$"},
+                        "platforms": {"type": "array", "items": {"type": "string"}},
+                        "bin": {"type": "array", "items": {"type": "string"}},
+                        "requirements": {
+                            "type": "array",
+                            "items": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]*==\S+ [0-9a-f]{64}$"},
+                        },
+                    },
+                },
+                "files": {"type": "object", "additionalProperties": {"type": "string"}},
+                "env": {"type": "object", "additionalProperties": {"type": "string"}},
+                "user": {"type": "string"},
+                "entrypoint": {"type": "array", "items": {"type": "string"}},
             },
+            "if": {"properties": {"build": {"const": "debian"}}},
+            "then": {"required": ["base"]},
         },
     },
     # a verified pin carries its digest
@@ -162,13 +211,15 @@ class ToolPin:
     ldflags: str = ""
     url: str = ""
     sha256: str = ""
+    sha512: str = ""
+    build_args: tuple[str, ...] = ()
     archive_member: str = ""
     tags: tuple[str, ...] = ()
     main: str = ""  # source: go, our own main package file (repository-relative), instead of `package`
 
     @property
     def go_module_version(self) -> str:
-        """The module tag to fetch from the Go proxy, e.g. 'v0.316.0' for Prometheus 3.16.0."""
+        """The module tag to fetch from the Go proxy, e.g. 'v0.3MM.P' for Prometheus 3.MM.P."""
         return "v" + (self.module_version or self.version)
 
     @property
@@ -190,11 +241,18 @@ class ImagePin:
     """One image the platform runs in kind: upstream by digest, or built here by `recipe`."""
 
     name: str
-    upstream: str
+    upstream: str  # "" for a first-party image, always built here
     verified: bool
     build: str
     base: str = ""
     tools: tuple[str, ...] = ()
+    # the whole recipe as pins.yaml writes it (packages, maven, pypi, files, ...: recipe.py)
+    recipe: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def lab(self) -> bool:
+        """A lab workload image, loaded into kind when a run needs it (not at bootstrap)."""
+        return bool(self.recipe.get("lab"))
 
     @property
     def ref(self) -> ImageRef:
@@ -229,6 +287,7 @@ def _tool_pins(specs: dict[str, dict[str, Any]]) -> dict[str, ToolPin]:
         spec = dict(spec)
         spec["version_args"] = tuple(spec["version_args"])
         spec["tags"] = tuple(spec.get("tags", ()))
+        spec["build_args"] = tuple(spec.get("build_args", ()))
         pins[name] = ToolPin(name=name, **spec)
     return pins
 
@@ -242,14 +301,16 @@ def _image_pins(specs: dict[str, dict[str, Any]], tools: dict[str, ToolPin], sou
             raise ConfigError(f"{source}: images.{name}.recipe.tools: {', '.join(unknown)} not under tools:")
         pin = ImagePin(
             name=name,
-            upstream=spec["upstream"],
-            verified=spec["verified"],
+            upstream=spec.get("upstream", ""),
+            verified=spec.get("verified", False),
             build=recipe["build"],
             base=recipe.get("base", ""),
             tools=tuple(recipe.get("tools", ())),
+            recipe=dict(recipe),
         )
         try:
-            pin.ref  # noqa: B018 - parsing is the check
+            if pin.upstream:
+                pin.ref  # noqa: B018 - parsing is the check
         except ConfigError as err:
             raise ConfigError(f"{source}: images.{name}.upstream: {err.message}") from None
         pins[name] = pin

@@ -8,6 +8,8 @@ settings.addon_enabled("gatekeeper"), settings.addon("gatekeeper").get("enforcem
 
 from __future__ import annotations
 
+import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,7 +78,8 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "required": ["issuer", "clientID"],
             "additionalProperties": False,
             "properties": {
-                "issuer": {"type": "string", "pattern": "^https://[^@/\\s]+(/\\S*)?$"},
+                # `local`: dev's own identity provider beside the cluster (biogitops/platform/sso.py)
+                "issuer": {"anyOf": [{"const": "local"}, {"type": "string", "pattern": "^https://[^@/\\s]+(/\\S*)?$"}]},
                 "clientID": {"type": "string", "minLength": 1},
                 "groupsClaim": {"type": "string", "minLength": 1},
             },
@@ -201,6 +204,45 @@ def known_envs(root: Path = CLUSTERS_DIR) -> list[str]:
     return sorted(p.parent.name for p in root.glob("*/settings.yaml"))
 
 
+# environments that follow the remote repository at a revision nobody can move (a tag can be
+# re-pointed by anyone allowed to push tags; a commit SHA names one tree forever)
+PINNED_ENVS = ("staging", "prod")
+_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def _check_revision(path: Path, revision: str, env: str) -> None:
+    if env in PINNED_ENVS and not _SHA.fullmatch(revision):
+        raise ConfigError(
+            f"{path}: repo.revision: {revision!r} is a name someone can move; {env} follows a commit SHA"
+            " (rule immutable-revision)",
+            f"invoke release.promote --env {env} --sha <40-hex commit>",
+        )
+
+
+def promote(env: str, sha: str, root: Path = CLUSTERS_DIR, repo: Path | None = None) -> Path:
+    """Point `env` (staging or prod) at commit `sha`: rewrites `repo.revision` in its settings.yaml,
+    nothing else, after checking the commit is in the local clone. Review and merge the change:
+    that pull request is the promotion.
+
+        invoke release.promote --env staging --sha 0123abcd...   (the full 40-hex SHA)
+    """
+    if not _SHA.fullmatch(sha):
+        raise ConfigError(f"--sha: {sha!r} is not a full commit SHA (40 hex digits)", "git rev-parse <commit>")
+    git = ["git", "-C", str(repo or REPO_ROOT)]
+    if subprocess.run([*git, "cat-file", "-e", f"{sha}^{{commit}}"], capture_output=True).returncode != 0:
+        raise ConfigError(
+            f"--sha: {sha} is not a commit of this repository's clone", "git fetch origin, then run again"
+        )
+    path = root / env / "settings.yaml"
+    text = path.read_text()
+    new, count = re.subn(r"(?m)^(  revision:[ \t]*)\S+", lambda m: m.group(1) + sha, text, count=1)
+    if count != 1:
+        raise ConfigError(f"{path}: repo.revision: not found", "the file needs a `repo:` block with `revision:`")
+    path.write_text(new)
+    load_settings(env, root)  # what was written is valid
+    return path
+
+
 def load_settings(env: str, root: Path = CLUSTERS_DIR) -> Settings:
     """Read and validate `clusters/<env>/settings.yaml`."""
     path = root / env / "settings.yaml"
@@ -214,6 +256,7 @@ def load_settings(env: str, root: Path = CLUSTERS_DIR) -> Settings:
     if data["environment"] != env:
         raise ConfigError(f"{path}: environment: is {data['environment']!r} but the folder is {env!r}")
     _check_repo_url(path, data["repo"]["url"])
+    _check_revision(path, data["repo"]["revision"], env)
     if data["provider"] == "existing" and not (data.get("existing") or {}).get("context"):
         raise ConfigError(f"{path}: existing.context: required when provider is existing")
     _check_apps(path, data, env)

@@ -23,6 +23,7 @@ from biogitops.config.yamlschema import load_yaml
 from biogitops.errors import ConfigError
 from biogitops.findings import Finding, report, shown
 from biogitops.infra.hcl import Config, is_expression, load_dir, unwrap
+from biogitops.infra.invariants import Invariant, Target, violations
 from biogitops.infra.readmes import render as render_readme
 from biogitops.paths import REPO_ROOT
 
@@ -295,13 +296,35 @@ def cluster_secret_labels(tree: Tree) -> Iterator[Finding]:
                 )
 
 
+def env_sso_issuer(tree: Tree) -> Iterator[Finding]:
+    """The API server trusts the issuer Argo CD signs in through: an env whose settings.yaml names an
+    https `sso.issuer` passes it and its clientID to the EKS module, literally."""
+    for env, config in tree.envs.items():
+        sso = (tree.settings(env) or {}).get("sso") or {}
+        issuer = sso.get("issuer")
+        if not issuer or issuer == "local":
+            continue
+        for path, name, body in _calls(config, EKS_SOURCE):
+            have = (body.get("sso_issuer_url"), body.get("sso_client_id"))
+            if have != (issuer, sso.get("clientID")):
+                yield Finding.at(
+                    path,
+                    "env-sso-issuer",
+                    f'module "{name}" sso_issuer_url/sso_client_id {have} differ from sso in '
+                    f"clusters/{env}/settings.yaml {(issuer, sso.get('clientID'))}",
+                    fix="copy sso.issuer and sso.clientID from settings.yaml into the module call",
+                )
+
+
 def _required_call(config: Config, source: str, rule: str) -> Iterator[Finding]:
     if not _calls(config, source):
         yield Finding.at(_file(config), rule, f"{config.directory.name} does not call {source}")
 
 
 def prod_private_endpoint(tree: Tree) -> Iterator[Finding]:
-    """prod's API server has no public endpoint (set literally, so a review sees it)."""
+    """prod's API server has no public endpoint: set literally at prod's call (so a review sees it),
+    and false wherever the module tree sets it, followed from prod (a hard-coded true inside a module)."""
+    yield from _invariant_rule("prod-private-endpoint")(tree)
     config = tree.envs.get("prod")
     if config is None:
         return
@@ -313,6 +336,165 @@ def prod_private_endpoint(tree: Tree) -> Iterator[Finding]:
                 "prod-private-endpoint",
                 f'module "{name}" must set endpoint_public_access = false, has {body.get("endpoint_public_access")}',
             )
+
+
+# ------------------------------------------------------------------ invariants anywhere in the module tree
+
+# the upstream EKS module itself, not its sub-modules (//modules/eks-managed-node-group)
+EKS_MODULE = Target("module", "terraform-aws-modules/eks/aws", when=lambda b: "//" not in str(b.get("source", "")))
+NODE_GROUP_MODULES = (
+    Target("module", "//modules/eks-managed-node-group"),
+    Target("module", "//modules/self-managed-node-group"),
+)
+# instances whose metadata service a pod could reach; what they run or join is a node
+INSTANCES = (*NODE_GROUP_MODULES, Target("resource", "aws_launch_template"), Target("resource", "aws_instance"))
+# EKS add-ons that call AWS APIs: each gets its own Pod Identity role, never the node role's
+AWS_ADDONS = (
+    "aws-ebs-csi-driver",
+    "aws-efs-csi-driver",
+    "aws-mountpoint-s3-csi-driver",
+    "amazon-cloudwatch-observability",
+    "adot",
+)
+# policies that an add-on needs; on a node role every pod of the node would hold them
+ADDON_POLICIES = re.compile(r"AmazonEBSCSIDriverPolicy|AmazonEFSCSIDriverPolicy|AmazonS3|CloudWatchAgentServerPolicy")
+
+
+def _addon(name: str) -> Target:
+    return Target("resource", "aws_eks_addon", when=lambda b: b.get("addon_name") == name)
+
+
+def _pod_identity(addon: Any) -> bool:
+    return (
+        isinstance(addon, dict)
+        and bool(addon.get("pod_identity_association"))
+        and not addon.get("service_account_role_arn")
+    )
+
+
+def _no_addon_policy(policies: Any) -> bool:
+    values = policies.values() if isinstance(policies, dict) else policies if isinstance(policies, list) else [policies]
+    return not any(ADDON_POLICIES.search(str(v)) for v in values)
+
+
+CNI_POLICY = (
+    "the vpc-cni add-on must enforce NetworkPolicies: "
+    'configuration_values = jsonencode({ enableNetworkPolicy = "true" })'
+)
+
+INVARIANTS: dict[str, tuple[Invariant, ...]] = {
+    "prod-private-endpoint": tuple(
+        Invariant(
+            "prod-private-endpoint",
+            (target,),
+            path,
+            lambda v: v is False,
+            "prod's API endpoint must be private (false)",
+            envs=("prod",),
+        )
+        for target, path in (
+            (EKS_MODULE, ("endpoint_public_access",)),
+            (Target("resource", "aws_eks_cluster"), ("vpc_config", "endpoint_public_access")),
+        )
+    ),
+    "vpc-cni-network-policy": (
+        Invariant(
+            "vpc-cni-network-policy",
+            (EKS_MODULE,),
+            ("addons", "vpc-cni", "configuration_values", "enableNetworkPolicy"),
+            lambda v: v == "true",
+            CNI_POLICY,
+        ),
+        Invariant(
+            "vpc-cni-network-policy",
+            (_addon("vpc-cni"),),
+            ("configuration_values", "enableNetworkPolicy"),
+            lambda v: v == "true",
+            CNI_POLICY,
+        ),
+    ),
+    "node-metadata-hop-limit": (
+        Invariant(
+            "node-metadata-hop-limit",
+            INSTANCES,
+            ("metadata_options", "http_put_response_hop_limit"),
+            lambda v: v == 1,
+            "must be 1, so that pods cannot reach the node role's credentials (add-ons use Pod Identity)",
+        ),
+        Invariant(
+            "node-metadata-hop-limit",
+            INSTANCES,
+            ("metadata_options", "http_tokens"),
+            lambda v: v == "required",
+            'must be "required" (IMDSv2 only)',
+        ),
+        Invariant(
+            "node-metadata-hop-limit",
+            (Target("module", "//modules/eks-managed-node-group"),),
+            ("use_custom_launch_template",),
+            lambda v: v is not False,
+            "must not be false: EKS's own launch template has hop limit 2",
+            required=False,
+        ),
+        Invariant(
+            "node-metadata-hop-limit",
+            (Target("resource", "aws_eks_node_group"),),
+            ("launch_template",),
+            lambda v: bool(v),
+            "a node group needs a launch template with hop limit 1 (EKS's own has 2)",
+        ),
+    ),
+    "addon-pod-identity": (
+        Invariant(
+            "addon-pod-identity",
+            (EKS_MODULE,),
+            ("addons", "eks-pod-identity-agent"),
+            lambda v: isinstance(v, dict),
+            "the eks-pod-identity-agent add-on must be installed (add-ons get AWS credentials through it)",
+        ),
+        *(
+            Invariant(
+                "addon-pod-identity",
+                (EKS_MODULE,),
+                ("addons", name),
+                _pod_identity,
+                f"{name} must get AWS credentials from a pod_identity_association (no IRSA role, no node role)",
+                required=False,
+            )
+            for name in AWS_ADDONS
+        ),
+        *(
+            Invariant(
+                "addon-pod-identity",
+                (_addon(name),),
+                ("pod_identity_association",),
+                lambda v: bool(v),
+                f"{name} must get AWS credentials from a pod_identity_association",
+            )
+            for name in AWS_ADDONS
+        ),
+        Invariant(
+            "addon-pod-identity",
+            NODE_GROUP_MODULES,
+            ("iam_role_additional_policies",),
+            _no_addon_policy,
+            "add-on policies belong to the add-on's Pod Identity role, not to the node role",
+            required=False,
+        ),
+    ),
+}
+
+
+def _invariant_rule(rule: str) -> Callable[[Tree], Iterator[Finding]]:
+    def check_rule(tree: Tree) -> Iterator[Finding]:
+        for invariant in INVARIANTS[rule]:
+            for path, message in violations(tree, invariant):
+                yield Finding.at(path, rule, message)
+
+    check_rule.__doc__ = (
+        f"{rule}: checked wherever the attribute is set in the module tree (biogitops/infra/invariants.py)"
+    )
+    return check_rule
 
 
 def prod_multi_az(tree: Tree) -> Iterator[Finding]:
@@ -398,8 +580,12 @@ RULES: dict[str, Rule] = {
     "node-group-labels": node_group_labels,
     "env-node-groups": env_node_groups,
     "cluster-secret-labels": cluster_secret_labels,
+    "env-sso-issuer": env_sso_issuer,
     "prod-private-endpoint": prod_private_endpoint,
     "prod-multi-az": prod_multi_az,
+    "vpc-cni-network-policy": _invariant_rule("vpc-cni-network-policy"),
+    "node-metadata-hop-limit": _invariant_rule("node-metadata-hop-limit"),
+    "addon-pod-identity": _invariant_rule("addon-pod-identity"),
     "kms-encryption": kms_encryption,
     "kubernetes-version": kubernetes_version,
     "readme-fresh": readme_fresh,

@@ -242,10 +242,17 @@ def context_name(env: str) -> str:
     return load_settings(env).context or f"bio-gitops-{env}"
 
 
-def destroy(env: str, yes: bool = False, skip_drain: bool = False, progress: Progress = _quiet) -> list[str]:
+def destroy(
+    env: str,
+    yes: bool = False,
+    skip_drain: bool = False,
+    progress: Progress = _quiet,
+    delete_retained: bool = False,
+) -> teardown.Drained:
     """Argo CD removes load balancers and volumes first (teardown.drain), then `tofu destroy`.
 
-    Returns the Applications that were removed before the destroy.
+    Returns what the drain deleted before the destroy. Objects kept on purpose (a lab's work dir,
+    `Delete=false`) stop it before anything is deleted, unless `delete_retained` (exported first).
     """
     env_dir(env)
     check_credentials()
@@ -253,7 +260,7 @@ def destroy(env: str, yes: bool = False, skip_drain: bool = False, progress: Pro
     context = context_name(env)
     confirm(f"destroy every resource of {env} (cluster {context})?", yes, f"infra.destroy --env {env}")
     infra.init()
-    removed: list[str] = []
+    removed = teardown.Drained()
     if not skip_drain:
         kubectl = Kubectl(None, context)
         if not kubectl.reachable():
@@ -263,7 +270,7 @@ def destroy(env: str, yes: bool = False, skip_drain: bool = False, progress: Pro
                 f"connect to it (VPN) after `invoke infra.kubeconfig --env {env}`, or pass --skip-drain if the "
                 "cluster is already gone; nothing was destroyed",
             )
-        removed = teardown.drain(kubectl, progress)
+        removed = teardown.drain(kubectl, progress, env=env, delete_retained=delete_retained)
     progress("tofu destroy")
     infra.destroy()
     return removed

@@ -44,7 +44,7 @@ from biogitops.config.labs import Lab, check_apps, load_labs, load_labs_at
 from biogitops.config.pins import load_pins
 from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
-from biogitops.platform import argocd, sealkeys
+from biogitops.platform import argocd, sealkeys, sso
 from biogitops.platform.gitsource import bare_repo, source_for
 from biogitops.render import affected, crds, sealing
 from biogitops.render.manifests import (
@@ -265,6 +265,7 @@ class Bootstrap:
         if self.settings.repo_url != "local":  # Argo CD reads the pinned revision, not this working tree
             self.labs = load_labs_at(env, self.settings.repo_revision)
         check_apps(self.labs, self.settings)
+        sso.wanted(self.labs)  # a lab group that is a platform group stops here, before any change
         # committed SealedSecrets: their namespace's folder and this environment's certificate
         # (dev's are re-sealed in the cluster step when this machine's key changed)
         sealing.check_sealed(self.settings.env, check_cert=self.settings.env != "dev")
@@ -280,7 +281,15 @@ class Bootstrap:
         expected_graph(self.settings, self.labs, [*render_bootstrap(probe), root_application(probe)], probe)
 
     def cluster(self) -> None:
+        idp = self.provider.identity()
+        if idp is not None:
+            idp.launch(self.progress)  # half a minute or more: it starts while the cluster does
+        elif (self.settings.raw.get("sso") or {}).get("issuer") == "local":
+            self.progress(f"identity provider: runs beside kwok only so far; on {self.provider.name} no user tokens")
         self.provider.create(self.progress)
+        if idp is not None:
+            idp.wait(self.progress)
+            sso.Realm(idp).sync(self.labs, self.progress)
         if self.settings.addon_enabled("sealedSecrets"):
             # before Argo CD: dev's key must be the controller's when it starts, and dev's sealed
             # credentials part of the snapshot Argo CD reads
@@ -296,6 +305,9 @@ class Bootstrap:
         self.commit = source.commit
         api_server = kube.api_server_endpoints(self.kubectl)
         self.values = bootstrap_values(self.settings, load_pins(), source.url, source.revision, api_server)
+        if (idp := self.provider.identity()) is not None:
+            # Argo CD trusts dev's own identity provider: its URL and CA exist only on this machine
+            self.values["sso"] = sso.argocd_values(idp)
         objs = [*render_bootstrap(self.values), root_application(self.values)]
         self.graph = expected_graph(self.settings, self.labs, objs, self.values)
         self.result.graph = self.graph

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from biogitops.config.pins import load_pins
 from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
 
@@ -31,19 +32,39 @@ MODULES = {
     "prometheus-operator/prometheus-operator": "github.com/prometheus-operator/prometheus-operator",
     "kubeflow/spark-operator": "github.com/kubeflow/spark-operator/v2",
 }
-# Where each add-on chart synced with skipCrds keeps its CRDs, as (Go module, tag, directory):
-# the chart's own crds/ where the chart lives in the module; for kube-prometheus-stack (not a
-# Go module) the prometheus-operator release its chart is generated from (88.5.3: v0.93.1).
-CHART_CRDS = {
-    "gatekeeper": ("github.com/open-policy-agent/gatekeeper/v3", "v3.23.1", "charts/gatekeeper/crds"),
-    "sealed-secrets": ("github.com/bitnami-labs/sealed-secrets", "v0.39.1", "helm/sealed-secrets/crds"),
-    "kube-prometheus-stack": (
-        "github.com/prometheus-operator/prometheus-operator",
-        "v0.93.1",
-        "example/prometheus-operator-crd",
-    ),
-    "spark-operator": ("github.com/kubeflow/spark-operator/v2", "v2.5.2", "charts/spark-operator-chart/crds"),
-}
+# The prometheus-operator release kube-prometheus-stack (pins.yaml charts) is generated from:
+# that chart is not a Go module and pins.yaml has no entry for the operator (88.5.3: v0.93.1).
+PROMETHEUS_OPERATOR = "v0.93.1"
+
+
+def chart_crds() -> dict[str, tuple[str, str, str]]:
+    """Where each add-on chart synced with skipCrds keeps its CRDs, as (Go module, tag, directory),
+    the tags read from pins.yaml: the chart's own crds/ where the chart lives in a module (its
+    `goModule`, or the pinned tool it ships with, `module_of`: sealed-secrets in kubeseal's)."""
+    pins = load_pins()
+    charts = pins.charts
+    kubeseal = pins.tool(charts["sealed-secrets"]["module_of"])
+    return {
+        "gatekeeper": (
+            charts["gatekeeper"]["goModule"],
+            f"v{charts['gatekeeper']['version']}",
+            "charts/gatekeeper/crds",
+        ),
+        "sealed-secrets": (kubeseal.module or "", f"v{kubeseal.version}", "helm/sealed-secrets/crds"),
+        "kube-prometheus-stack": (
+            "github.com/prometheus-operator/prometheus-operator",
+            PROMETHEUS_OPERATOR,
+            "example/prometheus-operator-crd",
+        ),
+        "spark-operator": (
+            "github.com/kubeflow/spark-operator/v2",
+            f"v{charts['spark-operator']['version']}",
+            "charts/spark-operator-chart/crds",
+        ),
+    }
+
+
+CHART_CRDS = chart_crds()
 _URL = re.compile(r"^https://raw\.githubusercontent\.com/([^/]+/[^/]+)/([^/]+)/(.+\.yaml)$")
 
 

@@ -7,6 +7,7 @@ graph = expected_graph(settings, labs, objs, source)   # every AppProject and Ap
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import subprocess
@@ -31,8 +32,6 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present:
 ARGOCD = REPO_ROOT / "clusters" / "argocd"
 # what bootstrap renders before it knows the cluster (preflight, render tests, `invoke graph`)
 PLACEHOLDER_API_SERVER = {"ips": "192.0.2.1", "ports": "443,6443"}
-# the only fields of a lab file that reach the charts (the ApplicationSets pick the same)
-LAB_FIELDS = ("name", "owners", "members", "quota", "apps")
 
 
 def static_projects() -> list[str]:
@@ -98,9 +97,17 @@ def bootstrap_values(
         "charts": charts,
         "offeredApps": ",".join(settings.apps),
         "apiServer": dict(api_server or PLACEHOLDER_API_SERVER),
-        "sso": dict(settings.raw.get("sso") or {}),
+        "sso": argocd_sso(settings),
         "gatekeeper": gatekeeper_values(settings),
     }
+
+
+def argocd_sso(settings: Settings) -> dict[str, Any]:
+    """settings.yaml `sso:` as Argo CD's configuration receives it. `issuer: local` (dev's own
+    identity provider beside the cluster) has a URL and CA only once it runs: bootstrap fills
+    them in from the provider (platform/sso.py argocd_values); rendered offline it is left out."""
+    sso = dict(settings.raw.get("sso") or {})
+    return {} if sso.get("issuer") == "local" else sso
 
 
 def gatekeeper_values(settings: Settings) -> dict[str, Any]:
@@ -113,8 +120,9 @@ def gatekeeper_values(settings: Settings) -> dict[str, Any]:
 
 
 def lab_fields(data: dict[str, Any]) -> dict[str, Any]:
-    """What of a lab file reaches the charts: its own fields, nothing the platform decides."""
-    return {k: data[k] for k in LAB_FIELDS if k in data}
+    """What of a lab file reaches the lab-tenant chart, under `lab:`: the whole file, as the `labs`
+    ApplicationSet passes it (`omit . "path"`); the chart refuses any field it does not know."""
+    return {k: v for k, v in data.items() if k != "path"}
 
 
 def tenant_values(env: str, values: dict[str, Any], lab: Lab) -> dict[str, Any]:
@@ -139,8 +147,7 @@ def argocd_config(settings: Settings) -> list[dict[str, Any]]:
     missing = [f for f in files if not f.is_file()]
     if missing:
         raise BioGitopsError(f"{missing[0].relative_to(REPO_ROOT)}: missing", "every environment needs Argo CD values")
-    sso = settings.raw.get("sso") or {}
-    return helm_template(chart, [{"sso": sso}], value_files=files, release="argocd-config")
+    return helm_template(chart, [{"sso": argocd_sso(settings)}], value_files=files, release="argocd-config")
 
 
 def render_helm_source(source: dict[str, Any], release: str, cache: bool = False) -> list[dict[str, Any]]:
@@ -207,17 +214,29 @@ def _expand(appset: dict[str, Any], elements: list[dict[str, Any]]) -> list[dict
     def fill(node: Any, params: dict[str, Any]) -> Any:
         if isinstance(node, str):
 
-            def lookup(match: re.Match) -> str:
+            def value_at(dotted: str) -> Any:
                 value: Any = params
-                for key in match.group(1).split("."):
+                for key in dotted.split("."):
                     value = value[key]
-                return str(value)
+                return value
+
+            def lookup(match: re.Match) -> str:
+                return str(value_at(match.group(1)))
+
+            def omit(match: re.Match) -> str:  # `{{ omit . "a" | toJson }}`
+                keys = re.findall(r'"(\w+)"', match.group(1))
+                return json.dumps({k: v for k, v in params.items() if k not in keys})
 
             def pick(match: re.Match) -> str:  # `{{ pick . "a" "b" | toJson }}`
                 keys = re.findall(r'"(\w+)"', match.group(1))
                 return json.dumps({k: params[k] for k in keys if k in params})
 
+            def trim(match: re.Match) -> str:  # `{{ trimSuffix ".yaml" .a.b }}`
+                return str(value_at(match.group(2))).removesuffix(match.group(1))
+
+            node = re.sub(r"\{\{\s*omit \.((?:\s+\"\w+\")+)\s*\|\s*toJson\s*\}\}", omit, node)
             node = re.sub(r"\{\{\s*pick \.((?:\s+\"\w+\")+)\s*\|\s*toJson\s*\}\}", pick, node)
+            node = re.sub(r"\{\{\s*trimSuffix \"([^\"]*)\" \.([\w.]+)\s*\}\}", trim, node)
             return re.sub(r"\{\{\s*\.([\w.]+)\s*\}\}", lookup, node)
         if isinstance(node, list):
             return [fill(x, params) for x in node]
@@ -245,15 +264,17 @@ def _elements(appset: dict[str, Any], labs: list[Lab]) -> list[dict[str, Any]]:
         if "list" in gen:
             out += gen["list"]["elements"]
         elif "git" in gen:
+            excluded = [f["path"] for f in gen["git"].get("files") or [] if f.get("exclude")]
             for lab in labs:
                 rel = lab.path.relative_to(REPO_ROOT)
-                out.append(
-                    {
-                        **lab.data,
-                        "path": {"path": str(rel.parent), "filename": rel.name},
-                        "values": gen["git"].get("values", {}),
-                    }
-                )
+                if any(fnmatch.fnmatchcase(str(rel), pattern) for pattern in excluded):
+                    continue  # Argo CD never reads it
+                # as the git files generator makes them: the file's keys, then `path` over any of its
+                # own, and `values` only when the generator sets some
+                element = {**lab.data, "path": {"path": str(rel.parent), "filename": rel.name}}
+                if gen["git"].get("values"):
+                    element["values"] = gen["git"]["values"]
+                out.append(element)
     return out
 
 

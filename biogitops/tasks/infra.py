@@ -32,14 +32,23 @@ def apply(c, env="dev", yes=False):
         console.print(f"{env}: no changes; nothing applied")
 
 
-@task(help={**HELP, "yes": "destroy without asking", "skip_drain": "the cluster is already gone: skip Argo CD"})
+@task(
+    help={
+        **HELP,
+        "yes": "destroy without asking",
+        "skip_drain": "the cluster is already gone: skip Argo CD",
+        "delete_retained": "export, then delete what the platform keeps on purpose (labs' work dirs) instead of "
+        "refusing; prefer `invoke lab.offboard` per lab",
+    }
+)
 @friendly
-def destroy(c, env="dev", yes=False, skip_drain=False):
+def destroy(c, env="dev", yes=False, skip_drain=False, delete_retained=False):
     """Remove the Argo CD Applications owning load balancers or volumes, then destroy ENV."""
-    removed = tofu.destroy(env, yes, skip_drain, console.print)
-    if removed:
-        console.print(f"removed through Argo CD first: {', '.join(removed)}")
-    console.print(f"{env} destroyed")
+    drained = tofu.destroy(env, yes, skip_drain, console.print, delete_retained=delete_retained)
+    if not skip_drain:
+        for line in drained.lines():
+            console.print(line)
+    console.print(f"{env} destroyed (tofu destroy)")
 
 
 @task(help=HELP)

@@ -10,7 +10,7 @@ from biogitops.cluster.target import Target
 from biogitops.console import console, progress, show
 from biogitops.paths import REPO_ROOT
 from biogitops.platform import bootstrap as bs
-from biogitops.platform.report import bootstrap_report, status_report
+from biogitops.platform.report import bootstrap_report, check_status, status_report
 from biogitops.render.graph import environment_graph
 from biogitops.tasks.cluster import HELP, OFFLINE_HELP
 from biogitops.tasks.common import friendly
@@ -42,11 +42,23 @@ def bootstrap(c, env="dev", provider=None, stop_after=None, timeout=900, timings
     show(bootstrap_report(result, provider))
 
 
-@task(help=HELP)
+@task(
+    help={
+        **HELP,
+        "lab": "only this lab's Applications (lab-LAB and its apps)",
+        "check": "exit 1, naming each, unless every Application shown is Synced/Healthy (upstream ones "
+        "unreachable from here excepted) and, without --lab, every SealedSecret opened",
+        "wait": "with --check: seconds to wait for that before failing",
+    }
+)
 @friendly
-def status(c, env="dev", provider=None):
+def status(c, env="dev", provider=None, lab=None, check=False, wait=0):
     """The Applications table of ENV's cluster, right now, and labs whose file is gone but whose data is kept."""
-    show(status_report(Target(env, provider)))
+    target = Target(env, provider)
+    show(status_report(target, lab))
+    if check:
+        for line in check_status(target, lab, float(wait)):
+            console.print(line)
 
 
 @task(help={"env": HELP["env"], "out": "file to write (default handbook/graph-<env>.md)"})

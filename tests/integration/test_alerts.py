@@ -1,6 +1,8 @@
 """Alerts that fire for real (kwok): the pinned Prometheus, running as a local process, scrapes
-the kube-apiserver, etcd and the local Argo CD, evaluates this repository's rules, and fires
-when something is broken on purpose; the observability Application syncs the PrometheusRules,
+the kube-apiserver, etcd and every controller beside kwok (Argo CD, Gatekeeper, the Sealed
+Secrets controller), evaluates this repository's rules, and fires when something is broken on
+purpose (a failing sync, a dead webhook, a stopped controller, a SealedSecret that cannot
+open); the observability Application syncs the PrometheusRules,
 monitors and dashboards.
 
     flock /tmp/bio-gitops-kwok.lock nox -s integration -- --provider kwok -k alerts
@@ -14,6 +16,7 @@ kube-state-metrics and the kubelet do not run on kwok: their alerts are proven b
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,7 +27,8 @@ import pytest
 import yaml
 
 from biogitops.cluster import Provider
-from biogitops.cluster.kwok import prometheus
+from biogitops.cluster.kwok import gatekeeper, prometheus
+from biogitops.cluster.kwok.sealedsecrets import LocalSealedSecrets
 from biogitops.cluster.target import Target
 from biogitops.paths import REPO_ROOT
 from biogitops.platform import bootstrap as bs
@@ -81,9 +85,11 @@ def test_committed_durations_are_unchanged() -> None:
     assert alerts["AdmissionWebhookFailing"] == "5m"
 
 
-def test_prometheus_scrapes_the_control_plane_and_argocd(prom: prometheus.LocalPrometheus, platform: bs.Result) -> None:
+def test_prometheus_scrapes_the_control_plane_and_every_controller(
+    prom: prometheus.LocalPrometheus, platform: bs.Result
+) -> None:
     # after bootstrap: the controller reports argocd_app_info only once Applications exist
-    expected = {"apiserver", "etcd", *prometheus.ARGOCD_JOBS}
+    expected = {"apiserver", "etcd", *prometheus.ARGOCD_JOBS, *prometheus.CONTROLLER_JOBS}
 
     def all_up() -> dict[str, str] | None:
         targets = prom.targets()
@@ -94,6 +100,8 @@ def test_prometheus_scrapes_the_control_plane_and_argocd(prom: prometheus.LocalP
     # the metrics the kwok-provable alerts read are there
     for metric in ("apiserver_request_total", "etcd_server_has_leader", "argocd_app_info"):
         assert prom.query(f"count({metric})"), metric
+    # Gatekeeper reports gatekeeper_violations after its first audit run (every 10 s in these tests)
+    wait_for("gatekeeper_violations from the audit", lambda: prom.query("count(gatekeeper_violations)"), 90)
 
 
 def test_every_committed_rule_group_is_loaded(prom: prometheus.LocalPrometheus) -> None:
@@ -267,3 +275,81 @@ def test_observability_application_syncs_rules_monitors_and_dashboards(cluster: 
         live |= {(kind, i["metadata"]["name"]) for i in items}
     assert expected == live
     assert len([k for k, _ in expected if k == "PrometheusRule"]) == len(prometheus.rule_specs())
+
+
+def _no_alert(prom: prometheus.LocalPrometheus, name: str, **labels: str) -> bool:
+    """True when no alert `name` (pending or firing) carries `labels`."""
+    return not [
+        a
+        for a in prom.alerts()
+        if a["labels"].get("alertname") == name and all(a["labels"].get(k) == v for k, v in labels.items())
+    ]
+
+
+def test_a_stopped_sealed_secrets_controller_fires_its_down_alert(
+    cluster: Cluster, provider: Provider, prom: prometheus.LocalPrometheus, platform: bs.Result
+) -> None:
+    controller = LocalSealedSecrets(provider)
+    assert controller.ready() and _no_alert(prom, "SealedSecretsControllerDown")
+    controller.stop()
+    try:
+        [alert] = wait_for("SealedSecretsControllerDown to fire", lambda: prom.firing("SealedSecretsControllerDown"))
+        assert alert["labels"]["severity"] == "critical"
+        assert alert["annotations"]["runbook_url"].endswith("runbooks/alerts/SealedSecretsControllerDown.md")
+        assert prom.targets()["sealed-secrets"] == "down"
+    finally:
+        controller.start(print)
+    wait_for("SealedSecretsControllerDown to resolve", lambda: _no_alert(prom, "SealedSecretsControllerDown"))
+
+
+def test_a_stopped_gatekeeper_fires_its_down_alert(
+    cluster: Cluster, provider: Provider, prom: prometheus.LocalPrometheus, platform: bs.Result
+) -> None:
+    local = gatekeeper.local(provider)
+    assert local.ready() and _no_alert(prom, "GatekeeperDown")
+    local.stop()
+    try:
+        [alert] = wait_for("GatekeeperDown to fire", lambda: prom.firing("GatekeeperDown"))
+        assert alert["labels"]["severity"] == "critical"
+        assert alert["annotations"]["runbook_url"].endswith("runbooks/alerts/GatekeeperDown.md")
+    finally:
+        gatekeeper.start_local(provider, print)
+    wait_for("GatekeeperDown to resolve", lambda: _no_alert(prom, "GatekeeperDown"))
+
+
+@pytest.fixture
+def unopenable_sealed_secret(cluster: Cluster) -> Iterator[str]:
+    """A SealedSecret whose ciphertext no key opens, in a namespace of its own."""
+    namespace = "unseal-probe"
+    cluster.kubectl.run("create", "namespace", namespace)
+    sealed = {
+        "apiVersion": "bitnami.com/v1alpha1",
+        "kind": "SealedSecret",
+        "metadata": {"name": "cannot-open", "namespace": namespace},
+        "spec": {
+            "encryptedData": {"token": "AgBnb3QgYmFkIGNpcGhlcnRleHQgZm9yIHRoZSBhbGVydCBwcm9iZQ=="},
+            "template": {"metadata": {"name": "cannot-open", "namespace": namespace}},
+        },
+    }
+    cluster.kubectl.apply_text(yaml.safe_dump(sealed))
+    yield namespace
+    cluster.kubectl.run("delete", "namespace", namespace, "--ignore-not-found", "--wait=false")
+
+
+def test_a_sealed_secret_no_key_opens_fires_the_unseal_alert(
+    cluster: Cluster, prom: prometheus.LocalPrometheus, platform: bs.Result, unopenable_sealed_secret: str
+) -> None:
+    def firing() -> list[dict]:
+        # the controller gives up after 5 quick retries, so one failure is one burst: the counter's
+        # series first appears at its total and increase() sees nothing. Change the SealedSecret so
+        # that each look makes a new burst, as a controller restart or a new commit would.
+        patch = {"spec": {"template": {"metadata": {"annotations": {"bio-gitops.io/probe": str(time.monotonic_ns())}}}}}
+        # a change of spec: the controller ignores changes of metadata only
+        argv = ["-n", unopenable_sealed_secret, "patch", "sealedsecret", "cannot-open", "--type=merge"]
+        cluster.kubectl.run(*argv, "-p", json.dumps(patch))
+        alerts = prom.firing("SealedSecretsUnsealErrors")
+        return [a for a in alerts if a["labels"].get("namespace") == unopenable_sealed_secret]
+
+    [alert] = wait_for("SealedSecretsUnsealErrors to fire", firing)
+    assert alert["annotations"]["runbook_url"].endswith("runbooks/alerts/SealedSecretsUnsealErrors.md")
+    assert not cluster.kubectl.ok("-n", unopenable_sealed_secret, "get", "secret", "cannot-open")

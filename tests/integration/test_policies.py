@@ -1,6 +1,8 @@
 """Gatekeeper for real: the policies Application syncs and its constraints are enforced; in a lab
 namespace a privileged pod, a :latest image and a LoadBalancer Service are admitted with a
-warning (dev: warn) and refused once the same constraints run as staging's (deny); the audit
+warning (dev: warn) and refused once the same constraints run as staging's (deny); so is each
+workload controller whose pod template breaks a pod policy (a Deployment, a CronJob, ...), and
+an Argo CD Application syncing such a Deployment shows the refusal on that Deployment; the audit
 reports what is already there; platform namespaces keep working; a re-bootstrap changes nothing.
 
 On kwok Gatekeeper is a local process (biogitops/cluster/kwok/gatekeeper.py) whose webhook the real API
@@ -13,6 +15,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +27,7 @@ from biogitops.cluster.target import Target
 from biogitops.platform import bootstrap as bs
 from biogitops.render.policies import CONSTRAINT_GROUP, render_policies
 
-from .conftest import Cluster
+from .conftest import Cluster, git_application, git_repo_from, refusal
 
 NS = "lab-gktest"  # lab-* as the constraints match; labelled as a lab
 IMAGE = "quay.io/biocontainers/samtools:1.21--h50ea8bc_0"
@@ -68,6 +71,27 @@ def _pod(
         "metadata": {"name": name, "namespace": namespace},
         "spec": {"securityContext": {"runAsNonRoot": True, "runAsUser": 1000}, "containers": [container], **spec},
     }
+
+
+def _workload(kind: str, name: str, image: str = IMAGE) -> dict:
+    """A workload controller `kind` whose pod template is `_pod`'s, with `image`."""
+    pod = _pod(name, image=image)
+    labels = {"app.kubernetes.io/name": name}
+    template = {"metadata": {"labels": labels}, "spec": pod["spec"]}
+    apps = {"apiVersion": "apps/v1", "kind": kind, "metadata": pod["metadata"]}
+    if kind in ("Deployment", "ReplicaSet", "DaemonSet"):
+        return {**apps, "spec": {"selector": {"matchLabels": labels}, "template": template}}
+    if kind == "StatefulSet":
+        return {**apps, "spec": {"serviceName": name, "selector": {"matchLabels": labels}, "template": template}}
+    job = {"template": {**template, "spec": {**pod["spec"], "restartPolicy": "Never"}}}
+    meta = {"apiVersion": "batch/v1", "kind": kind, "metadata": pod["metadata"]}
+    if kind == "Job":
+        return {**meta, "spec": job}
+    return {**meta, "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": job}}}
+
+
+WORKLOADS = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"]
+LATEST = "quay.io/biocontainers/samtools:latest"
 
 
 def _service(name: str, kind: str) -> dict:
@@ -169,6 +193,41 @@ def test_warn_admits_with_the_reason(cluster: Cluster, provider: Provider, lab_n
     assert "Warning:" in proc.stderr and reason in proc.stderr, proc.stderr
 
 
+def test_warn_admits_a_deployment_with_the_reason(cluster: Cluster, provider: Provider, lab_namespace: str) -> None:
+    """The reason shows on the Deployment that was applied, not only later on its pods."""
+    if provider.settings.raw["addons"]["gatekeeper"]["enforcement"] != "warn":
+        pytest.skip(f"{provider.settings.env} does not warn")
+    proc = _create(cluster, _workload("Deployment", "warn-latest-deployment", LATEST))
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning:" in proc.stderr and "[allowed-images]" in proc.stderr, proc.stderr
+    assert "floating tag :latest" in proc.stderr, proc.stderr
+
+
+def test_audit_reports_a_deployment_admitted_under_warn(
+    cluster: Cluster, provider: Provider, lab_namespace: str
+) -> None:
+    """The audit lists the Deployment itself (kind Deployment), not only the pods it makes."""
+    if provider.settings.raw["addons"]["gatekeeper"]["enforcement"] == "deny":
+        pytest.skip(f"{provider.settings.env} denies: nothing violating is admitted to audit")
+    deployment = _workload("Deployment", "audit-host-deployment")
+    deployment["spec"]["template"]["spec"]["hostPID"] = True
+    proc = _create(cluster, deployment)
+    assert proc.returncode == 0, proc.stderr
+
+    def reported() -> list | None:
+        status = cluster.kubectl.json("get", "biogitopsnohostaccess", "lab-no-host-access").get("status") or {}
+        found = [
+            v
+            for v in status.get("violations") or []
+            if v.get("namespace") == NS and v.get("name") == "audit-host-deployment" and v.get("kind") == "Deployment"
+        ]
+        return found or None
+
+    what = "the audit to report deployment audit-host-deployment"
+    found = _wait(reported, 30 + 6 * gatekeeper.audit_interval(), what)
+    assert "hostPID" in found[0]["message"], found[0]
+
+
 def test_audit_reports_existing_violations(cluster: Cluster, provider: Provider, lab_namespace: str) -> None:
     """A pod admitted under warn shows up in audit. lab-no-host-access, not allowed-images: the
     dev labs' own pods fill allowed-images' list of violations, which audit caps."""
@@ -229,6 +288,60 @@ def test_deny_refuses_with_the_reason(
     assert reason in proc.stderr
     kind = obj["kind"].lower()
     assert not cluster.kubectl.ok("-n", NS, "get", kind, obj["metadata"]["name"])
+
+
+@pytest.mark.parametrize("kind", WORKLOADS, ids=[f"{k.lower()}-with-latest-image-admitted" for k in WORKLOADS])
+def test_deny_refuses_a_workload_with_the_reason(
+    cluster: Cluster, lab_namespace: str, staging_constraints: list[str], kind: str
+) -> None:
+    """The controller is refused when it is applied, with the constraint's message, before any pod."""
+    obj = _workload(kind, f"deny-{kind.lower()}", LATEST)
+    proc = _create(cluster, obj)
+    assert proc.returncode != 0, f"{kind} with {LATEST} was admitted"
+    assert 'admission webhook "validation.gatekeeper.sh" denied the request' in proc.stderr, proc.stderr
+    assert "[staging-allowed-images]" in proc.stderr and "floating tag :latest" in proc.stderr, proc.stderr
+    assert not cluster.kubectl.ok("-n", NS, "get", kind.lower(), obj["metadata"]["name"])
+
+
+@pytest.mark.parametrize("kind", WORKLOADS)
+def test_deny_admits_a_compliant_workload(
+    cluster: Cluster, lab_namespace: str, staging_constraints: list[str], kind: str
+) -> None:
+    obj = _workload(kind, f"ok-{kind.lower()}")
+    proc = _create(cluster, obj)
+    try:
+        assert proc.returncode == 0 and "Warning" not in proc.stderr, proc.stderr
+    finally:
+        name = obj["metadata"]["name"]
+        _kubectl(cluster, "-n", NS, "delete", kind.lower(), name, "--ignore-not-found", "--wait=false")
+
+
+def test_argocd_shows_the_refusal_on_the_synced_deployment(
+    cluster: Cluster, provider: Provider, lab_namespace: str, staging_constraints: list[str], tmp_path: Path
+) -> None:
+    """An Application whose Deployment names a refused image is not Healthy: its sync fails on
+    that Deployment with the constraint's message, where the user looks."""
+    if provider.name != "kwok":
+        pytest.skip("a file:// repository is readable only by a repo-server on this host (kwok)")
+    name = "gk-refused-image"
+    source = tmp_path / "app"
+    source.mkdir()
+    source.joinpath("deployment.yaml").write_text(yaml.safe_dump(_workload("Deployment", name, LATEST)))
+    repo_url = git_repo_from(source, provider.state_dir / "git" / f"{name}.git")
+    cluster.kubectl.apply_text(yaml.safe_dump_all(git_application(name, repo_url, [NS])))
+    try:
+        found = refusal(cluster, name, timeout=180)
+        messages = [c.get("message", "") for c in found]
+        assert any(
+            m.startswith(f"Deployment {name}:") and "[staging-allowed-images]" in m and "floating tag :latest" in m
+            for m in messages
+        ), found
+        status = cluster.application(name).get("status") or {}
+        assert (status.get("health") or {}).get("status") != "Healthy", status.get("health")
+        assert not cluster.kubectl.ok("-n", NS, "get", "deployment", name)
+    finally:
+        _kubectl(cluster, "-n", "argocd", "delete", "application", name, "--ignore-not-found", "--wait=false")
+        _kubectl(cluster, "-n", "argocd", "delete", "appproject", name, "--ignore-not-found", "--wait=false")
 
 
 def test_deny_admits_a_compliant_pod(cluster: Cluster, lab_namespace: str, staging_constraints: list[str]) -> None:

@@ -24,9 +24,6 @@ from biogitops.render.manifests import static_projects
 from .conftest import Cluster, apps, submit_probe
 
 HOSTILE = REPO_ROOT / "tests" / "fixtures" / "labs" / "hostile" / "widen.yaml"
-TENANT_VALUES = yaml.safe_load((REPO_ROOT / "clusters/argocd/lab-tenant/values.yaml").read_text())
-PLATFORM_KINDS = TENANT_VALUES["labKinds"]
-PLATFORM_LIMITS = TENANT_VALUES["limits"]
 
 
 @pytest.fixture(scope="module")
@@ -75,20 +72,23 @@ def hostile_files(cluster: Cluster, provider: Provider, result: bs.Result) -> It
 
 
 def test_lab_file_with_platform_keys_pushed_without_preflight_widens_nothing(
-    cluster: Cluster, hostile_files: tuple[Path, Path]
+    cluster: Cluster, provider: Provider, hostile_files: tuple[Path, Path]
 ) -> None:
-    _wait(
-        lambda: cluster.kubectl.ok("-n", "lab-widen", "get", "limitrange", "lab-defaults"), 240, "lab-widen's tenancy"
-    )
-    limits = cluster.kubectl.json("-n", "lab-widen", "get", "limitrange", "lab-defaults")["spec"]["limits"][0]
-    assert limits["max"]["memory"] == PLATFORM_LIMITS["max"]["memory"]
-    _wait(lambda: cluster.kubectl.ok("-n", "argocd", "get", "appproject", "lab-widen"), 120, "lab-widen's AppProject")
-    project = cluster.kubectl.json("-n", "argocd", "get", "appproject", "lab-widen")["spec"]
-    assert project["namespaceResourceWhitelist"] == PLATFORM_KINDS
-    assert not project.get("clusterResourceWhitelist")
-    assert [d["namespace"] for d in project["destinations"]] == ["lab-widen"]
-    assert not [r for r in project["sourceRepos"] if "evil" in r]
+    """The chart refuses a field a lab file does not have (rule lab-fields): the file's own
+    Application shows it, and nothing of the lab is created, let alone widened."""
+    from biogitops.platform.labfiles import live_broken_lab_files
+
+    _wait(lambda: "lab-widen" in apps(cluster), 240, "lab-widen's Application")
     assert apps(cluster)["lab-widen"]["spec"]["project"] == "tenants"
+
+    def refused() -> list[tuple[str, str]]:
+        return [b for b in live_broken_lab_files(Target.of(provider)) if b[0].endswith("/widen.yaml")]
+
+    _wait(lambda: bool(refused()), 240, "the chart's refusal of widen.yaml")
+    [(_, why)] = refused()
+    assert "is not a field of a lab file (rule lab-fields)" in why, why
+    assert not cluster.kubectl.ok("-n", "argocd", "get", "appproject", "lab-widen")
+    assert not cluster.kubectl.ok("-n", "lab-widen", "get", "limitrange", "lab-defaults")
 
 
 def test_nested_lab_file_pushed_without_preflight_is_not_deployed(

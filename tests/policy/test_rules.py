@@ -103,3 +103,67 @@ def test_latest_image_in_rendered_output_fails_the_run(tmp_path: Path, capsys: p
     out = capsys.readouterr().out.splitlines()
     assert any(": floating-tag: Deployment lab-genomics/fastqc: " in line for line in out), out
     assert out[-1].startswith("repository rules: ") and "rules: floating-tag" in out[-1]
+
+
+# Each file under tests/fixtures/rules/breaks/ is one way around the rules that rendering offline
+# used to miss. Line 1 names the rule (`# breaks RULE: what`), line 2 where it goes in a copy of
+# the repository (`# target: PATH (merge|write)`): merged into a values file, or written as a file.
+BREAKS = sorted((FIXTURES / "breaks").rglob("*.yaml"))  # templates/: Helm text, kept from yamllint
+
+
+def _merge(base: object, extra: object) -> object:
+    if isinstance(base, dict) and isinstance(extra, dict):
+        return {**base, **{k: _merge(base.get(k), v) for k, v in extra.items()}}
+    return extra
+
+
+def _apply_break(repo: Path, fixture: Path) -> tuple[str, str]:
+    lines = fixture.read_text().splitlines()
+    rule = lines[0].removeprefix("# breaks ").split(":")[0]
+    target, how = lines[1].removeprefix("# target: ").split()
+    path = repo / target
+    if how == "(merge)":
+        import yaml
+
+        merged = _merge(yaml.safe_load(path.read_text()) or {}, yaml.safe_load(fixture.read_text()))
+        path.write_text(yaml.safe_dump(merged, sort_keys=False))
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(fixture.read_text())
+    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
+    return rule, target
+
+
+@pytest.fixture(scope="module")
+def clean_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _copy_repo(tmp_path_factory.mktemp("clean"))
+
+
+def test_the_source_rules_find_nothing_in_the_repository(clean_repo: Path) -> None:
+    assert repo_rules.source_findings(clean_repo) == []
+
+
+@pytest.mark.parametrize("fixture", BREAKS, ids=[p.stem for p in BREAKS])
+def test_a_break_that_rendering_offline_misses_is_found(fixture: Path, clean_repo: Path, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(clean_repo, repo, symlinks=True)
+    rule, target = _apply_break(repo, fixture)
+    problems = [p for p in repo_rules.source_findings(repo) if p.rule == rule]
+    assert any(p.file == target for p in problems), [str(p) for p in problems] or f"{rule} did not fire on {target}"
+
+
+@pytest.mark.parametrize(
+    ("image", "problem"),
+    [
+        ("quay.io/x/y:1.0", ""),
+        ("quay.io/x/y:1.0@sha256:" + "a" * 64, ""),
+        ("quay.io/x/y", "has no tag"),
+        ("quay.io/x/y:latest", "floating tag :latest"),
+        ("quay.io/x/y:1.0@sha256" + "a" * 64, "malformed digest"),
+        ("quay.io/x/y@sha256:abc", "malformed digest"),
+    ],
+    ids=["tag", "tag-and-digest", "no-tag", "latest", "digest-without-colon", "short-digest"],
+)
+def test_image_problems(image: str, problem: str) -> None:
+    found = repo_rules.image_problem(image)
+    assert (problem in found) if problem else found == ""

@@ -133,10 +133,13 @@ def test_pipeline_revision_tag_or_commit_is_accepted(revision: str) -> None:
 
 def test_launcher_runs_nextflow_run_with_the_pinned_revision() -> None:
     job = pipeline.launcher_job("dev", "genomics", "nf-core/demo", "1.0.1", "test", "nf-demo-1")
-    command = job["spec"]["template"]["spec"]["containers"][0]["command"]
-    assert command[:3] == ["nextflow", "run", "nf-core/demo"]
-    assert "kuberun" not in command
-    assert command[command.index("-r") + 1] == "1.0.1"
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    # `sh -c 'mkdir -p $RUN_DIR && cd $RUN_DIR && nextflow run "$@" …' nextflow ARGS`: the run's own directory
+    assert 'nextflow run "$@"' in container["command"][2]
+    args = container["args"]
+    assert args[0] == "nf-core/demo"
+    assert "kuberun" not in container["command"][2] + " ".join(args)
+    assert args[args.index("-r") + 1] == "1.0.1"
     assert job["spec"]["template"]["spec"]["serviceAccountName"] == "nextflow"
 
 

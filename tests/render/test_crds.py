@@ -40,9 +40,26 @@ def test_every_crd_of_the_chart_is_listed(chart: str) -> None:
 def test_chart_crd_versions_follow_pins() -> None:
     from biogitops.config.pins import load_pins
 
-    charts = load_pins().charts
+    pins = load_pins()
     for chart in ("gatekeeper", "spark-operator"):  # charts released with their module's tag
-        assert crds.CHART_CRDS[chart][1] == f"v{charts[chart]['version']}", chart
+        assert crds.CHART_CRDS[chart][1] == f"v{pins.charts[chart]['version']}", chart
+    # a chart inside a pinned tool's module (pins.yaml `module_of`): the CRDs of that tool's release
+    for chart, spec in pins.charts.items():
+        if spec.get("module_of") and chart in crds.CHART_CRDS:
+            tool = pins.tool(spec["module_of"])
+            assert crds.CHART_CRDS[chart][:2] == (tool.module, f"v{tool.version}"), chart
+
+
+def test_schema_crd_versions_follow_pins() -> None:
+    """The CRDs the schemas validate against are those of the deployed releases (pins.yaml)."""
+    from biogitops.config.pins import load_pins
+
+    pins = load_pins()
+    deployed = {tool.module: f"v{tool.version}" for tool in pins.tools.values() if tool.module}
+    deployed |= {spec["goModule"]: f"v{spec['version']}" for spec in pins.charts.values() if spec.get("goModule")}
+    for module, version, _ in CRD_MODULES:
+        if module in deployed:
+            assert version == deployed[module], module
 
 
 def test_schemas_validate_against_installed_crds() -> None:

@@ -18,7 +18,7 @@ from biogitops.paths import REPO_ROOT
 from biogitops.render import targets as render_targets
 
 ENVS = ["dev", "staging", "prod"]
-POLICIES = {"lab-pod-secrets", "lab-rbac", "lab-services"}
+POLICIES = {"lab-pod-secrets", "lab-rbac", "lab-services", "lab-spark-submit", "lab-platform-services"}
 WORKLOAD_CHARTS = [REPO_ROOT / "applications" / "nextflow", REPO_ROOT / "applications" / "spark-operator" / "lab"]
 
 
@@ -91,10 +91,13 @@ def _policy(name: str) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-def test_members_pods_run_only_as_the_lab_charts_accounts() -> None:
-    [accounts] = [v["expression"] for v in _policy("lab-pod-secrets")["spec"]["variables"] if v["name"] == "accounts"]
+@pytest.mark.parametrize("policy", ["lab-pod-secrets", "lab-platform-services"])
+def test_restricted_requesters_are_the_lab_charts_accounts(policy: str) -> None:
+    # the workload accounts whose pods run members' code are exactly the lab charts' own
+    variables = {v["name"]: v["expression"] for v in _policy(policy)["spec"]["variables"]}
+    named = variables.get("labAccounts") or variables["workload"].split(".exists")[0].strip()
     charts = {yaml.safe_load((chart / "values.yaml").read_text())["serviceAccount"] for chart in WORKLOAD_CHARTS}
-    assert set(ast.literal_eval(accounts)) == {"default"} | charts
+    assert set(ast.literal_eval(named)) == {"default"} | charts
 
 
 def _lab_tenant(targets: dict[str, list[dict]], lab: str, kind: str) -> dict:

@@ -29,9 +29,11 @@ from biogitops.render.manifests import (
     static_projects,
     tenant_values,
 )
+from biogitops.render.policies import kustomize_build
 
 INVALID = REPO_ROOT / "tests" / "fixtures" / "labs" / "invalid"
 HOSTILE = REPO_ROOT / "tests" / "fixtures" / "labs" / "hostile" / "widen.yaml"
+GENOMICS = REPO_ROOT / "clusters" / "dev" / "labs" / "genomics.yaml"
 ENVS = ["dev", "staging", "prod"]
 
 
@@ -54,7 +56,7 @@ def _raw_lab(path: Path) -> Lab:
 
 def _generated(appset_name: str, lab: Lab, values: dict[str, Any]) -> dict[str, Any]:
     appset = _appset(values, appset_name)
-    apps = _expand(appset, [e for e in _elements(appset, [lab]) if "values" in e and e.get("path")])
+    apps = _expand(appset, [e for e in _elements(appset, [lab]) if e.get("path")])
     [app] = [a for a in apps if lab.name in a["metadata"]["name"]]
     return app
 
@@ -67,47 +69,20 @@ def test_override_keys_in_a_lab_file_never_reach_the_charts() -> None:
     app = _generated("labs", _raw_lab(HOSTILE), values)
     helm = app["spec"]["source"]["helm"]
     assert not helm.get("valueFiles"), "a lab file must not be a values file of a platform chart"
-    assert set(helm["valuesObject"]["lab"]) <= {"name", "owners", "members", "quota", "apps"}
-    # nothing the file says about the platform's values arrives anywhere in what the chart gets
-    passed = yaml.safe_dump(helm)
+    # the file arrives whole, under `lab:` only; nothing it says reaches the platform's values
+    assert set(helm["valuesObject"]) == {"lab"}
+    passed = yaml.safe_dump(helm["parameters"])
     for planted in ("evil.example.invalid", "jupyter", "6.6.6", "10Ti", "1Pi", "system:masters", "other"):
         assert planted not in passed, planted
 
 
-def test_hostile_lab_renders_with_the_platforms_limits_and_kinds() -> None:
-    values = _values()
-    lab = _raw_lab(HOSTILE)
-    hostile = yaml.safe_load(HOSTILE.read_text())
-    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", values, lab)])
-    [limits] = [o for o in tenant if o["kind"] == "LimitRange"]
-    platform = yaml.safe_load((ARGOCD / "lab-tenant" / "values.yaml").read_text())["limits"]
-    assert limits["spec"]["limits"][0]["max"] == platform["max"] != hostile["limits"]["max"]
-    [project] = [o for o in tenant if o["kind"] == "AppProject"]
-    platform_kinds = yaml.safe_load((ARGOCD / "lab-tenant" / "values.yaml").read_text())["labKinds"]
-    assert project["spec"]["namespaceResourceWhitelist"] == platform_kinds
-    assert project["spec"]["sourceRepos"] == [values["repoURL"]]
-    assert project["spec"]["clusterResourceWhitelist"] == []
-
-
-# the same refusals preflight makes (tests/unit/test_labs.py), made by the chart Argo CD renders
-CHART_REFUSES = {
-    "memory-millibytes": 'quota.memory: "16m" is not a byte quantity',
-    "cpu-zero": "quota.cpu: must be more than 0",
-    "storage-over-ceiling": "quota.storage: 200Ti is over the platform's ceiling of 100Ti",
-    "workdir-over-storage": "apps.nextflow.workdir: 2Ti is larger than quota.storage (500Gi)",
-    "owners-system-group": 'owners: "system:masters" is not an OIDC group of the lab',
-    "members-whitespace": 'members: "lab members" is not an OIDC group of the lab',
-    "unknown-app": "apps.jupyter: not offered in dev",
-    "file-name-mismatch": 'name: is "other" but the file is file-name-mismatch.yaml',
-}
-
-
-@pytest.mark.parametrize("fixture", sorted(CHART_REFUSES))
-def test_lab_tenant_chart_refuses_what_preflight_refuses(fixture: str) -> None:
-    lab = _raw_lab(INVALID / f"{fixture}.yaml")
-    with pytest.raises(BioGitopsError) as err:
-        helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", _values(), lab)])
-    assert CHART_REFUSES[fixture] in str(err.value)
+def test_hostile_lab_is_refused_by_the_chart_naming_the_key() -> None:
+    """A file with the platform's keys (limits, kinds, chart repositories) renders nothing at all:
+    the chart refuses any field a lab file does not have (rule lab-fields), so its Application
+    alone fails, with the key in the message."""
+    app = _generated("labs", _raw_lab(HOSTILE), _values())
+    with pytest.raises(BioGitopsError, match=r"widen.yaml: \w+: is not a field of a lab file \(rule lab-fields\)"):
+        render_helm_source(app["spec"]["source"], "lab-genomics")
 
 
 def test_nested_lab_files_are_not_matched_by_argo_cd() -> None:
@@ -115,7 +90,7 @@ def test_nested_lab_files_are_not_matched_by_argo_cd() -> None:
     assert params["data"]["applicationsetcontroller.enable.new.git.file.globbing"] == "true"
     for name in ("labs",):
         [git] = [g["git"] for g in _appset(_values(), name)["spec"]["generators"] if "git" in g]
-        assert [f["path"] for f in git["files"]] == ["clusters/dev/labs/*.yaml"]
+        assert [f["path"] for f in git["files"] if not f.get("exclude")] == ["clusters/dev/labs/*.yaml"]
 
 
 # -------------------------------------------------------------- least-privilege projects
@@ -169,9 +144,9 @@ def _list_projects(appset: dict[str, Any]) -> set[str]:
 
 
 def test_a_lab_tenancy_creates_its_own_project_and_no_other() -> None:
-    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", _values(), _raw_lab(HOSTILE))])
+    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", _values(), _raw_lab(GENOMICS))])
     [project] = [o for o in tenant if o["kind"] == "AppProject"]
-    assert project["metadata"]["name"] == "lab-widen" and project["metadata"]["namespace"] == "argocd"
+    assert project["metadata"]["name"] == "lab-genomics" and project["metadata"]["namespace"] == "argocd"
     annotations = project["metadata"]["annotations"]
     assert "Delete=false" in annotations["argocd.argoproj.io/sync-options"], "offboarding deletes a lab's project"
     apps = [o for o in tenant if o["kind"] == "Application"]
@@ -213,20 +188,55 @@ def test_lab_tenancy_runs_in_the_tenants_project() -> None:
     assert {d["namespace"] for d in tenants["destinations"]} == {"lab-*", "argocd"}
     kinds = {k["kind"] for k in tenants["namespaceResourceWhitelist"]}
     assert kinds == {"ResourceQuota", "LimitRange", "NetworkPolicy", "RoleBinding", "Application", "AppProject"}
-    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", values, _raw_lab(HOSTILE))])
+    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", values, _raw_lab(GENOMICS))])
     assert {o["kind"] for o in tenant} - {"Namespace"} <= kinds
-    assert {o["spec"]["project"] for o in tenant if o["kind"] == "Application"} == {"lab-widen"}
+    assert {o["spec"]["project"] for o in tenant if o["kind"] == "Application"} == {"lab-genomics"}
 
 
 def test_lab_egress_to_the_api_server_names_its_endpoints_only() -> None:
     values = {**_values(), "apiServer": {"ips": "10.1.2.3,fd00::1", "ports": "6443"}}
-    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", values, _raw_lab(HOSTILE))])
+    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", values, _raw_lab(GENOMICS))])
     policies = [o for o in tenant if o["kind"] == "NetworkPolicy" and "apiserver" in o["metadata"]["name"]]
     assert policies
     for pol in policies:
         [rule] = pol["spec"]["egress"]
         assert rule["to"] == [{"ipBlock": {"cidr": "10.1.2.3/32"}}, {"ipBlock": {"cidr": "fd00::1/128"}}]
         assert rule["ports"] == [{"protocol": "TCP", "port": 6443}]
+
+
+# every platform namespace with policies of its own (one folder each, as listed there)
+PLATFORM_NAMESPACES = yaml.safe_load((REPO_ROOT / "clusters/base/network-policies/kustomization.yaml").read_text())[
+    "resources"
+]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_platform_namespaces_reach_the_api_server_endpoints_and_no_other_address_on_its_ports(env: str) -> None:
+    """Issue 23 item 1 (network half): the Spark operator's namespace allowed any address on 443,
+    so a token it uploads could leave the cluster. Rendered as Argo CD applies cluster-base:
+    the kustomize build of clusters/<env> with the platform ApplicationSet's patches."""
+    values = {**_values(env), "apiServer": {"ips": "10.1.2.3,fd00::1", "ports": "443,6443"}}
+    [app] = [
+        a
+        for a in _expand(_appset(values, "platform"), _elements(_appset(values, "platform"), []))
+        if a["metadata"]["name"] == "cluster-base"
+    ]
+    objs = kustomize_build(REPO_ROOT / "clusters" / env, (app["spec"]["source"].get("kustomize") or {}).get("patches"))
+    policies = [o for o in objs if o["kind"] == "NetworkPolicy"]
+    for namespace in PLATFORM_NAMESPACES:
+        egress = [
+            rule
+            for p in policies
+            if p["metadata"].get("namespace") == namespace and "Egress" in p["spec"].get("policyTypes", [])
+            for rule in p["spec"].get("egress") or []
+        ]
+        assert egress, f"{namespace}: no egress policy"
+        for rule in egress:
+            ports = {port.get("port") for port in rule.get("ports") or [{}]}
+            if ports & {443, 6443, None}:  # a rule that opens the API server's ports (or every port)
+                assert rule.get("to"), f"{namespace}: egress on {ports} to any address"
+                blocks = [peer["ipBlock"]["cidr"] for peer in rule["to"] if "ipBlock" in peer]
+                assert blocks in ([], ["10.1.2.3/32", "fd00::1/128"]), f"{namespace}: egress to {blocks}"
 
 
 # -------------------------------------------------------------- deletion never cascades into data
@@ -238,7 +248,7 @@ def test_application_sets_keep_resources_when_deleted_and_name_no_finalizer() ->
         if obj["kind"] == "ApplicationSet":
             assert obj["spec"]["syncPolicy"]["preserveResourcesOnDeletion"] is True, obj["metadata"]["name"]
             assert "finalizers" not in obj["spec"]["template"]["metadata"], obj["metadata"]["name"]
-    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", values, _raw_lab(HOSTILE))])
+    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", values, _raw_lab(GENOMICS))])
     for app in (o for o in tenant if o["kind"] == "Application"):
         assert "finalizers" not in app["metadata"], app["metadata"]["name"]
 
@@ -251,7 +261,7 @@ def _sync_options(obj: dict[str, Any]) -> str:
 
 
 def test_lab_namespace_and_workdir_survive_any_git_change() -> None:
-    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", _values(), _raw_lab(HOSTILE))])
+    tenant = helm_template(ARGOCD / "lab-tenant", [tenant_values("dev", _values(), _raw_lab(GENOMICS))])
     [ns] = [o for o in tenant if o["kind"] == "Namespace"]
     assert _sync_options(ns) == KEEP
     nextflow = REPO_ROOT / "applications" / "nextflow"
@@ -445,3 +455,36 @@ def test_lab_tenancy_renders_from_the_parameters_argo_cd_passes() -> None:
     [policy] = [o for o in objs if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "allow-apiserver"]
     assert policy["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 6443}]
     assert {o["metadata"]["namespace"] for o in objs if o["kind"] != "Namespace"} == {"lab-genomics", "argocd"}
+
+
+def test_labs_application_set_template_cannot_fail_for_one_lab_file() -> None:
+    """A template error stops the whole ApplicationSet (applicationset_controller.go returns before
+    creating any Application): the labs template reads only what every file has, its path."""
+    appset = _appset(_values(), "labs")
+    assert "missingkey=error" not in (appset["spec"].get("goTemplateOptions") or [])
+    template = yaml.safe_dump(appset["spec"]["template"]) + appset["spec"]["templatePatch"]
+    lookups = set(re.findall(r"\{\{[^}]*\}\}", template))
+    assert lookups == {
+        '{{ trimSuffix ".yaml" .path.filename }}',
+        "{{ .path.filename }}",
+        '{{ omit . "path" | toJson }}',
+    }, lookups
+
+
+def test_a_lab_file_without_a_name_still_makes_only_its_own_application() -> None:
+    lab = Lab(name="broken", path=REPO_ROOT / "clusters" / "dev" / "labs" / "broken.yaml", data={"owners": "x"})
+    app = _generated("labs", lab, _values())
+    assert app["metadata"]["name"] == "lab-broken"
+    assert app["spec"]["destination"]["namespace"] == "lab-broken"
+    with pytest.raises(BioGitopsError, match=r"name: .* \(rule lab-name\)"):
+        render_helm_source(app["spec"]["source"], "lab-broken")
+
+
+def test_a_lab_file_named_like_a_labs_app_is_never_generated() -> None:
+    """`genomics-nextflow.yaml` would generate `lab-genomics-nextflow`, lab-genomics' own Nextflow
+    Application, and the ApplicationSet would take it over: such files are not read at all."""
+    from biogitops.config.settings import LAB_APPS
+
+    [git] = [g["git"] for g in _appset(_values(), "labs")["spec"]["generators"] if "git" in g]
+    excluded = {f["path"] for f in git["files"] if f.get("exclude")}
+    assert excluded == {f"clusters/dev/labs/*-{app}.yaml" for app in LAB_APPS}

@@ -95,13 +95,39 @@ STATIC_CASES = {
         "exporter argocd-application-controller",
         "deployedBy tool:no-such-tool: pins.yaml has no such tool",
     ),
+    # hollow alerts and hollow tests (issue 24, item 5): each passes `promtool test rules`
+    "always-firing-no-metric": [
+        (RULE, "alert-reads-metric", ALERT, "reads no metric that metrics.yaml lists"),
+        (
+            RULE,
+            "alert-quiet-past-for",
+            ALERT,
+            "no case in tests/demo.test.yaml where it stays quiet past its for: (5m)",
+        ),
+    ],
+    "quiet-at-time-zero": (
+        RULE,
+        "alert-quiet-past-for",
+        ALERT,
+        "no case in tests/demo.test.yaml where it stays quiet past its for: (5m)",
+    ),
+    "quiet-case-without-input": (
+        RULE,
+        "alert-quiet-past-for",
+        ALERT,
+        "no case in tests/demo.test.yaml where it stays quiet past its for: (5m)",
+    ),
+    "absent-nonexistent-metric": (RULE, "alert-reads-metric", ALERT, "reads no metric that metrics.yaml lists"),
+    "up-of-unscraped-job": (RULE, "alert-reads-metric", ALERT, "reads no metric that metrics.yaml lists"),
 }
 
 
-@pytest.mark.parametrize("case", sorted(STATIC_CASES))
+@pytest.mark.parametrize("case", sorted(STATIC_CASES), ids=sorted(STATIC_CASES))
 def test_static_check_fires_on_its_fixture(tmp_path: Path, case: str) -> None:
     found = lines(tree(tmp_path, case), promtool=False)
-    assert any(line.startswith(": ".join(STATIC_CASES[case])) for line in found), found
+    expected = STATIC_CASES[case]
+    for finding in expected if isinstance(expected, list) else [expected]:
+        assert any(line.startswith(": ".join(finding)) for line in found), found
 
 
 PROMTOOL_CASES = {
@@ -114,17 +140,40 @@ PROMTOOL_CASES = {
         "observability/prometheus/alert-rules/tests/demo.test.yaml: promtool-test: failed:",
         "DemoDown",
     ),
+    # reads a listed metric, but `or vector(1)` fires always: the quiet case past `for:` fails
+    "or-vector-always-fires": (
+        "observability/prometheus/alert-rules/tests/demo.test.yaml: promtool-test: failed:",
+        "DemoDown",
+    ),
 }
 
 
 @needs_promtool
-@pytest.mark.parametrize("case", sorted(PROMTOOL_CASES))
+@pytest.mark.parametrize("case", sorted(PROMTOOL_CASES), ids=sorted(PROMTOOL_CASES))
 def test_promtool_check_fires_on_its_fixture(tmp_path: Path, case: str) -> None:
     prefix, reason = PROMTOOL_CASES[case]
     found = lines(tree(tmp_path, case), promtool=True)
     assert any(line.startswith(prefix) and reason in line for line in found), found
 
 
+HOLLOW = (
+    "always-firing-no-metric",
+    "quiet-at-time-zero",
+    "quiet-case-without-input",
+    "absent-nonexistent-metric",
+    "up-of-unscraped-job",
+    "or-vector-always-fires",
+)
+
+
 def test_every_bad_fixture_has_a_test() -> None:
     cases = {p.name for p in (FIXTURES / "bad").iterdir()}
     assert cases == set(STATIC_CASES) | set(PROMTOOL_CASES)
+
+
+def test_hollow_fixtures_name_their_rule_on_the_first_line() -> None:
+    for case in HOLLOW:
+        files = [p for p in (FIXTURES / "bad" / case).rglob("*.yaml")]
+        assert files, case
+        for path in files:
+            assert path.read_text().startswith("# "), f"{path}: first line must name the rule it breaks"

@@ -44,3 +44,10 @@ def test_exporter_version_is_the_one_we_deploy(exporter: str) -> None:
         assert version in {f"v{pins.kubernetes_version}", f"v0.{minor_patch}"}
     else:
         assert name in pins.charts, f"{exporter}: deployedBy {spec['deployedBy']} is not a pinned chart"
+        chart = pins.charts[name]
+        module = spec["module"].split("@")[0]
+        if chart.get("module_of"):  # the chart ships in a pinned tool's module: the controller is that release
+            tool = pins.tool(chart["module_of"])
+            assert spec["module"] == f"{tool.module}@v{tool.version}", f"{exporter}: deployed is {tool.version}"
+        elif chart.get("goModule") == module:  # the chart ships in the exporter's module, same tag
+            assert version == f"v{chart['version']}", f"{exporter}: deployed is {chart['version']}"

@@ -79,7 +79,7 @@ def test_merge_keeps_one_row_per_check_needed_by_both() -> None:
 def test_kwok_never_checks_what_only_kind_needs(monkeypatch) -> None:
     kwok = get_provider(load_settings("dev"), "kwok")
     names = {c.name for c in kwok.host_checks()}
-    assert names == {f"ports {kwok.base_port}-{kwok.base_port + 31}"}
+    assert names == {f"ports {kwok.base_port}-{kwok.base_port + 41}"}
     monkeypatch.setattr(doctor, "check_root", lambda euid=None: pytest.fail("kwok checked root"))
     monkeypatch.setattr(doctor, "check_engine", lambda *a: pytest.fail("kwok checked a container engine"))
     names = {c.name for c in doctor.provider_checks(kwok)}

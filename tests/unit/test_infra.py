@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from biogitops.errors import ConfigError
 from biogitops.infra import teardown, tofu
@@ -174,8 +175,10 @@ def test_apply_with_nothing_to_do_does_not_apply(fakes: Fakes) -> None:
 # ------------------------------------------------------------------ ordered destroy
 
 
-def _obj(kind: str, ns: str, name: str, app: str | None, **spec: Any) -> dict[str, Any]:
+def _obj(kind: str, ns: str, name: str, app: str | None, sync: str = "", **spec: Any) -> dict[str, Any]:
     annotations = {"argocd.argoproj.io/tracking-id": f"{app}:/{kind}:{ns}/{name}"} if app else {}
+    if sync:
+        annotations["argocd.argoproj.io/sync-options"] = sync
     return {"kind": kind, "metadata": {"namespace": ns, "name": name, "annotations": annotations}, "spec": spec}
 
 
@@ -211,7 +214,8 @@ def _cluster_with_cloud_resources(fakes: Fakes) -> None:
 def test_destroy_removes_owning_applications_through_argocd_first(fakes: Fakes) -> None:
     _cluster_with_cloud_resources(fakes)
     removed = tofu.destroy("dev", yes=True)
-    assert removed == ["addons-galaxy", "lab-genomics"]
+    assert removed.applications == ["addons-galaxy", "lab-genomics"]
+    assert removed.applicationsets == ["addons"] and removed.retained == []
     verbs = fakes.verbs()
     assert verbs[0] == "tofu init" and verbs[-1] == "tofu destroy"
     assert verbs.count("tofu destroy") == 1
@@ -236,6 +240,94 @@ def test_destroy_removes_owning_applications_through_argocd_first(fakes: Fakes) 
     assert fakes.read()["objects"] == []  # Argo CD deleted everything the two Applications owned
 
 
+def _lab_with_work_dir(fakes: Fakes) -> None:
+    """A lab whose nextflow work dir carries Delete=false (as applications/nextflow renders it),
+    under the labs ApplicationSet, beside a load balancer Argo CD does delete."""
+    appset = _app("labs", parent="root")
+    appset["kind"] = "ApplicationSet"
+    fakes.set(
+        reachable=True,
+        objects=[
+            _obj("Service", "galaxy", "web", "addons-galaxy", type="LoadBalancer"),
+            _obj(
+                "PersistentVolumeClaim",
+                "lab-genomics",
+                "nextflow-work",
+                "lab-genomics-nextflow",
+                sync="Prune=false,Delete=false",
+                volumeName="pvc-1234",
+            ),
+        ],
+        volumes=[
+            {
+                "kind": "PersistentVolume",
+                "metadata": {"name": "pvc-1234"},
+                "spec": {"claimRef": {"namespace": "lab-genomics", "name": "nextflow-work"}},
+            }
+        ],
+        applications=[_app("addons-galaxy", parent="root"), _app("lab-genomics-nextflow", appset="labs"), _app("root")],
+        applicationsets=[appset],
+    )
+
+
+def test_destroy_refuses_before_deleting_anything_while_a_lab_keeps_its_work_dir(fakes: Fakes) -> None:
+    _lab_with_work_dir(fakes)
+    with pytest.raises(TeardownError) as err:
+        tofu.destroy("dev", yes=True)
+    message = err.value.line()
+    assert "PersistentVolumeClaim lab-genomics/nextflow-work" in message
+    assert "`invoke lab.offboard genomics --env dev`" in message and "--delete-retained" in message
+    assert "nothing was deleted" in message
+    assert not [c for c in fakes.calls("kubectl") if "delete" in c or "patch" in c]
+    assert "tofu destroy" not in fakes.verbs()
+    assert len(fakes.read()["applicationsets"]) == 1 and len(fakes.read()["objects"]) == 2
+
+
+def test_destroy_delete_retained_exports_the_work_dir_then_deletes_it(fakes: Fakes, tmp_path: Path) -> None:
+    _lab_with_work_dir(fakes)
+    drained = tofu.destroy("dev", yes=True, delete_retained=True)
+    assert fakes.read()["objects"] == []  # the load balancer through Argo CD, the claim by us
+    assert drained.retained == ["PersistentVolumeClaim lab-genomics/nextflow-work"]
+    assert drained.applications == ["addons-galaxy", "lab-genomics-nextflow"]
+    assert drained.applicationsets == ["labs"]
+    assert drained.export is not None
+    exported = list(yaml.safe_load_all(drained.export.read_text()))
+    assert [(o["kind"], o["metadata"]["name"]) for o in exported] == [
+        ("PersistentVolumeClaim", "nextflow-work"),
+        ("PersistentVolume", "pvc-1234"),
+    ]
+    said = "\n".join(drained.lines())
+    assert "nextflow-work" in said and str(drained.export.name) in said and "lab-genomics-nextflow" in said
+    deletes = [c for c in fakes.calls("kubectl") if "delete" in c]
+    assert deletes[-1][-4:] == ["persistentvolumeclaims", "nextflow-work", "--ignore-not-found", "--wait=false"]
+    assert fakes.verbs()[-1] == "tofu destroy"
+    drained.export.unlink()
+
+
+def test_destroy_names_volumes_that_outlive_it_in_aws(fakes: Fakes) -> None:
+    _cluster_with_cloud_resources(fakes)
+    retain = {"claimRef": {"namespace": "lab-genomics", "name": "work"}, "persistentVolumeReclaimPolicy": "Retain"}
+    fakes.set(
+        **{**fakes.read(), "volumes": [{"kind": "PersistentVolume", "metadata": {"name": "pv-9"}, "spec": retain}]}
+    )
+    drained = tofu.destroy("dev", yes=True)
+    assert drained.left_in_aws == ["pv-9 (claim lab-genomics/work)"]
+    assert any("left in AWS" in line and "pv-9" in line for line in drained.lines())
+
+
+def test_destroy_that_times_out_after_deleting_says_what_it_deleted(fakes: Fakes) -> None:
+    _cluster_with_cloud_resources(fakes)
+    fakes.set(**{**fakes.read(), "stuck": ["Service galaxy/web"]})
+    with pytest.raises(TeardownError) as err:
+        tofu.destroy("dev", yes=True)
+    message = err.value.line()
+    assert "nothing was destroyed" not in message and "nothing was deleted" not in message
+    assert "ApplicationSets deleted (their Applications kept): addons" in message
+    assert "Applications deleted through Argo CD: addons-galaxy, lab-genomics" in message
+    assert "tofu destroy was not run" in message
+    assert "tofu destroy" not in fakes.verbs()
+
+
 def test_destroy_refuses_when_the_cluster_is_unreachable(fakes: Fakes) -> None:
     _cluster_with_cloud_resources(fakes)
     state = fakes.read()
@@ -254,7 +346,7 @@ def test_destroy_stops_on_a_load_balancer_argocd_does_not_own(fakes: Fakes) -> N
 
 
 def test_destroy_skip_drain_goes_straight_to_destroy(fakes: Fakes) -> None:
-    assert tofu.destroy("dev", yes=True, skip_drain=True) == []
+    assert not tofu.destroy("dev", yes=True, skip_drain=True).deleted_anything
     assert fakes.verbs() == ["tofu init", "tofu destroy"]
 
 

@@ -116,3 +116,19 @@ def test_a_revision_missing_from_the_clone_is_named(tmp_path: Path) -> None:
     _git(tmp_path, "commit", "-q", "--allow-empty", "-m", "empty")
     with pytest.raises(ConfigError, match="repo.revision: 'v9.9.9' is not in the local clone"):
         load_labs_at("staging", "v9.9.9", tmp_path)
+
+
+# A lab file must read the same to PyYAML (preflight, reviewers' tools) and to Argo CD's Go YAML:
+# every construct the two resolve differently is refused before the schema is read.
+YAML_REFUSED = sorted((FIXTURES / "yaml").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", YAML_REFUSED, ids=[p.stem for p in YAML_REFUSED])
+def test_lab_file_that_parsers_may_read_differently_is_refused_naming_line_and_rule(path: Path) -> None:
+    rule, _, line = _expected(path).partition(" line ")
+    with pytest.raises(ConfigError) as err:
+        parse_lab(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}:{line}: "), message
+    assert f"(rule {rule})" in message
+    assert "\n" not in message

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +50,8 @@ def test_port_table_keeps_the_ports_every_component_had() -> None:
         "gatekeeper/metrics": 22,
         "sealed-secrets/http": 30,
         "sealed-secrets/metrics": 31,
+        "keycloak/https": 40,
+        "keycloak/management": 41,
     }
 
 
@@ -132,14 +135,46 @@ def test_a_new_command_line_restarts_only_where_asked(served: Served) -> None:
     restarting.script = served.script
     seen: list[str] = []
     assert restarting.launch(seen.append)
-    assert restarting.proc.pid() != pid and seen[0] == "restarting the stand-in: its command line changed"
+    assert restarting.proc.pid() != pid and seen[0] == "restarting the stand-in: its command line or settings changed"
     assert not restarting.launch(), "the same command line again: kept"
+
+
+class Configured(Restarting):
+    """A stand-in whose settings arrive in its environment, as Argo CD's cmd params do."""
+
+    setting: str = "true"
+
+    def settings_env(self) -> dict[str, str]:
+        return {"STAND_IN_SYNC_WITH_REPLACE_ALLOWED": self.setting}
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), **self.settings_env()}
+
+
+def test_a_changed_setting_restarts_the_process_that_reads_it(served: Served) -> None:
+    """A setting read at start (server.sync.replace.allowed) must reach a process already running:
+    the same command line with another setting is a restart, as a new pod would be."""
+    configured = Configured(served.state_dir, served.kubeconfig, served.base_port)
+    configured.script = "import time; time.sleep(60)"
+    configured.launch()
+    pid = configured.proc.pid()
+    argv = configured.argv(configured.binary())
+    deadline = time.monotonic() + 10
+    while configured.proc.cmdline() != argv and time.monotonic() < deadline:  # until it has exec'd
+        time.sleep(0.05)
+    assert not configured.launch(), "nothing changed: kept"
+    configured.setting = "false"
+    seen: list[str] = []
+    assert configured.launch(seen.append)
+    assert configured.proc.pid() != pid
+    assert configured.proc.environ()["STAND_IN_SYNC_WITH_REPLACE_ALLOWED"] == "false"
+    configured.stop()
 
 
 def controllers(tmp_path: Path) -> list[LocalProcess]:
     """Every controller beside kwok, for a cluster whose ports start at 26400."""
     from biogitops.cluster import get_provider
-    from biogitops.cluster.kwok import argocd, gatekeeper, prometheus, sealedsecrets, storage
+    from biogitops.cluster.kwok import argocd, gatekeeper, keycloak, prometheus, sealedsecrets, storage
     from biogitops.config.settings import load_settings
 
     state, kubeconfig = tmp_path / "state", tmp_path / "kubeconfig"
@@ -151,6 +186,7 @@ def controllers(tmp_path: Path) -> list[LocalProcess]:
         prometheus.LocalPrometheus(state, kubeconfig, 26400),
         sealedsecrets.LocalSealedSecrets(provider),
         storage.LocalStorage(state, kubeconfig, 26400),
+        keycloak.LocalKeycloak(state, kubeconfig, 26400),
     ]
 
 

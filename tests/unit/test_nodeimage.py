@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+import yaml
 
 from biogitops.cluster.kind import nodeimage
 from biogitops.cluster.kind.nodeimage import images, node
@@ -40,13 +41,14 @@ def test_cluster_images_use_the_names_kubeadm_asks_for(tmp_path: Path) -> None:
         "coredns",
         "kubectl",
         "local-path-provisioner",
+        "kube-network-policies",
     ]
     versions = {
         **{p.name: p.version for p in pins.tools.values()},
         **{p.name: p.version for p in pins.node_components.values()},
     }
     bins = {n: tmp_path / f"{n}-{versions[n]}" / n for n in names}
-    refs = {s.ref for s in images.cluster_images("1.36.3", bins, "deb:1", "k", tmp_path / "agent")}
+    refs = {s.ref for s in images.cluster_images("1.36.3", bins, "deb:1", "k", tmp_path / "agent", tmp_path / "divert")}
     assert {
         "registry.k8s.io/kube-apiserver:v1.36.3",
         "registry.k8s.io/kube-proxy:v1.36.3",
@@ -54,6 +56,7 @@ def test_cluster_images_use_the_names_kubeadm_asks_for(tmp_path: Path) -> None:
         f"registry.k8s.io/coredns/coredns:v{versions['coredns']}",
         images.PAUSE_IMAGE,
         "deb:1",  # the helper pods' and git server's base
+        f"bio-gitops/kube-network-policies:v{versions['kube-network-policies']}-k",  # the NetworkPolicy engine
     } <= refs
     assert not [r for r in refs if r.endswith(":latest")]
     # the platform's images are loaded on their own, not baked into the node image
@@ -70,6 +73,21 @@ def test_a_manifest_marker_left_unfilled_is_refused(marker: str) -> None:
     with pytest.raises(ImageBuildError, match=f"unfilled markers.*{marker}"):
         node.render_manifest("default-cni.yaml", {})
     assert "@" not in node.render_manifest("default-cni.yaml", {marker: "img:1"}).split("image:")[1].split()[0]
+
+
+def test_the_network_policy_engine_is_applied_with_the_pod_network() -> None:
+    """kind applies default-cni.yaml only: the engine's DaemonSet must be in it, with its image,
+    our queue number in both containers, and kind's pod subnet marker for the diversion."""
+    text = node.network_policy_manifest("bio-gitops/kube-network-policies:v0.8.0-k")
+    docs = [d for d in yaml.safe_load_all(text.replace("{{ .PodSubnet }}", "10.244.0.0/16")) if d]
+    [daemonset] = [d for d in docs if d["kind"] == "DaemonSet"]
+    containers = {c["name"]: c for c in daemonset["spec"]["template"]["spec"]["containers"]}
+    assert {c["image"] for c in containers.values()} == {"bio-gitops/kube-network-policies:v0.8.0-k"}
+    assert f"--nfqueue-id={node.NFQUEUE_ID}" in containers["engine"]["command"]
+    env = {e["name"]: e.get("value") for e in containers["divert"]["env"]}
+    assert env == {"NFQUEUE_ID": str(node.NFQUEUE_ID), "POD_SUBNET": "10.244.0.0/16"}
+    [role] = [d for d in docs if d["kind"] == "ClusterRole"]
+    assert {"networkpolicies", "pods", "namespaces"} <= {r for rule in role["rules"] for r in rule["resources"]}
 
 
 def test_the_key_changes_with_a_pin_and_not_otherwise() -> None:

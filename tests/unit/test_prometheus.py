@@ -49,7 +49,7 @@ def test_scrapes_apiserver_etcd_and_every_argocd_component(tmp_path: Path, inlin
     local = prometheus.LocalPrometheus(tmp_path / "state", kubeconfig(tmp_path, inline), 26400)
     config = local.config()
     jobs = {c["job_name"]: c for c in config["scrape_configs"]}
-    assert set(jobs) == {"apiserver", "etcd", *prometheus.ARGOCD_JOBS}
+    assert set(jobs) == {"apiserver", "etcd", "gatekeeper", "sealed-secrets", *prometheus.ARGOCD_JOBS}
     assert jobs["apiserver"]["static_configs"][0]["targets"] == [f"127.0.0.1:{26400 + PORTS['kwok']['kube-apiserver']}"]
     for job, port_name in prometheus.ARGOCD_JOBS.items():
         assert jobs[job]["static_configs"][0]["targets"] == [f"127.0.0.1:{26400 + PORTS['argocd'][port_name]}"]
@@ -91,3 +91,37 @@ def test_promtool_accepts_the_configuration_and_rules(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout and "rules found" in proc.stdout
+
+
+def test_every_controller_beside_kwok_with_a_metrics_port_is_scraped(tmp_path: Path) -> None:
+    """Issue 24: Gatekeeper and the Sealed Secrets controller ran beside kwok unscraped, so their
+    alerts were proven by promtool only. Every metrics port of local.PORTS has a scrape job."""
+    local = prometheus.LocalPrometheus(tmp_path / "state", kubeconfig(tmp_path, True), 26400)
+    scraped = {t for c in local.config()["scrape_configs"] for s in c["static_configs"] for t in s["targets"]}
+    metrics_ports = {
+        f"127.0.0.1:{26400 + offset}"
+        for group, ports in PORTS.items()
+        if group != "kwok"
+        for name, offset in ports.items()
+        if "metrics" in name
+    }
+    assert metrics_ports - scraped == set()
+
+
+def test_controller_jobs_are_the_jobs_metrics_yaml_declares() -> None:
+    """The local jobs carry the names the in-cluster monitors give them, so that the committed
+    rules (`up{job="..."}`) read the same series on kwok and in a cluster."""
+    from biogitops.checks.alert_rules import declared_jobs
+    from biogitops.paths import REPO_ROOT
+
+    assert set(prometheus.CONTROLLER_JOBS) <= declared_jobs(REPO_ROOT)
+    monitors = (REPO_ROOT / "observability/prometheus/service-monitors").glob("*.yaml")
+    relabelled = {
+        r["replacement"]
+        for path in monitors
+        for doc in [yaml.safe_load(path.read_text())]
+        for ep in doc["spec"].get("endpoints") or doc["spec"].get("podMetricsEndpoints") or []
+        for r in ep.get("relabelings") or []
+        if r.get("targetLabel") == "job"
+    }
+    assert set(prometheus.CONTROLLER_JOBS) <= relabelled

@@ -10,6 +10,7 @@ value Kubernetes gives it (a byte count rounds up, as `Quantity.Value()` does).
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -53,10 +54,14 @@ def test_claim_size_is_read_in_bytes_as_kubernetes_reads_it(text: str, value: De
 
 @pytest.mark.parametrize(("text", "value"), DISAGREED, ids=IDS)
 def test_lab_quota_limits_read_the_quantity_as_kubernetes_does(text: str, value: Decimal) -> None:
-    """The lab schema admits fewer spellings; the limits behind it still read any the same way."""
-    data = {"owners": "lab-owners", "members": "lab-members", "quota": {"cpu": text, "memory": text, "storage": text}}
-    if value > parse_quantity(labs.STORAGE_CEILING):
-        with pytest.raises(ConfigError, match="over the platform's ceiling"):
+    """The lab rules admit fewer spellings (the chart's too); what they admit reads as Kubernetes reads it."""
+    data = {
+        "quota": {"cpu": "1", "memory": "1Gi", "storage": text},
+        "apps": {},
+    }
+    spelled = re.fullmatch(labs.BYTES_PATTERN, text) is not None
+    if not spelled or not 0 < value <= parse_quantity(labs.STORAGE_CEILING):
+        with pytest.raises(ConfigError, match=r"\(rule lab-quota-bytes\)"):
             labs._check_limits(Path("lab.yaml"), data)
     else:
         labs._check_limits(Path("lab.yaml"), data)

@@ -47,7 +47,13 @@ class ImagePlan:
 
 def registries(pins: Pins) -> list[str]:
     """The registry API of every pinned image, each once, in pins.yaml's order."""
-    return list(dict.fromkeys(pin.ref.api for pin in pins.images.values()))
+    return list(dict.fromkeys(pin.ref.api for pin in upstream_pins(pins)))
+
+
+def upstream_pins(pins: Pins) -> list:
+    """The platform's image pins that have an upstream image: lab workload images are built and
+    loaded when a run needs them (workloads.lab_pins), not pulled at bootstrap."""
+    return [pin for pin in pins.images.values() if pin.upstream and not pin.lab]
 
 
 def choose(
@@ -71,7 +77,7 @@ def choose(
 
 def check_verified(pins: Pins) -> None:
     """Refuse, in one line naming them and the fix, pins whose digest nobody read from upstream."""
-    unverified = [pin for pin in pins.images.values() if not pin.verified]
+    unverified = [pin for pin in upstream_pins(pins) if not pin.verified]
     if not unverified:
         return
     names = ", ".join(f"images.{pin.name} ({pin.upstream})" for pin in unverified)
@@ -89,5 +95,5 @@ def check_upstream(pins: Pins, resolver: Callable | None = None) -> None:
     """Before any cluster: every pin verified, and every registry serving the pinned digest
     (`resolver`: registry.resolve)."""
     check_verified(pins)
-    for pin in pins.images.values():
+    for pin in upstream_pins(pins):
         registry.check_digest(pin, resolver or registry.resolve)

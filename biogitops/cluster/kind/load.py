@@ -47,9 +47,12 @@ def held(docker: Docker, node: str) -> set[str]:
     return set(listing.split())
 
 
-def load_images(cluster: str, refs: list[str], docker: Docker, progress=_quiet) -> None:
-    """Import each image into every node of `cluster` that lacks it."""
+def load_images(cluster: str, refs: list[str], docker: Docker, progress=_quiet, only: list[str] | None = None) -> None:
+    """Import each image into every node of `cluster` that lacks it (`only`: these nodes only,
+    e.g. those a lab's pods can be scheduled on)."""
     for node in nodes(cluster):
+        if only is not None and node not in only:
+            continue
         present = held(docker, node)
         for ref in refs:
             if containerd_name(ref) in present:

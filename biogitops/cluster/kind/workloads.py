@@ -8,6 +8,9 @@ Each image is its own cache entry: tagged with the hash of its inputs (its recip
 tools, the Debian base, the recipe below), kept in the engine, built only when that tag is
 missing; a changed input rebuilds that image alone and drops its earlier tags. Each has its own
 build log, ~/.cache/bio-gitops/images/<name>.log. The node image (nodeimage/) is the `node` pin.
+A `build: debian` recipe (lab workload images: Debian packages, jars, wheels, our files) is laid
+out by recipe.py; `lab: true` images are built and loaded when a lab's run needs them
+(`workloads.build_lab`, `load.load_images`), not at bootstrap.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from biogitops.cluster.kind import nodeimage
+from biogitops.cluster.kind import nodeimage, recipe
 from biogitops.cluster.kind.nodeimage.docker import Docker, ImageBuildError
 from biogitops.cluster.kind.nodeimage.images import ImageSpec
 from biogitops.cluster.kind.nodeimage.rootfs import ensure_rootfs, rootfs_key
@@ -71,12 +74,17 @@ def key(pin: ImagePin, pins: Pins) -> str:
         "debian": rootfs_key(pins) if pin.base == "debian" else "",
         "run": list(ARGOCD_RUN) if pin.build == "argocd" else [],
     }
+    if pin.build == "debian":
+        inputs["debian-recipe"] = recipe.key_inputs(pin)
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def image_ref(pin: ImagePin, pins: Pins) -> str:
-    """`bio-gitops/<name>:<version of its first tool>-<key>`, or `:<key>` for a tool-less image."""
+    """`bio-gitops/<name>:<version of its first tool>-<key>`, `:<upstream tag>-<key>` for a
+    `debian` recipe with an upstream, or `:<key>`."""
     version = f"v{pins.tools[pin.tools[0]].version}-" if pin.tools else ""
+    if pin.build == "debian" and pin.upstream and pin.ref.tag:
+        version = f"{pin.ref.tag}-"
     return f"bio-gitops/{pin.name}:{version}{key(pin, pins)}"
 
 
@@ -115,14 +123,18 @@ def build(pin: ImagePin, pins: Pins, progress=_quiet) -> str:
     bins = {name: tools.install_one(pins.tools[name], pins, progress, use_path=False).path for name in pin.tools}
     # the node image's Debian base, from its cache (one debootstrap for every image)
     debian = ensure_rootfs(pins, docker, nodeimage.cache(), progress) if pin.base == "debian" else "scratch"
-    image = spec(pin, pins, bins, debian)
     progress(f"image {ref}")
     with tempfile.TemporaryDirectory(prefix=f"{pin.name}-", dir=root) as tmp:
         context = Path(tmp)
-        for index, dest in enumerate(sorted(image.files)):
-            shutil.copy2(image.files[dest], context / f"f{index}")
-            (context / f"f{index}").chmod(0o755)
-        (context / "Dockerfile").write_text(image.dockerfile())
+        if pin.build == "debian":
+            recipe.prepare(pin, root, context, progress)
+            (context / "Dockerfile").write_text(recipe.dockerfile(pin, debian))
+        else:
+            image = spec(pin, pins, bins, debian)
+            for index, dest in enumerate(sorted(image.files)):
+                shutil.copy2(image.files[dest], context / f"f{index}")
+                (context / f"f{index}").chmod(0o755)
+            (context / "Dockerfile").write_text(image.dockerfile())
         docker.run(f"build {ref}", ["build", "-q", "-t", ref, str(context)])
     require_built(docker, ref, pin.name)
     prune(docker, ref)
@@ -148,8 +160,23 @@ def prune(docker: Docker, ref: str) -> None:
 
 
 def source_pins(pins: Pins) -> list[ImagePin]:
-    """Every image loaded into kind on its own: all pins but the node image."""
-    return [pin for pin in pins.images.values() if pin.build != "node"]
+    """Every platform image loaded into kind at bootstrap: all pins but the node's and the labs'."""
+    return [pin for pin in pins.images.values() if pin.build != "node" and not pin.lab]
+
+
+def lab_pins(pins: Pins) -> list[ImagePin]:
+    """The lab workload images (recipe.lab): built and loaded when a lab's run needs them."""
+    return [pin for pin in pins.images.values() if pin.lab]
+
+
+def lab_refs(pins: Pins) -> dict[str, str]:
+    """Pin name -> reference of each lab workload image built here."""
+    return {pin.name: image_ref(pin, pins) for pin in lab_pins(pins)}
+
+
+def build_lab(pins: Pins, names: list[str], progress=_quiet) -> dict[str, str]:
+    """Build (or find) the named lab images; pin name -> reference."""
+    return {name: build(pins.images[name], pins, progress) for name in names}
 
 
 def build_all(pins: Pins, progress=_quiet) -> dict[str, str]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from biogitops.cluster.kube import Kubectl
+from biogitops.cluster.kwok import keycloak
 from biogitops.cluster.kwok.local import PORTS as PORT_TABLE
 from biogitops.cluster.kwok.local import LocalProcess, port, refuse_busy
 from biogitops.cluster.kwok.procs import Managed, http_ok, port_open
@@ -110,12 +111,19 @@ class ArgoCDProcess(LocalProcess):
     def binary(self, progress: Callable[[str], None] = _quiet) -> Path:
         return self.home / "bin" / self.workload
 
-    def env(self) -> dict[str, str]:
-        env = tools.env_with_tools()
+    def settings_env(self) -> dict[str, str]:
+        """argocd-cmd-params-cm and argocd-cm keys as the environment variables upstream maps them
+        to: a change (e.g. server.sync.replace.allowed) restarts the component that reads it."""
+        out: dict[str, str] = {}
         if self.workload:
             for configmap, data in (("argocd-cmd-params-cm", self.params), ("argocd-cm", self.settings)):
                 names = cmd_param_env(self.workload, configmap)
-                env.update({names[key]: value for key, value in (data or {}).items() if key in names})
+                out.update({names[key]: value for key, value in (data or {}).items() if key in names})
+        return out
+
+    def env(self) -> dict[str, str]:
+        env = tools.env_with_tools()
+        env.update(self.settings_env())
         env["PATH"] = f"{self.home / 'bin'}{os.pathsep}{env['PATH']}"
         env.update(
             {
@@ -245,6 +253,27 @@ class ApplicationSetController(ArgoCDProcess):
 
 class Server(ArgoCDProcess):
     name, what, workload, listens = "server", "Argo CD server", "argocd-server", ("server", "server-metrics")
+
+    def settings_env(self) -> dict[str, str]:
+        env = super().settings_env()
+        if (bundle := self.trust_bundle()) is not None:
+            env["SSL_CERT_FILE"] = str(bundle)
+        return env
+
+    def trust_bundle(self) -> Path | None:
+        """The system's CAs and the dev CA of the cluster's identity provider (keycloak.py), or None
+        without one: argocd-server verifies ID tokens over HTTPS with a client it makes when it
+        starts, before argocd-cm's `oidc.config.rootCA` can reach it."""
+        ca = keycloak.ca_file(self.state_dir)
+        if not ca.is_file():
+            return None
+        system = Path("/etc/ssl/certs/ca-certificates.crt")
+        text = (system.read_text() if system.is_file() else "") + ca.read_text()
+        bundle = self.home / "trust" / "ca-bundle.crt"
+        if not bundle.is_file() or bundle.read_text() != text:
+            bundle.parent.mkdir(parents=True, exist_ok=True)
+            bundle.write_text(text)
+        return bundle
 
     def argv(self, binary: Path) -> list[str]:
         return [

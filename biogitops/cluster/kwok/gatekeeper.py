@@ -251,6 +251,14 @@ class LocalGatekeeper(LocalProcess):
         self, kubectl: Kubectl, progress: Callable[[str], None] = _quiet, timeout: float | None = None
     ) -> None:
         """CRDs, anchor Pod, certificate, process, then the webhook configuration; waits for each."""
+        ca = make_certs(self.home / "certs")
+        webhook = webhook_configuration(ca, self.port("webhook"))
+        if not self.ready():
+            # the webhook fails closed (policies/gatekeeper/values.yaml): while the manager is down
+            # its registration would refuse the CRDs and the anchor Pod this start applies. The
+            # chart's pods start without asking their own webhook; the process here does the same,
+            # and registers the webhook again once it answers.
+            kubectl.run("delete", "validatingwebhookconfiguration", webhook["metadata"]["name"], "--ignore-not-found")
         progress("applying Gatekeeper CRDs (pinned module)")
         for crd in crd_files():
             kubectl.apply_file(crd)
@@ -261,10 +269,9 @@ class LocalGatekeeper(LocalProcess):
                 f"namespace {NAMESPACE} does not exist", "it comes from clusters/base/namespaces (cluster-base)"
             )
         kubectl.apply_text(yaml.safe_dump(anchor_pod()))
-        ca = make_certs(self.home / "certs")
         self.prepare_dirs()
         super().start(progress, timeout)
-        kubectl.apply_text(yaml.safe_dump(webhook_configuration(ca, self.port("webhook"))))
+        kubectl.apply_text(yaml.safe_dump(webhook))
 
 
 def local(provider: Any) -> LocalGatekeeper:

@@ -67,6 +67,7 @@ PORTS: dict[str, dict[str, int]] = {
     "prometheus": {"prometheus": 19},
     "gatekeeper": {"webhook": 20, "health": 21, "metrics": 22},  # metrics: upstream binds every address
     "sealed-secrets": {"http": 30, "metrics": 31},
+    "keycloak": {"https": 40, "management": 41},  # dev's identity provider (keycloak.py)
 }
 LAST_PORT_OFFSET = max(offset for ports in PORTS.values() for offset in ports.values())
 SETTINGS = "clusters/<env>/settings.yaml"
@@ -156,6 +157,11 @@ class LocalProcess:
     def env(self) -> dict[str, str]:
         return tools.env_with_tools()
 
+    def settings_env(self) -> dict[str, str]:
+        """The part of `env()` that carries the process's settings: a running process whose
+        environment differs there is restarted (with restart_on_new_argv), as a pod would be."""
+        return {}
+
     def probe(self) -> bool:
         """True once the running process serves (default: all its ports accept connections)."""
         return all(port_open(number) for number in self.ports().values())
@@ -183,9 +189,12 @@ class LocalProcess:
             return False
         argv = self.argv(self.binary(progress))
         if self.alive():
-            if self.proc.cmdline() == argv:
+            wanted = self.settings_env()
+            running = self.proc.environ()
+            same_settings = all(running.get(k) == v for k, v in wanted.items())
+            if self.proc.cmdline() == argv and same_settings:
                 return False
-            progress(f"restarting {self.what}: its command line changed")
+            progress(f"restarting {self.what}: its command line or settings changed")
             self.proc.stop()
             # its sockets close as the kernel reaps it: give them a moment before calling them busy
             deadline = time.monotonic() + PORTS_RELEASE_S

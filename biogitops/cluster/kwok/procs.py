@@ -109,6 +109,17 @@ class Managed:
         except OSError:
             return []
 
+    def environ(self) -> dict[str, str]:
+        """The running process's environment ({} when it is not running or not readable)."""
+        pid = self.pid()
+        if pid is None or not pid_alive(pid):
+            return {}
+        try:
+            raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+        except OSError:
+            return {}
+        return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+
     def start(self, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> int:
         """Start `argv` in its own session (survives this Python process); returns the pid."""
         if self.alive():

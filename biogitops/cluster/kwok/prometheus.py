@@ -1,5 +1,6 @@
 """Prometheus as a local process beside a kwok cluster: the alert rules of this repository,
-evaluated for real against the kube-apiserver, etcd and the local Argo CD components.
+evaluated for real against the kube-apiserver, etcd and every controller that runs beside kwok
+(the Argo CD components, Gatekeeper and the Sealed Secrets controller).
 
 The pinned `prometheus` binary (pins.yaml, the same module and release as promtool) runs from
 the environment's state directory, on 127.0.0.1 at kwok.basePort + 19 (local.py's table). Its
@@ -12,8 +13,10 @@ extracted unchanged. Logs: <state>/prometheus/logs/prometheus.log.
     prom.alerts()                   # active alerts: [{"labels": ..., "state": "firing"}, ...]
     prom.stop()
 
-kube-state-metrics and the kubelet do not run here: the alerts that read them are proven by
-`promtool test rules` only (`nox -s rules`).
+Each controller is scraped under the job its monitors give it in the cluster
+(observability/prometheus/service-monitors/, metrics.yaml `job`), so that the committed rules
+read the same series here. kube-state-metrics and the kubelet do not run here: the alerts that
+read them are proven by `promtool test rules` only (`nox -s rules`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,12 @@ ARGOCD_JOBS = {
     "argocd-server": "server-metrics",
     "argocd-repo-server": "repo-server-metrics",
     "argocd-applicationset-controller": "appset-metrics",
+}
+# the other controllers beside kwok: job (as metrics.yaml and the monitors name it) -> (group, port)
+# of local.PORTS; every group of that table with a metrics port is scraped (test_prometheus_local.py)
+CONTROLLER_JOBS = {
+    "gatekeeper": ("gatekeeper", "metrics"),
+    "sealed-secrets": ("sealed-secrets", "metrics"),
 }
 
 
@@ -100,7 +109,7 @@ class LocalPrometheus(LocalProcess):
         return out
 
     def config(self) -> dict[str, Any]:
-        """prometheus.yml: the kwok control plane and local Argo CD, and the extracted rules."""
+        """prometheus.yml: the kwok control plane, the local controllers, and the extracted rules."""
 
         def target(group: str, name: str) -> list[dict[str, Any]]:
             return [{"targets": [f"127.0.0.1:{port(self.base_port, group, name)}"]}]
@@ -115,6 +124,7 @@ class LocalPrometheus(LocalProcess):
             {"job_name": "etcd", "static_configs": target("kwok", "etcd")},
         ]
         scrape += [{"job_name": job, "static_configs": target("argocd", p)} for job, p in ARGOCD_JOBS.items()]
+        scrape += [{"job_name": job, "static_configs": target(g, p)} for job, (g, p) in CONTROLLER_JOBS.items()]
         return {
             "global": {"scrape_interval": self.scrape_interval, "evaluation_interval": self.evaluation_interval},
             "rule_files": [str(self.home / "rules" / "*.yaml")],

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import yaml
 
-from biogitops.cluster import doctor
+from biogitops.cluster import authn, doctor
 from biogitops.cluster.base import ClusterStatus, Provider, ProviderError, node_manifest
 from biogitops.cluster.kube import wait_until
 from biogitops.cluster.kwok import gatekeeper, local
+from biogitops.cluster.kwok.keycloak import LocalKeycloak
 from biogitops.cluster.kwok.local import LAST_PORT_OFFSET
 from biogitops.cluster.kwok.procs import Managed, port_open
 from biogitops.cluster.kwok.sealedsecrets import LocalSealedSecrets
@@ -119,6 +120,15 @@ class KwokProvider(Provider):
                 "kwokControllerBinary": str(binaries["kwok"]),
                 "kubeAuthorization": True,
             },
+            # the API server trusts dev's identity provider from its first start (cluster/authn.py)
+            "componentsPatches": [
+                {
+                    "name": "kube-apiserver",
+                    "extraArgs": [{"key": "authentication-config", "value": str(self.authentication_config)}],
+                }
+            ]
+            if self.identity()
+            else [],
         }
 
     def _kwokctl(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -141,6 +151,15 @@ class KwokProvider(Provider):
 
     def prepare_gatekeeper(self, progress=_quiet) -> None:
         gatekeeper.ensure_manager(progress)  # built once from gator's module, then cached
+
+    def identity(self) -> LocalKeycloak | None:
+        if (self.settings.raw.get("sso") or {}).get("issuer") != "local":
+            return None
+        return LocalKeycloak.for_provider(self)
+
+    @property
+    def authentication_config(self) -> Path:
+        return self.state_dir / "keycloak" / "authentication-config.yaml"
 
     def local_sealed_secrets(self) -> LocalSealedSecrets:
         return LocalSealedSecrets(self)
@@ -181,6 +200,7 @@ class KwokProvider(Provider):
         current = self.status()
         if current.ready:
             progress("reusing the running kwok cluster")
+            self.check_trusts_identity()
             self.ensure_nodes(progress)
             self.ensure_storage(progress)
             return current
@@ -192,6 +212,8 @@ class KwokProvider(Provider):
         binaries = self.preflight()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.state_dir, 0o700)
+        if idp := self.identity():
+            authn.write_config(self.authentication_config, idp.issuer, idp.ca_pem())
         config = self.state_dir / "kwokctl.yaml"
         config.write_text(yaml.safe_dump(self.kwokctl_config(binaries), sort_keys=False))
         progress("starting etcd, kube-apiserver, controller-manager, scheduler and kwok")
@@ -218,6 +240,20 @@ class KwokProvider(Provider):
             self.delete()
             raise
         return self.status()
+
+    def check_trusts_identity(self) -> None:
+        """A running cluster made before `sso: {issuer: local}` has an API server that trusts no
+        identity provider: its flags are fixed at start, so it must be made again."""
+        if self.identity() is None:
+            return
+        config = self.state_dir / "kwokctl.yaml"
+        made = yaml.safe_load(config.read_text()) if config.is_file() else {}
+        if not (made or {}).get("componentsPatches"):
+            raise ProviderError(
+                "the running kwok cluster's API server was started without the identity provider's "
+                "authentication configuration (settings.yaml sso.issuer: local)",
+                f"run `invoke cluster.delete --env {self.settings.env} --provider kwok`, then bootstrap again",
+            )
 
     def ensure_nodes(self, progress=_quiet) -> None:
         """Apply one Node per node-group member and wait until all are Ready."""

@@ -38,6 +38,10 @@ module "eks_cluster" {
 
   endpoint_public_access = false
 
+  # as sso: in clusters/prod/settings.yaml (rule env-sso-issuer)
+  sso_issuer_url = "https://login.example.org/realms/bio-gitops"
+  sso_client_id  = "argocd-prod"
+
   # as `addons` in clusters/prod/settings.yaml: labels of the Argo CD cluster Secret
   gitops_addons = {
     gatekeeper    = true

@@ -12,13 +12,12 @@ locals {
   partition = data.aws_partition.current.partition
   tags      = merge(var.tags, { "bio-gitops.io/environment" = var.environment })
 
-  # the add-ons a bio-gitops cluster needs; each runs with a Pod Identity role where it calls AWS
+  # the add-ons that call AWS: each runs with a Pod Identity role of its own (never the node
+  # role's credentials: the nodes' metadata hop limit of 1 keeps pods away from those)
   addon_roles = {
     "aws-ebs-csi-driver" = { service_account = "ebs-csi-controller-sa", policy = "service-role/AmazonEBSCSIDriverPolicy" }
     "aws-efs-csi-driver" = { service_account = "efs-csi-controller-sa", policy = "service-role/AmazonEFSCSIDriverPolicy" }
   }
-  addons_before_compute = ["vpc-cni", "eks-pod-identity-agent"]
-  addon_names           = concat(local.addons_before_compute, ["kube-proxy", "coredns"], keys(local.addon_roles))
 }
 
 data "aws_iam_policy_document" "pod_identity_trust" {
@@ -82,20 +81,63 @@ module "eks" {
     }
   }
 
+  # the organisation's OIDC issuer, trusted as dev's API server trusts its own identity provider
+  # (biogitops/cluster/authn.py): usernames and groups prefixed, so no token names a system: group
+  identity_providers = var.sso_issuer_url == null ? {} : {
+    sso = {
+      identity_provider_config_name = "sso"
+      issuer_url                    = var.sso_issuer_url
+      client_id                     = var.sso_client_id
+      username_claim                = "preferred_username"
+      username_prefix               = "oidc:"
+      groups_claim                  = "groups"
+      groups_prefix                 = "oidc:"
+    }
+  }
+
   enable_irsa                            = true
   enabled_log_types                      = ["api", "audit", "authenticator"]
   cloudwatch_log_group_retention_in_days = var.log_retention_days
   deletion_protection                    = var.environment == "prod"
 
+  # written out add-on by add-on: tests/terraform (addon-pod-identity, vpc-cni-network-policy)
+  # reads these settings here and refuses any module in the tree that undoes them
   addons = {
-    for name in local.addon_names : name => {
-      before_compute = contains(local.addons_before_compute, name)
+    vpc-cni = {
+      before_compute = true
       most_recent    = false
-      addon_version  = lookup(var.addon_versions, name, null)
-      pod_identity_association = contains(keys(local.addon_roles), name) ? [{
-        role_arn        = aws_iam_role.addon[name].arn
-        service_account = local.addon_roles[name].service_account
-      }] : null
+      addon_version  = lookup(var.addon_versions, "vpc-cni", null)
+      # the network policy agent: NetworkPolicies are enforced on the nodes
+      configuration_values = jsonencode({ enableNetworkPolicy = "true" })
+    }
+    eks-pod-identity-agent = {
+      before_compute = true
+      most_recent    = false
+      addon_version  = lookup(var.addon_versions, "eks-pod-identity-agent", null)
+    }
+    kube-proxy = {
+      most_recent   = false
+      addon_version = lookup(var.addon_versions, "kube-proxy", null)
+    }
+    coredns = {
+      most_recent   = false
+      addon_version = lookup(var.addon_versions, "coredns", null)
+    }
+    aws-ebs-csi-driver = {
+      most_recent   = false
+      addon_version = lookup(var.addon_versions, "aws-ebs-csi-driver", null)
+      pod_identity_association = [{
+        role_arn        = aws_iam_role.addon["aws-ebs-csi-driver"].arn
+        service_account = local.addon_roles["aws-ebs-csi-driver"].service_account
+      }]
+    }
+    aws-efs-csi-driver = {
+      most_recent   = false
+      addon_version = lookup(var.addon_versions, "aws-efs-csi-driver", null)
+      pod_identity_association = [{
+        role_arn        = aws_iam_role.addon["aws-efs-csi-driver"].arn
+        service_account = local.addon_roles["aws-efs-csi-driver"].service_account
+      }]
     }
   }
 

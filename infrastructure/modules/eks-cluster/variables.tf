@@ -59,6 +59,28 @@ variable "endpoint_public_access" {
   }
 }
 
+variable "sso_issuer_url" {
+  description = "The organisation's OIDC issuer (sso.issuer in clusters/<env>/settings.yaml): the API server trusts its ID tokens, with usernames and groups prefixed oidc:. Null: no OIDC identity provider."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.sso_issuer_url == null || can(regex("^https://[^@/[:space:]]+(/[^[:space:]]*)?$", var.sso_issuer_url))
+    error_message = "sso_issuer_url must be an https:// URL, as sso.issuer in settings.yaml."
+  }
+}
+
+variable "sso_client_id" {
+  description = "The audience of the ID tokens the API server accepts (sso.clientID in clusters/<env>/settings.yaml)."
+  type        = string
+  default     = "bio-gitops"
+
+  validation {
+    condition     = length(var.sso_client_id) > 0
+    error_message = "sso_client_id must not be empty."
+  }
+}
+
 variable "endpoint_public_access_cidrs" {
   description = "Networks allowed to reach the public endpoint when it is open. Never the whole internet."
   type        = list(string)

@@ -75,7 +75,7 @@ module "node_group" {
   metadata_options = {
     http_endpoint               = "enabled"
     http_tokens                 = "required" # IMDSv2 only
-    http_put_response_hop_limit = 2          # the EBS CSI node plugin reads instance metadata from a pod
+    http_put_response_hop_limit = 1          # pods cannot reach the node role; add-ons use Pod Identity
   }
 
   tags = local.tags

@@ -4,7 +4,10 @@
 Linked as `tofu` and `kubectl` into a test's tool cache. Every call appends [name, *args] as a
 JSON line to $FAKE_LOG. Behaviour comes from $FAKE_STATE (JSON), which kubectl also updates:
   tofu:    init_error, plan ("changes" | "none" | "error"), plan_output, outputs
-  kubectl: reachable, objects (Services/PVCs), applications, applicationsets
+  kubectl: reachable, objects (Services/PVCs), volumes (PersistentVolumes), applications,
+           applicationsets, stuck (descriptions "Kind ns/name" that never go away)
+Deleting an Application with the resources finalizer deletes what it tracks, except objects whose
+sync options hold `Delete=false`, as Argo CD does.
 """
 
 import json
@@ -57,6 +60,19 @@ def tofu() -> int:
     return 0
 
 
+def describe(obj: dict) -> str:
+    return f"{obj['kind']} {obj['metadata']['namespace']}/{obj['metadata']['name']}"
+
+
+def argocd_deletes(obj: dict, app: str) -> bool:
+    """Whether Argo CD deletes `obj` when Application `app` is deleted with the resources finalizer."""
+    annotations = obj["metadata"].get("annotations") or {}
+    if annotations.get("argocd.argoproj.io/tracking-id", "").split(":")[0] != app:
+        return False
+    options = annotations.get("argocd.argoproj.io/sync-options", "").replace(" ", "").split(",")
+    return "Delete=false" not in options and describe(obj) not in state.get("stuck", [])
+
+
 def kubectl() -> int:
     rest = list(args)
     for flag in ("--kubeconfig", "--context"):
@@ -78,6 +94,7 @@ def kubectl() -> int:
             "services,persistentvolumeclaims": "objects",
             "applications.argoproj.io": "applications",
             "applicationsets.argoproj.io": "applicationsets",
+            "persistentvolumes": "volumes",
         }[kind]
         print(json.dumps({"items": state.get(items, [])}))
         return 0
@@ -97,12 +114,17 @@ def kubectl() -> int:
         state["applications"].remove(app)
         if "resources-finalizer.argocd.argoproj.io" in (app["metadata"].get("finalizers") or []):
             # what Argo CD does for an Application with the resources finalizer
-            state["objects"] = [
-                o
-                for o in state.get("objects", [])
-                if (o["metadata"].get("annotations") or {}).get("argocd.argoproj.io/tracking-id", "").split(":")[0]
-                != rest[2]
-            ]
+            state["objects"] = [o for o in state.get("objects", []) if not argocd_deletes(o, rest[2])]
+        save()
+        return 0
+    if rest[:1] == ["-n"] and rest[2:4] == ["delete", "persistentvolumeclaims"]:
+        state["objects"] = [
+            o
+            for o in state.get("objects", [])
+            if not (o["kind"] == "PersistentVolumeClaim" and o["metadata"]["namespace"] == rest[1])
+            or o["metadata"]["name"] != rest[4]
+            or describe(o) in state.get("stuck", [])
+        ]
         save()
         return 0
     if rest[:1] == ["delete"] and rest[1] == "applicationsets.argoproj.io":

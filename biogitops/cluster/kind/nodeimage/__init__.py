@@ -28,6 +28,7 @@ from biogitops.cluster.kind.nodeimage.node import (
     assemble,
     build_key,
     file_digests,
+    network_policy_manifest,
     render_manifest,
 )
 from biogitops.cluster.kind.nodeimage.rootfs import ensure_rootfs, rootfs_key, rootfs_ref
@@ -105,11 +106,16 @@ def build(progress=_quiet, pins: Pins | None = None) -> str:
     debian = ensure_rootfs(pins, docker, root, progress)
     docker.check_privileged(debian)
     key = node_key(pins)
-    specs = cluster_images(pins.kubernetes_version, bins, debian, key, FILES / "net-agent.sh")
+    specs = cluster_images(
+        pins.kubernetes_version, bins, debian, key, FILES / "net-agent.sh", FILES / "netpol-divert.sh"
+    )
     tarballs = build_images(specs, docker, root / f"images-{key}", progress)
     by_name = {spec.ref.split(":")[0].rsplit("/", 1)[1]: spec.ref for spec in specs}
     manifests = {
-        "default-cni.yaml": render_manifest("default-cni.yaml", {"NET_AGENT_IMAGE": by_name["net-agent"]}),
+        # kind applies default-cni.yaml only: the NetworkPolicy engine goes in with the pod network
+        "default-cni.yaml": render_manifest("default-cni.yaml", {"NET_AGENT_IMAGE": by_name["net-agent"]})
+        + "---\n"
+        + network_policy_manifest(by_name["kube-network-policies"]),
         "default-storage.yaml": render_manifest(
             "default-storage.yaml",
             {"PROVISIONER_IMAGE": by_name["local-path-provisioner"], "HELPER_IMAGE": debian},
@@ -147,7 +153,8 @@ def prune(docker: Docker, root: Path, key: str, progress) -> None:
         if old.name != f"images-{key}":
             shutil.rmtree(old, ignore_errors=True)
     listing = docker.run("list node images", ["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])
-    ours = ("bio-gitops/kind-node:", "bio-gitops/net-agent:")  # the platform's images prune themselves
+    # the platform's images prune themselves
+    ours = ("bio-gitops/kind-node:", "bio-gitops/net-agent:", "bio-gitops/kube-network-policies:")
     stale = [ref for ref in listing.split() if ref.startswith(ours) and not ref.endswith(key)]
     if stale:
         progress(f"removing {len(stale)} image(s) of earlier node image builds")

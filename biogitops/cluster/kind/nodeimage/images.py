@@ -52,10 +52,12 @@ class ImageSpec:
         return self.ref.replace("/", "_").replace(":", "_")
 
 
-def cluster_images(k8s: str, bins: dict[str, Path], debian: str, key: str, net_agent: Path) -> list[ImageSpec]:
-    """Every image the node itself needs: control plane and the add-ons kind installs. The
-    platform's images (Argo CD, Redis, lab workloads) are built and loaded on their own
-    (biogitops/cluster/kind/workloads.py)."""
+def cluster_images(
+    k8s: str, bins: dict[str, Path], debian: str, key: str, net_agent: Path, netpol_divert: Path
+) -> list[ImageSpec]:
+    """Every image the node itself needs: control plane and the add-ons kind installs (pod
+    network, NetworkPolicy engine, storage). The platform's images (Argo CD, Redis, lab
+    workloads) are built and loaded on their own (biogitops/cluster/kind/workloads.py)."""
     path = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
     control_plane = [
         ImageSpec(
@@ -95,6 +97,17 @@ def cluster_images(k8s: str, bins: dict[str, Path], debian: str, key: str, net_a
             debian,
             {"/usr/local/bin/net-agent": net_agent, "/usr/local/bin/kubectl": bins["kubectl"]},
             ("/usr/local/bin/net-agent",),
+        ),
+        # the NetworkPolicy engine and its packet diversion (network-policy.yaml): Debian for
+        # nft and iptables; tagged with the key as the diversion script is ours
+        ImageSpec(
+            f"bio-gitops/kube-network-policies:v{_version(bins['kube-network-policies'])}-{key}",
+            debian,
+            {
+                "/usr/local/bin/kube-network-policies": bins["kube-network-policies"],
+                "/usr/local/bin/netpol-divert": netpol_divert,
+            },
+            ("/usr/local/bin/kube-network-policies",),
         ),
         ImageSpec(
             f"bio-gitops/local-path-provisioner:v{_version(bins['local-path-provisioner'])}",

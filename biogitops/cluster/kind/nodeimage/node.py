@@ -68,6 +68,17 @@ def render_manifest(name: str, images: dict[str, str]) -> str:
     return text
 
 
+# the netfilter queue our kube-network-policies reads: not its default 100, which an engine
+# embedded in the pod network (kindnetd on upstream node images) may hold
+NFQUEUE_ID = 110
+
+
+def network_policy_manifest(image: str) -> str:
+    """The NetworkPolicy engine's DaemonSet (files/network-policy.yaml) for `image`; the pod
+    subnet stays kind's template marker, filled in at cluster creation."""
+    return render_manifest("network-policy.yaml", {"NETWORK_POLICY_IMAGE": image, "NFQUEUE_ID": str(NFQUEUE_ID)})
+
+
 def build_key(inputs: dict[str, str]) -> str:
     """A short hash of everything that goes into the image: versions, our files, kind's files."""
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:12]
