@@ -123,7 +123,8 @@ def integration(session: Any) -> None:
     args = list(session.posargs)
     if "--provider" not in " ".join(args):
         args = ["--provider", provider, *args]
-    _pytest(session, "tests/integration", args, env, own_testpaths=True)
+    # the slowest tests, so that a long CI run says where its minutes went
+    _pytest(session, "tests/integration", ["--durations=15", *args], env, own_testpaths=True)
 
 
 def acceptance(session: Any) -> None:
@@ -137,7 +138,7 @@ def acceptance(session: Any) -> None:
         args = ["--provider", provider, *args]
     if provider == "kind":
         session.run("invoke", "bootstrap", "--env", "dev", "--provider", "kind", env=env)
-    _pytest(session, "tests/acceptance", ["-s", "-rs", *args], env, own_testpaths=True)
+    _pytest(session, "tests/acceptance", ["-s", "-rs", "--durations=10", *args], env, own_testpaths=True)
 
 
 def render(session: Any) -> None:

@@ -12,9 +12,10 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -25,6 +26,8 @@ from biogitops.cluster.kube import Kubectl
 from biogitops.cluster.kwok import gatekeeper
 from biogitops.cluster.target import Target
 from biogitops.platform import argocd
+from biogitops.platform import bootstrap as bs
+from biogitops.platform.gitsource import source_for
 from biogitops.render import crds
 
 # the audit tests wait for audit results: audit every 10 s, not the chart's 60 s
@@ -39,6 +42,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="cluster provider for the integration suite (default: kind)",
     )
     parser.addoption("--env", default="dev", help="environment under clusters/ (default: dev)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "api_server: admission, RBAC and Argo CD API behaviour, the same on every provider's API server;"
+        " CI proves it on kwok and its kind stage deselects it (-m 'not api_server') to stay within 90 min",
+    )
 
 
 @dataclass
@@ -88,6 +99,23 @@ def cluster(provider: Provider) -> Iterator[Cluster]:
     api = config.new_client_from_config(config_file=str(kubeconfig) if kubeconfig else None, context=provider.context)
     yield Cluster(provider, kubectl, api)
     api.close()
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 2) -> Any:
+    """`check()`'s first truthy value, polled every `every` s; AssertionError naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def publish_without_preflight(cluster: Cluster, provider: Provider) -> None:
+    """Snapshot the working tree for Argo CD, as a push straight to the tracked branch would be
+    (preflight never saw it), and make the labs ApplicationSet re-read it now."""
+    source_for(provider)
+    bs.refresh_applicationsets(cluster.kubectl, ["labs"])
 
 
 def git_application(name: str, repo_url: str, namespaces: list[str], cluster_kinds: tuple[str, ...] = ()) -> list[dict]:

@@ -27,6 +27,9 @@ from biogitops.render.manifests import helm_template
 
 from .conftest import Cluster
 
+# the same on every API server: CI proves it on kwok, kind's stage deselects it (conftest)
+pytestmark = pytest.mark.api_server
+
 SPARK_LAB = REPO_ROOT / "applications" / "spark-operator" / "lab"
 NEXTFLOW = REPO_ROOT / "applications" / "nextflow"
 # owners and members groups of each dev lab (clusters/dev/labs/*.yaml)

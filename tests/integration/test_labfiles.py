@@ -23,11 +23,13 @@ from biogitops.cluster.target import Target
 from biogitops.paths import REPO_ROOT
 from biogitops.platform import argocd as platform_argocd
 from biogitops.platform import bootstrap as bs
-from biogitops.platform.gitsource import source_for
 from biogitops.platform.labfiles import live_broken_lab_files
 from biogitops.toolchain import tools
 
-from .conftest import Cluster, apps
+from .conftest import Cluster, apps, publish_without_preflight, wait_until
+
+# the same on every API server: CI proves it on kwok, kind's stage deselects it (conftest)
+pytestmark = pytest.mark.api_server
 
 # a lab file with the gpu a `<<:` merge key would give it under Go YAML (preflight refuses the
 # merge key; here the file says it outright, as Argo CD would read it)
@@ -51,19 +53,6 @@ def result(cluster: Cluster, provider: Provider) -> bs.Result:
     return bs.Bootstrap(Target.of(provider), print).run()
 
 
-def _wait(cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(2)
-
-
-def _publish(cluster: Cluster, provider: Provider) -> None:
-    source_for(provider)
-    bs.refresh_applicationsets(cluster.kubectl, ["labs"])
-
-
 def _quota_cpu(cluster: Cluster, namespace: str) -> str:
     quota = cluster.kubectl.json("-n", namespace, "get", "resourcequota", "lab-quota")
     return quota["spec"]["hard"]["requests.cpu"]
@@ -81,13 +70,13 @@ def broken_beside_a_change(cluster: Cluster, provider: Provider, result: bs.Resu
     proteomics.write_text(original.replace(f'cpu: "{before}"', f'cpu: "{wanted}"'))
     assert proteomics.read_text() != original, "the proteomics fixture changed shape"
     try:
-        _publish(cluster, provider)
+        publish_without_preflight(cluster, provider)
         yield wanted
     finally:
         proteomics.write_text(original)
         (labs / "itest-broken.yaml").unlink()
         (labs / "genomics-nextflow.yaml").unlink()
-        _publish(cluster, provider)
+        publish_without_preflight(cluster, provider)
         cluster.kubectl.run("-n", "argocd", "delete", "application", "lab-itest-broken", "--ignore-not-found")
 
 
@@ -96,14 +85,16 @@ def test_a_broken_lab_file_stops_only_itself_and_takes_nothing_over(
 ) -> None:
     wanted = broken_beside_a_change
     # the other lab's quota change, pushed in the same commit, lands
-    _wait(lambda: _quota_cpu(cluster, "lab-proteomics") == wanted, 300, f"lab-proteomics' cpu quota to be {wanted}")
+    wait_until(
+        lambda: _quota_cpu(cluster, "lab-proteomics") == wanted, 300, f"lab-proteomics' cpu quota to be {wanted}"
+    )
     # the broken file has an Application of its own, refused by the chart naming the rule
-    _wait(lambda: "lab-itest-broken" in apps(cluster), 120, "the broken file's own Application")
+    wait_until(lambda: "lab-itest-broken" in apps(cluster), 120, "the broken file's own Application")
 
     def named() -> list[tuple[str, str]]:
         return [b for b in live_broken_lab_files(Target.of(provider)) if b[0].endswith("/itest-broken.yaml")]
 
-    _wait(lambda: bool(named()), 180, "status to name the broken lab file")
+    wait_until(lambda: bool(named()), 180, "status to name the broken lab file")
     [(_, why)] = named()
     assert "quota.gpu" in why and "(rule lab-quota-gpu)" in why, why
     assert not cluster.kubectl.ok("get", "namespace", "lab-itest-broken"), "a refused lab creates nothing"

@@ -13,10 +13,8 @@ seen here is Gatekeeper's, not Pod Security admission's.
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -27,7 +25,7 @@ from biogitops.cluster.target import Target
 from biogitops.platform import bootstrap as bs
 from biogitops.render.policies import CONSTRAINT_GROUP, render_policies
 
-from .conftest import Cluster, git_application, git_repo_from, refusal
+from .conftest import Cluster, git_application, git_repo_from, refusal, wait_until
 
 NS = "lab-gktest"  # lab-* as the constraints match; labelled as a lab
 IMAGE = "quay.io/biocontainers/samtools:1.21--h50ea8bc_0"
@@ -122,15 +120,6 @@ def _enforced(c: dict) -> bool:
     return bool(pods) and all(p.get("enforced") and p.get("observedGeneration") == generation for p in pods)
 
 
-def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(2)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 @pytest.fixture(scope="module")
 def lab_namespace(cluster: Cluster, result: bs.Result) -> Iterator[str]:
     """A lab namespace with its default-deny, once Gatekeeper's inventory has it (a compliant pod
@@ -157,7 +146,7 @@ def lab_namespace(cluster: Cluster, result: bs.Result) -> Iterator[str]:
         proc = _kubectl(cluster, "create", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump(_pod("probe")))
         return proc.returncode == 0 and "Warning" not in proc.stderr
 
-    _wait(clean_review, 120, f"Gatekeeper to admit a compliant pod in {NS} without warnings")
+    wait_until(clean_review, 120, f"Gatekeeper to admit a compliant pod in {NS} without warnings")
     yield NS
     _kubectl(cluster, "delete", "namespace", NS, "--wait=false")
 
@@ -224,7 +213,7 @@ def test_audit_reports_a_deployment_admitted_under_warn(
         return found or None
 
     what = "the audit to report deployment audit-host-deployment"
-    found = _wait(reported, 30 + 6 * gatekeeper.audit_interval(), what)
+    found = wait_until(reported, 30 + 6 * gatekeeper.audit_interval(), what)
     assert "hostPID" in found[0]["message"], found[0]
 
 
@@ -244,7 +233,9 @@ def test_audit_reports_existing_violations(cluster: Cluster, provider: Provider,
         ]
         return (status, found) if found else None
 
-    status, found = _wait(reported, 30 + 6 * gatekeeper.audit_interval(), "the audit to report pod audit-host-network")
+    status, found = wait_until(
+        reported, 30 + 6 * gatekeeper.audit_interval(), "the audit to report pod audit-host-network"
+    )
     assert "hostNetwork" in found[0]["message"]
     assert found[0]["kind"] == "Pod" and found[0]["enforcementAction"] == expected, found[0]
     assert status["totalViolations"] >= len(status["violations"]) >= 1 and status.get("auditTimestamp"), status
@@ -270,7 +261,7 @@ def staging_constraints(cluster: Cluster, result: bs.Result) -> Iterator[list[st
     def all_enforced() -> bool:
         return all(_enforced(cluster.kubectl.json("get", kind, name)) for kind, name in names)
 
-    _wait(all_enforced, 120, "staging's constraints to be enforced")
+    wait_until(all_enforced, 120, "staging's constraints to be enforced")
     yield [n for _, n in names]
     for kind, name in names:
         _kubectl(cluster, "delete", kind, name, "--ignore-not-found")

@@ -7,7 +7,6 @@ be: a snapshot of the working tree that preflight never saw, read by Argo CD's o
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +17,12 @@ from biogitops.cluster import Provider
 from biogitops.cluster.target import Target
 from biogitops.paths import REPO_ROOT
 from biogitops.platform import bootstrap as bs
-from biogitops.platform.gitsource import source_for
 from biogitops.render.manifests import static_projects
 
-from .conftest import Cluster, apps, submit_probe
+from .conftest import Cluster, apps, publish_without_preflight, submit_probe, wait_until
+
+# the same on every API server: CI proves it on kwok, kind's stage deselects it (conftest)
+pytestmark = pytest.mark.api_server
 
 HOSTILE = REPO_ROOT / "tests" / "fixtures" / "labs" / "hostile" / "widen.yaml"
 
@@ -29,20 +30,6 @@ HOSTILE = REPO_ROOT / "tests" / "fixtures" / "labs" / "hostile" / "widen.yaml"
 @pytest.fixture(scope="module")
 def result(cluster: Cluster, provider: Provider) -> bs.Result:
     return bs.Bootstrap(Target.of(provider), print).run()
-
-
-def _wait(cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(2)
-
-
-def _publish_without_preflight(cluster: Cluster, provider: Provider) -> None:
-    """Snapshot the working tree for Argo CD and make its ApplicationSets re-read it now."""
-    source_for(provider)
-    bs.refresh_applicationsets(cluster.kubectl, ["labs"])
 
 
 def _remove_lab_objects(cluster: Cluster, lab: str) -> None:
@@ -60,13 +47,13 @@ def hostile_files(cluster: Cluster, provider: Provider, result: bs.Result) -> It
     nested.parent.mkdir(exist_ok=True)
     nested.write_text(HOSTILE.read_text().replace("name: widen", "name: nested"))
     try:
-        _publish_without_preflight(cluster, provider)
+        publish_without_preflight(cluster, provider)
         yield top, nested
     finally:
         top.unlink()
         nested.unlink()
         nested.parent.rmdir()
-        _publish_without_preflight(cluster, provider)
+        publish_without_preflight(cluster, provider)
         for lab in ("widen", "nested"):
             _remove_lab_objects(cluster, lab)
 
@@ -78,13 +65,13 @@ def test_lab_file_with_platform_keys_pushed_without_preflight_widens_nothing(
     Application shows it, and nothing of the lab is created, let alone widened."""
     from biogitops.platform.labfiles import live_broken_lab_files
 
-    _wait(lambda: "lab-widen" in apps(cluster), 240, "lab-widen's Application")
+    wait_until(lambda: "lab-widen" in apps(cluster), 240, "lab-widen's Application")
     assert apps(cluster)["lab-widen"]["spec"]["project"] == "tenants"
 
     def refused() -> list[tuple[str, str]]:
         return [b for b in live_broken_lab_files(Target.of(provider)) if b[0].endswith("/widen.yaml")]
 
-    _wait(lambda: bool(refused()), 240, "the chart's refusal of widen.yaml")
+    wait_until(lambda: bool(refused()), 240, "the chart's refusal of widen.yaml")
     [(_, why)] = refused()
     assert "is not a field of a lab file (rule lab-fields)" in why, why
     assert not cluster.kubectl.ok("-n", "argocd", "get", "appproject", "lab-widen")
@@ -96,7 +83,7 @@ def test_nested_lab_file_pushed_without_preflight_is_not_deployed(
 ) -> None:
     # both files arrive in one snapshot: once the top-level lab is generated, the nested one
     # has been seen by the same generator pass
-    _wait(lambda: "lab-widen" in apps(cluster), 240, "the top-level lab's Application")
+    wait_until(lambda: "lab-widen" in apps(cluster), 240, "the top-level lab's Application")
     live = apps(cluster)
     assert "lab-nested" not in live
     assert not cluster.kubectl.ok("get", "namespace", "lab-nested")
@@ -142,7 +129,7 @@ def test_deleted_default_project_comes_back_restricted(cluster: Cluster, result:
         spec = cluster.kubectl.json("-n", "argocd", "get", "appproject", "default")["spec"]
         return not spec.get("sourceRepos") and {"group": "*", "kind": "*"} in spec.get("namespaceResourceBlacklist", [])
 
-    _wait(restricted, 240, "Argo CD to put `default` back, restricted")
+    wait_until(restricted, 240, "Argo CD to put `default` back, restricted")
 
 
 def test_edited_default_project_is_put_back(cluster: Cluster, result: bs.Result) -> None:
@@ -161,7 +148,7 @@ def test_edited_default_project_is_put_back(cluster: Cluster, result: bs.Result)
         spec = cluster.kubectl.json("-n", "argocd", "get", "appproject", "default")["spec"]
         return not spec.get("sourceRepos") and not spec.get("destinations")
 
-    _wait(restricted, 240, "Argo CD to undo the edit of `default`")
+    wait_until(restricted, 240, "Argo CD to undo the edit of `default`")
 
 
 def test_bootstrap_objects_are_owned_by_the_root_application(cluster: Cluster, result: bs.Result) -> None:

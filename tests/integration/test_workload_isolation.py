@@ -37,6 +37,9 @@ from biogitops.platform import bootstrap as bs
 
 from .conftest import Cluster
 
+# the same on every API server: CI proves it on kwok, kind's stage deselects it (conftest)
+pytestmark = pytest.mark.api_server
+
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "workloads"
 NAMESPACE = "lab-genomics"
 IDENTITIES = {
