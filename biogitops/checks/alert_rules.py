@@ -321,7 +321,8 @@ def known_metrics(root: Path, report: Report, pins: dict[str, Any]) -> dict[str,
                 f"deployedBy {deployed}: pins.yaml has no such {match.group(1)}",
             )
             continue
-        if "@" not in str(spec.get("module", "")):
+        # an exporter that only declares its scrape job (a Java server: only its `up` is read) names no module
+        if (spec.get("metrics") or "module" in spec) and "@" not in str(spec.get("module", "")):
             report.add("metrics-file", path, f"exporter {exporter}", "module must be <Go module>@<version>")
         for metric, source in (spec.get("metrics") or {}).items():
             if not source:

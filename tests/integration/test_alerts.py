@@ -1,6 +1,6 @@
 """Alerts that fire for real (kwok): the pinned Prometheus, running as a local process, scrapes
 the kube-apiserver, etcd and every controller beside kwok (Argo CD, Gatekeeper, the Sealed
-Secrets controller), evaluates this repository's rules, and fires when something is broken on
+Secrets controller, dev's Keycloak), evaluates this repository's rules, and fires when something is broken on
 purpose (a failing sync, a dead webhook, a stopped controller, a SealedSecret that cannot
 open); the observability Application syncs the PrometheusRules,
 monitors and dashboards.
@@ -86,10 +86,12 @@ def test_committed_durations_are_unchanged() -> None:
 
 
 def test_prometheus_scrapes_the_control_plane_and_every_controller(
-    prom: prometheus.LocalPrometheus, platform: bs.Result
+    provider: Provider, prom: prometheus.LocalPrometheus, platform: bs.Result
 ) -> None:
     # after bootstrap: the controller reports argocd_app_info only once Applications exist
     expected = {"apiserver", "etcd", *prometheus.ARGOCD_JOBS, *prometheus.CONTROLLER_JOBS}
+    if provider.identity():  # dev's Keycloak, over TLS with the cluster's dev CA
+        expected.add(prometheus.KEYCLOAK_JOB)
 
     def all_up() -> dict[str, str] | None:
         targets = prom.targets()
@@ -315,6 +317,24 @@ def test_a_stopped_gatekeeper_fires_its_down_alert(
     finally:
         gatekeeper.start_local(provider, print)
     wait_for("GatekeeperDown to resolve", lambda: _no_alert(prom, "GatekeeperDown"))
+
+
+def test_a_stopped_identity_provider_fires_its_down_alert(
+    cluster: Cluster, provider: Provider, prom: prometheus.LocalPrometheus, platform: bs.Result
+) -> None:
+    idp = provider.identity()
+    if idp is None:
+        pytest.skip("this env signs in through an outside issuer (settings.yaml sso.issuer): no Keycloak to stop")
+    assert idp.ready() and _no_alert(prom, "KeycloakDown")
+    idp.stop()
+    try:
+        [alert] = wait_for("KeycloakDown to fire", lambda: prom.firing("KeycloakDown"))
+        assert alert["labels"]["severity"] == "critical"
+        assert alert["annotations"]["runbook_url"].endswith("runbooks/alerts/KeycloakDown.md")
+        assert prom.targets()[prometheus.KEYCLOAK_JOB] == "down"
+    finally:
+        idp.start(print)
+    wait_for("KeycloakDown to resolve", lambda: _no_alert(prom, "KeycloakDown"))
 
 
 @pytest.fixture

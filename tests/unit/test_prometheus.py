@@ -108,6 +108,24 @@ def test_every_controller_beside_kwok_with_a_metrics_port_is_scraped(tmp_path: P
     assert metrics_ports - scraped == set()
 
 
+def test_keycloak_is_scraped_over_tls_once_the_cluster_has_one(tmp_path: Path) -> None:
+    """Issue 26: dev's identity provider runs beside kwok like the other controllers and is
+    watched like them (KeycloakDown); a cluster without one gets no job that would stay down."""
+    from biogitops.checks.alert_rules import declared_jobs
+    from biogitops.cluster.kwok.keycloak import ca_file
+    from biogitops.paths import REPO_ROOT
+
+    local = prometheus.LocalPrometheus(tmp_path / "state", kubeconfig(tmp_path, True), 26400)
+    assert prometheus.KEYCLOAK_JOB not in {c["job_name"] for c in local.config()["scrape_configs"]}
+    ca = ca_file(tmp_path / "state")
+    ca.parent.mkdir(parents=True)
+    ca.write_text("CA")
+    [job] = [c for c in local.config()["scrape_configs"] if c["job_name"] == prometheus.KEYCLOAK_JOB]
+    assert job["scheme"] == "https" and job["tls_config"] == {"ca_file": str(ca)}
+    assert job["static_configs"] == [{"targets": [f"127.0.0.1:{26400 + PORTS['keycloak']['management']}"]}]
+    assert prometheus.KEYCLOAK_JOB in declared_jobs(REPO_ROOT)
+
+
 def test_controller_jobs_are_the_jobs_metrics_yaml_declares() -> None:
     """The local jobs carry the names the in-cluster monitors give them, so that the committed
     rules (`up{job="..."}`) read the same series on kwok and in a cluster."""

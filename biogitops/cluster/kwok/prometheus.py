@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from biogitops.cluster.kwok.keycloak import ca_file as keycloak_ca_file
 from biogitops.cluster.kwok.local import LocalProcess, port
 from biogitops.cluster.kwok.procs import http_ok
 from biogitops.errors import BioGitopsError
@@ -52,6 +53,9 @@ CONTROLLER_JOBS = {
     "gatekeeper": ("gatekeeper", "metrics"),
     "sealed-secrets": ("sealed-secrets", "metrics"),
 }
+# dev's identity provider, when the cluster has one (its CA exists): its management port serves
+# /metrics over the same TLS as the issuer
+KEYCLOAK_JOB = "keycloak"
 
 
 def _quiet(_: str) -> None:
@@ -125,6 +129,15 @@ class LocalPrometheus(LocalProcess):
         ]
         scrape += [{"job_name": job, "static_configs": target("argocd", p)} for job, p in ARGOCD_JOBS.items()]
         scrape += [{"job_name": job, "static_configs": target(g, p)} for job, (g, p) in CONTROLLER_JOBS.items()]
+        if keycloak_ca_file(self.state_dir).is_file():
+            scrape.append(
+                {
+                    "job_name": KEYCLOAK_JOB,
+                    "scheme": "https",
+                    "tls_config": {"ca_file": str(keycloak_ca_file(self.state_dir))},
+                    "static_configs": target("keycloak", "management"),
+                }
+            )
         return {
             "global": {"scrape_interval": self.scrape_interval, "evaluation_interval": self.evaluation_interval},
             "rule_files": [str(self.home / "rules" / "*.yaml")],
