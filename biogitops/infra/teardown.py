@@ -225,8 +225,9 @@ def _stop_parent(
     obj: dict[str, Any],
     apps: dict[str, Any],
     stopped: set[str],
-    appsets: dict[str, Any] | None = None,
-    done: Drained | None = None,
+    appsets: dict[str, Any],
+    done: Drained,
+    progress: Progress,
 ) -> None:
     """Turn automated sync off on the Application that manages `obj`, and stop what manages that
     Application in turn (its ApplicationSet would put automated sync back), so nothing recreates it."""
@@ -234,8 +235,7 @@ def _stop_parent(
     if parent in apps and parent not in stopped:
         stopped.add(parent)
         # its ApplicationSet first: until that is gone it puts automated sync back at once
-        if appsets is not None and done is not None:
-            _stop_applicationsets(kubectl, apps[parent], apps, stopped, appsets, done)
+        _stop_applicationsets(kubectl, apps[parent], apps, stopped, appsets, done, progress)
         patch = json.dumps({"spec": {"syncPolicy": {"automated": None}}})
         kubectl.run("-n", NAMESPACE, "patch", APPLICATION, parent, "--type=merge", "-p", patch)
 
@@ -247,14 +247,14 @@ def _stop_applicationsets(
     stopped: set[str],
     appsets: dict[str, Any],
     done: Drained,
-    progress: Progress = _quiet,
+    progress: Progress,
 ) -> None:
     """Delete the ApplicationSet that owns `app`, keeping its Applications, after stopping the
     Application that manages that ApplicationSet (it would recreate it)."""
     for ref in app["metadata"].get("ownerReferences") or []:
         if ref.get("kind") == "ApplicationSet" and ref["name"] in appsets:
             progress(f"ApplicationSet {ref['name']}: stop its parent, delete it, keep its Applications")
-            _stop_parent(kubectl, appsets.pop(ref["name"]), apps, stopped, appsets, done)
+            _stop_parent(kubectl, appsets.pop(ref["name"]), apps, stopped, appsets, done, progress)
             kubectl.run("-n", NAMESPACE, "delete", APPLICATIONSET, ref["name"], "--cascade=orphan")
             done.applicationsets.append(ref["name"])
 
@@ -322,7 +322,7 @@ def _drain(
         # chart holds it (and that one's ApplicationSet, which would turn its automated sync back on)
         _stop_applicationsets(kubectl, apps[name], apps, stopped, by_name, done, progress)
         if not apps[name]["metadata"].get("ownerReferences"):
-            _stop_parent(kubectl, apps[name], apps, stopped, by_name, done)
+            _stop_parent(kubectl, apps[name], apps, stopped, by_name, done, progress)
     kept_names = {_describe(o) for o in kept}
     for name in live:
         progress(f"Application {name}: deleting {', '.join(owned[name])}")
