@@ -285,7 +285,7 @@ class Bootstrap:
         if idp is not None:
             idp.launch(self.progress)  # half a minute or more: it starts while the cluster does
         elif (self.settings.raw.get("sso") or {}).get("issuer") == "local":
-            self.progress(f"identity provider: runs beside kwok only so far; on {self.provider.name} no user tokens")
+            self.progress(f"identity provider: runs beside kwok and kind only; on {self.provider.name} no user tokens")
         self.provider.create(self.progress)
         if idp is not None:
             idp.wait(self.progress)

@@ -48,6 +48,16 @@ def ca_file(state_dir: Path) -> Path:
     return state_dir / "keycloak" / "certs" / "ca.crt"
 
 
+def admin_password(home: Path) -> str:
+    """The master realm admin's password: generated on first use, kept 0600 in `home`."""
+    path = home / "admin-password"
+    if not path.is_file():
+        home.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(24))
+    return path.read_text().strip()
+
+
 class LocalKeycloak(LocalProcess):
     """Keycloak 26 in production mode (`start --optimized`: the install ran `kc.sh build`)."""
 
@@ -74,13 +84,7 @@ class LocalKeycloak(LocalProcess):
         return ssl.create_default_context(cadata=self.ca_pem().decode())
 
     def admin_password(self) -> str:
-        """The master realm admin's password: generated on first use, kept 0600 beside the data."""
-        path = self.home / "admin-password"
-        if not path.is_file():
-            self.home.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.write_text(secrets.token_urlsafe(24))
-        return path.read_text().strip()
+        return admin_password(self.home)
 
     def binary(self, progress: Callable[[str], None] = _quiet) -> Path:
         return tools.require(["keycloak"])["keycloak"]
