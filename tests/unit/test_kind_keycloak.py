@@ -20,6 +20,10 @@ def test_it_takes_the_last_address_of_the_network(subnet: str, address: str) -> 
     assert keycloak.last_address(subnet) == address
 
 
+def test_a_second_cluster_takes_the_address_below() -> None:
+    assert keycloak.last_address("172.18.0.0/16", frozenset({"172.18.255.254"})) == "172.18.255.253"
+
+
 def test_a_subnet_too_small_for_it_is_refused() -> None:
     with pytest.raises(KeycloakContainerError, match="too small"):
         keycloak.last_address("172.18.0.0/30")

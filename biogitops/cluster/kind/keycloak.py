@@ -8,10 +8,11 @@ from its first start, and the host, the API server (no cluster DNS) and every po
     idp.wait(progress)     # until /health/ready answers over TLS
     idp.issuer             # https://172.18.255.254:8443/realms/bio-gitops
 
-The address is the last of the network's IPv4 subnet: the engine hands addresses out from the
-bottom, so no node takes it. The certificate comes from this cluster's dev CA (made here, never
-committed), the H2 database lives in the cluster's state directory (bind-mounted; the container
-runs as this user, so the files stay this user's). Log: `docker logs <cluster>-keycloak`.
+The address is the last free one of the network's IPv4 subnet, chosen once per cluster and kept:
+the engine hands addresses out from the bottom, so no node takes it. The certificate comes from
+this cluster's dev CA (made here, never committed), the H2 database lives in the cluster's state
+directory (bind-mounted; the container runs as this user, so the files stay this user's).
+Log: `docker logs <cluster>-keycloak`.
 The realm, clients, groups and users are the platform layer's (biogitops/platform/sso.py).
 """
 
@@ -75,12 +76,22 @@ def ensure_network() -> str:
     raise KeycloakContainerError(f"the {NETWORK!r} network has no IPv4 subnet", f"docker network inspect {NETWORK}")
 
 
-def last_address(subnet: str) -> str:
-    """The highest usable IPv4 address of `subnet` (not the broadcast address)."""
+def last_address(subnet: str, taken: frozenset[str] = frozenset()) -> str:
+    """The highest usable IPv4 address of `subnet` (not the broadcast address) that no container
+    holds: a second cluster's identity provider (the bench's) takes the one below."""
     network = ipaddress.ip_network(subnet, strict=False)
     if network.num_addresses < 8:
         raise KeycloakContainerError(f"the {NETWORK!r} network's subnet {subnet} is too small", "use a /29 or larger")
-    return str(network[-2])
+    for index in range(network.num_addresses - 2, network.num_addresses // 2, -1):
+        if str(network[index]) not in taken:
+            return str(network[index])
+    raise KeycloakContainerError(f"no free address in the top half of {subnet}", f"docker network inspect {NETWORK}")
+
+
+def taken_addresses() -> frozenset[str]:
+    """The IPv4 addresses containers hold on the network now."""
+    listing = _docker(["network", "inspect", NETWORK, "--format", "{{range .Containers}}{{.IPv4Address}} {{end}}"])
+    return frozenset(entry.split("/")[0] for entry in listing.stdout.split())
 
 
 @dataclass
@@ -112,7 +123,8 @@ class ContainerKeycloak:
         record = self.home / "address"
         if not record.is_file():
             self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-            record.write_text(last_address(ensure_network()))
+            subnet = ensure_network()
+            record.write_text(last_address(subnet, taken_addresses()))
         return record.read_text().strip()
 
     @property
@@ -169,8 +181,9 @@ class ContainerKeycloak:
             f"{self.home / 'certs'}:/certs:ro",
             "-v",
             f"{data}:/data",
+            # not kind's node label (io.x-k8s.kind.cluster): kind and our image loader would take it for a node
             "--label",
-            f"io.x-k8s.kind.cluster={self.cluster_name}",  # `kind get clusters` lists it beside its nodes
+            f"bio-gitops.io/beside={self.cluster_name}",
             image,
             "start",
             "--optimized",
