@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from biogitops.cluster.authn import CLIENT_ID, PREFIX
-from biogitops.config.labs import Lab
+from biogitops.config.labs import PLATFORM_GROUP, Lab
 from biogitops.errors import BioGitopsError
 
-PLATFORM_GROUP = "platform-admins"  # clusters/base/rbac/clusterrolebinding-platform-admin.yaml
 PLATFORM_USER = "platform-admin"
 MANAGED = "managed-by"  # group attribute that marks what this module made
 GROUP_NAME_MAX = 255  # Keycloak's column for a group name

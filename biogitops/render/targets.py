@@ -7,7 +7,9 @@ charts with these functions too (Gatekeeper's CRDs beside kwok).
 
 from __future__ import annotations
 
+import json
 import subprocess
+import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -23,7 +25,9 @@ from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
 from biogitops.render.manifests import (
     ARGOCD,
+    addon_values,
     argocd_config,
+    argocd_sso,
     bootstrap_values,
     helm_template,
     render_bootstrap,
@@ -81,7 +85,7 @@ def targets(env: str) -> dict[str, list[dict]]:
     labs = load_labs(env)
     check_apps(labs, settings)
     pins = load_pins()
-    values = bootstrap_values(settings, pins, PLACEHOLDER_REPO, settings.repo_revision)
+    values = bootstrap_values(settings, pins, PLACEHOLDER_REPO, settings.repo_revision, labs=labs)
     out: dict[str, list[dict]] = {
         f"{env}/overlay": kustomize(REPO_ROOT / "clusters" / env),
         f"{env}/bootstrap": render_bootstrap({**values, "rootValues": values}),
@@ -191,14 +195,20 @@ def _tool_module_chart(name: str, pins: Pins) -> Path:
 
 
 def render_upstream(name: str, env: str, source: list[str], namespace: str | None = None) -> list[dict]:
-    """One upstream chart with our values for `env`, nulls dropped as the API server would."""
+    """One upstream chart with our values for `env`, then what bootstrap computes for it (its
+    Application's valuesObject: `addon_values`), nulls dropped as the API server would."""
     pins_version = load_pins().charts[name]["version"]
     # an add-on's own namespace; a lab app (galaxy) goes to a lab's
     namespace = namespace or _chart_spec(name).get("namespace", "lab-example")
     cmd = [str(tools.which("helm")), "template", name, *source, "--namespace", namespace]
     for vf in upstream_value_files(name, env):
         cmd += ["-f", str(vf)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    computed = addon_values(argocd_sso(load_settings(env)), load_labs(env)).get(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        if computed:
+            (Path(tmp) / "computed.json").write_text(json.dumps(computed))
+            cmd += ["-f", str(Path(tmp) / "computed.json")]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BioGitopsError(f"helm template {name} {pins_version} ({env} values) failed: {proc.stderr.strip()[-200:]}")
     return [drop_nulls(o) for o in yaml.safe_load_all(proc.stdout) if o]
