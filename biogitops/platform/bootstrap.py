@@ -370,6 +370,8 @@ class Bootstrap:
         names = sorted(self.graph.applications)
         self.result.states = self.wait_apps(names, "all Applications")
         self.wait_projects(self.graph.projects, "step wait")
+        if self.provider.argocd_mode != "local" and (idp := self.provider.identity()) is not None:
+            argocd.trust_identity_ca(self.kubectl, idp.ca_pem(), self.progress)
 
     # ---------------------------------------------------------------- driver
     def run(self, stop_after: str | None = None) -> Result:

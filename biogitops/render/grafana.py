@@ -28,14 +28,21 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import yaml
+
 from biogitops.config.labs import PLATFORM_GROUP, Lab
 from biogitops.errors import ConfigError
+from biogitops.paths import REPO_ROOT
 
+VALUES_FILE = REPO_ROOT / "observability" / "prometheus" / "values.yaml"  # kube-prometheus-stack's, ours
+CA_CONFIG_MAP = "grafana-identity-ca"
+CA_MOUNT = "/etc/grafana/identity-ca"
 ORG_PREFIX = "lab-"  # a lab's organisation is named like its namespace
 LAB_ROLE = "Viewer"
 # the client secret of staging's and prod's Grafana client, sealed per environment (secrets/);
 # Grafana reads GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET from it, so it never sits in grafana.ini
-CLIENT_SECRET = {"name": "grafana-oidc", "key": "client-secret"}
+# (optional: Grafana still starts, its SSO button failing, until the environment's sealed Secret lands)
+CLIENT_SECRET = {"name": "grafana-oidc", "key": "client-secret", "optional": True}
 # org_mapping is split on spaces and commas, each entry on `:`; Grafana releases that read the group
 # part as a regular expression would widen a group with these, and `\` escapes a `:`
 UNSAFE = re.compile(r"[\s:,\\\[\]\"'^$.*+?(){}|]")
@@ -82,6 +89,22 @@ def issuer_endpoints(issuer: str) -> dict[str, str]:
     return {"auth_url": f"{base}/auth", "token_url": f"{base}/token", "api_url": f"{base}/userinfo"}
 
 
+def trust_ca(ca_pem: str) -> dict[str, Any]:
+    """Grafana chart values that mount `ca_pem` at CA_MOUNT: a ConfigMap the chart creates with the
+    release (extraObjects) and its mount. Grafana verifies the issuer's certificate against it when
+    it exchanges a code for a token (`tls_client_ca`)."""
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": CA_CONFIG_MAP},
+        "data": {"ca.crt": ca_pem},
+    }
+    mount = {"name": "identity-ca", "mountPath": CA_MOUNT, "configMap": CA_CONFIG_MAP, "readOnly": True}
+    # Helm replaces a list from a later values source: the mounts of our values file come along
+    ours = (yaml.safe_load(VALUES_FILE.read_text()) or {}).get("grafana", {}).get("extraConfigmapMounts") or []
+    return {"extraObjects": [config_map], "extraConfigmapMounts": [*ours, mount]}
+
+
 def grafana_sign_on(sso: dict[str, Any], labs: Iterable[Lab]) -> dict[str, Any]:
     """kube-prometheus-stack values for Grafana's generic OAuth against `sso` (issuer, clientID,
     grafanaClientID, publicClient, groupsClaim); {} without an issuer, leaving Grafana's local admin."""
@@ -120,6 +143,9 @@ def grafana_sign_on(sso: dict[str, Any], labs: Iterable[Lab]) -> dict[str, Any]:
         # by the hook in observability/prometheus/values.yaml, from this list
         "env": {"BIO_GITOPS_LAB_ORGS": " ".join(org_name(lab) for lab in labs)},
     }
+    if sso.get("rootCA"):  # dev's own provider: a CA made on this machine (public, not a secret)
+        grafana.update(trust_ca(sso["rootCA"]))
+        oauth["tls_client_ca"] = f"{CA_MOUNT}/ca.crt"
     if not sso.get("publicClient"):  # dev's client is public: PKCE and no secret
         grafana["envValueFrom"] = {"GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET": {"secretKeyRef": dict(CLIENT_SECRET)}}
         # staging and prod keep no local accounts in the browser; the chart's admin stays for its

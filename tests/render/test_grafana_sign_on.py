@@ -137,7 +137,8 @@ def test_the_client_secret_never_sits_in_the_values(env: str) -> None:
         assert env_from == {}
     else:
         ref = env_from["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"]["secretKeyRef"]
-        assert ref == {"name": "grafana-oidc", "key": "client-secret"}
+        # optional: without the sealed Secret Grafana still starts (the pod would not, otherwise)
+        assert ref == {"name": "grafana-oidc", "key": "client-secret", "optional": True}
     assert grafana["grafana.ini"]["auth.generic_oauth"]["use_pkce"] is True
 
 
@@ -246,3 +247,21 @@ def test_the_chart_renders_the_sign_on_into_grafana_ini() -> None:
     [config] = [o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == f"{CHART}-grafana"]
     ini = config["data"]["grafana.ini"]
     assert "[auth.generic_oauth]" in ini and "role_attribute_strict = true" in ini
+
+
+def test_dev_grafana_trusts_the_identity_providers_ca_and_no_other_env_gets_one() -> None:
+    """dev's issuer is served with a CA made on this machine: without it Grafana's code-for-token
+    exchange fails on the certificate. The chart creates the ConfigMap and mounts it."""
+    grafana = final_values("dev")["grafana"]
+    oauth = grafana["grafana.ini"]["auth.generic_oauth"]
+    mounts = {m["name"]: m for m in grafana["extraConfigmapMounts"]}
+    assert "dashboard-provider-bio-gitops" in mounts  # our values file's mount is kept (Helm replaces lists)
+    mount = mounts["identity-ca"]
+    assert oauth["tls_client_ca"] == f"{mount['mountPath']}/ca.crt"
+    [config_map] = [o for o in grafana["extraObjects"] if o["metadata"]["name"] == mount["configMap"]]
+    assert config_map["kind"] == "ConfigMap" and config_map["data"]["ca.crt"] == RunningIdp().ca_pem().decode()
+    for env in ("staging", "prod"):  # the organisation's provider, with a public certificate
+        other = final_values(env)["grafana"]
+        assert "tls_client_ca" not in other["grafana.ini"]["auth.generic_oauth"]
+        assert not other.get("extraObjects")
+        assert "identity-ca" not in {m["name"] for m in other["extraConfigmapMounts"]}

@@ -145,6 +145,10 @@ class ContainerKeycloak:
     def admin_password(self) -> str:
         return admin_password(self.home)
 
+    @property
+    def log_hint(self) -> str:
+        return f"docker logs {self.container}"
+
     # -- what runs
     def image(self, progress: Callable[[str], None] = _quiet) -> str:
         from biogitops.cluster.kind import workloads

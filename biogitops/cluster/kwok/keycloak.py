@@ -86,6 +86,10 @@ class LocalKeycloak(LocalProcess):
     def admin_password(self) -> str:
         return admin_password(self.home)
 
+    @property
+    def log_hint(self) -> str:
+        return str(self.logfile)
+
     def binary(self, progress: Callable[[str], None] = _quiet) -> Path:
         return tools.require(["keycloak"])["keycloak"]
 
