@@ -21,7 +21,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import ssl
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,8 +28,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from biogitops.cluster.kube import wait_until
-from biogitops.cluster.kwok.keycloak import ADMIN, REALM, admin_password, https_ok
-from biogitops.cluster.kwok.tlscerts import loopback_certs
+from biogitops.cluster.kwok.keycloak import ADMIN, DevKeycloak, https_ok
 from biogitops.errors import BioGitopsError, Fatal
 
 NETWORK = "kind"  # the network kind puts its nodes on
@@ -95,13 +93,14 @@ def taken_addresses() -> frozenset[str]:
 
 
 @dataclass
-class ContainerKeycloak:
+class ContainerKeycloak(DevKeycloak):
     """Keycloak 26 in production mode in a container beside the kind cluster `cluster_name`."""
 
     state_dir: Path
     cluster_name: str
 
     what = "the identity provider (Keycloak, a container on the kind network)"
+    https_port = HTTPS
     timeout = 300  # about 40 s alone; a busy 2-core machine takes several times that
 
     @classmethod
@@ -118,7 +117,7 @@ class ContainerKeycloak:
         return f"{self.cluster_name}-keycloak"
 
     @property
-    def address(self) -> str:
+    def address(self) -> str:  # type: ignore[override]
         """Its address on the kind network (kept in the state directory once chosen)."""
         record = self.home / "address"
         if not record.is_file():
@@ -126,24 +125,6 @@ class ContainerKeycloak:
             subnet = ensure_network()
             record.write_text(last_address(subnet, taken_addresses()))
         return record.read_text().strip()
-
-    @property
-    def base_url(self) -> str:
-        return f"https://{self.address}:{HTTPS}"
-
-    @property
-    def issuer(self) -> str:
-        return f"{self.base_url}/realms/{REALM}"
-
-    def ca_pem(self) -> bytes:
-        """The dev CA (made on first call), its serving certificate naming the container's address."""
-        return loopback_certs(self.home / "certs", "bio-gitops dev identity CA", self.address)
-
-    def ssl_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cadata=self.ca_pem().decode())
-
-    def admin_password(self) -> str:
-        return admin_password(self.home)
 
     @property
     def log_hint(self) -> str:
