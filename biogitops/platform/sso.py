@@ -39,6 +39,8 @@ from biogitops.errors import BioGitopsError
 PLATFORM_USER = "platform-admin"
 MANAGED = "managed-by"  # group attribute that marks what this module made
 GROUP_NAME_MAX = 255  # Keycloak's column for a group name
+GROUPS_SCOPE = "groups"
+BROWSER_SCOPES = f"openid profile email {GROUPS_SCOPE}"  # what Argo CD and Grafana ask for
 
 
 class SsoError(BioGitopsError):
@@ -148,9 +150,9 @@ class Realm:
             self._admin_token = self._grant("master", "admin-cli", ADMIN, self.idp.admin_password())["access_token"]
         return self._admin_token
 
-    def _grant(self, realm: str, client: str, user: str, password: str) -> dict[str, Any]:
+    def _grant(self, realm: str, client: str, user: str, password: str, scope: str = "openid") -> dict[str, Any]:
         form = {"grant_type": "password", "client_id": client, "username": user, "password": password}
-        form["scope"] = "openid"  # an ID token besides the access token
+        form["scope"] = scope  # `openid`: an ID token besides the access token
         return self._call("POST", f"/realms/{realm}/protocol/openid-connect/token", form=form)
 
     # ---------------------------------------------------------------- passwords (outside git)
@@ -179,6 +181,26 @@ class Realm:
             self._call("POST", "/admin/realms", {"realm": self.realm, "enabled": True, "accessTokenLifespan": 300})
         if not self._call("GET", f"/admin/realms/{self.realm}/clients?clientId={CLIENT_ID}"):
             self._call("POST", f"/admin/realms/{self.realm}/clients", client_representation())
+        self.ensure_groups_scope()
+
+    def ensure_groups_scope(self) -> None:
+        """A client scope `groups` on the client: Argo CD and Grafana ask for the scopes
+        `openid profile email groups` in the browser, and Keycloak refuses a scope it does not
+        know (invalid_scope)."""
+        base = f"/admin/realms/{self.realm}"
+        scope = self._scope(GROUPS_SCOPE)
+        if scope is None:
+            self._call("POST", f"{base}/client-scopes", groups_scope_representation())
+            scope = self._scope(GROUPS_SCOPE)
+        [client] = self._call("GET", f"{base}/clients?clientId={CLIENT_ID}")
+        attached = self._call("GET", f"{base}/clients/{client['id']}/default-client-scopes")
+        if scope and scope["id"] not in {s["id"] for s in attached}:
+            self._call("PUT", f"{base}/clients/{client['id']}/default-client-scopes/{scope['id']}")
+
+    def _scope(self, name: str) -> dict[str, Any] | None:
+        return next(
+            (s for s in self._call("GET", f"/admin/realms/{self.realm}/client-scopes") if s["name"] == name), None
+        )
 
     def _groups(self) -> dict[str, dict[str, Any]]:
         found = self._call("GET", f"/admin/realms/{self.realm}/groups?briefRepresentation=false&max=10000")
@@ -234,15 +256,16 @@ class Realm:
         return changes
 
     # ---------------------------------------------------------------- users
-    def token(self, user: str, password: str | None = None) -> str:
-        """An ID token of `user` (password from this machine's store unless given)."""
+    def token(self, user: str, password: str | None = None, scope: str = "openid") -> str:
+        """An ID token of `user` (password from this machine's store unless given), asking for
+        `scope` (Argo CD and Grafana ask for BROWSER_SCOPES)."""
         known = self.passwords()
         if password is None and user not in known:
             raise SsoError(
                 f"no test user {user!r} in the dev identity provider",
                 f"users: {', '.join(sorted(known)) or 'none'} (`invoke sso.users --env dev`)",
             )
-        return self._grant(self.realm, CLIENT_ID, user, password or known[user])["id_token"]
+        return self._grant(self.realm, CLIENT_ID, user, password or known[user], scope)["id_token"]
 
     def users(self) -> dict[str, list[str]]:
         """Every user of the realm with its groups."""
@@ -301,6 +324,31 @@ def argocd_values(idp: IdentityProvider) -> dict[str, Any]:
     }
 
 
+def groups_mapper() -> dict[str, Any]:
+    """Group names (not paths) as the `groups` claim of ID and access tokens and userinfo."""
+    return {
+        "name": "groups",
+        "protocol": "openid-connect",
+        "protocolMapper": "oidc-group-membership-mapper",
+        "config": {
+            "claim.name": "groups",
+            "full.path": "false",
+            "id.token.claim": "true",
+            "access.token.claim": "true",
+            "userinfo.token.claim": "true",
+        },
+    }
+
+
+def groups_scope_representation() -> dict[str, Any]:
+    return {
+        "name": GROUPS_SCOPE,
+        "protocol": "openid-connect",
+        "attributes": {"include.in.token.scope": "true"},
+        "protocolMappers": [groups_mapper()],
+    }
+
+
 def client_representation() -> dict[str, Any]:
     """The one public client: password grant for `sso.token`, the standard flow for browsers,
     and the groups (by name, not path) in ID tokens."""
@@ -310,20 +358,8 @@ def client_representation() -> dict[str, Any]:
         "directAccessGrantsEnabled": True,
         "standardFlowEnabled": True,
         "redirectUris": ["http://localhost:8085/auth/callback", "http://127.0.0.1/*"],
-        "protocolMappers": [
-            {
-                "name": "groups",
-                "protocol": "openid-connect",
-                "protocolMapper": "oidc-group-membership-mapper",
-                "config": {
-                    "claim.name": "groups",
-                    "full.path": "false",
-                    "id.token.claim": "true",
-                    "access.token.claim": "true",
-                    "userinfo.token.claim": "true",
-                },
-            }
-        ],
+        # on the client too: a password grant asking for `openid` alone (sso.token) carries the groups
+        "protocolMappers": [groups_mapper()],
     }
 
 

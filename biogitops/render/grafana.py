@@ -120,6 +120,7 @@ def grafana_sign_on(sso: dict[str, Any], labs: Iterable[Lab]) -> dict[str, Any]:
         "name": "SSO",
         "client_id": sso.get("grafanaClientID") or sso["clientID"],
         **issuer_endpoints(sso["issuer"]),
+        # what dev's realm offers (platform/sso.py BROWSER_SCOPES): Keycloak refuses a scope it lacks
         "scopes": "openid profile email groups",
         "use_pkce": True,
         "groups_attribute_path": claim,

@@ -114,6 +114,13 @@ def test_kubectl_with_the_users_kubeconfig_is_that_user(cluster: Cluster, provid
     assert other.returncode != 0 and 'User "oidc:genomics-member" cannot list' in other.stderr, other.stderr
 
 
+def test_the_scopes_argocd_and_grafana_ask_for_are_granted_with_the_groups(realm: sso.Realm) -> None:
+    """Their browser sign-in asks for `groups` too; Keycloak refuses a scope it does not know
+    (invalid_scope), so the realm carries one."""
+    claims = _claims(realm.token("genomics-member", scope=sso.BROWSER_SCOPES))
+    assert claims["groups"] == ["genomics"]
+
+
 def test_the_platform_admin_token_is_cluster_admin(cluster: Cluster, realm: sso.Realm) -> None:
     token = realm.token("platform-admin")
     eventually(lambda: request(cluster, token, "/api/v1/pods") == 200)

@@ -72,3 +72,18 @@ def test_argocd_server_restarts_once_for_a_new_identity_ca_and_never_again() -> 
     again = FakeKubectl(digest)
     assert argocd.trust_identity_ca(again, ca) is False
     assert [call for call in again.calls if "get" not in call] == []
+
+
+def test_argocd_and_grafana_ask_for_the_scopes_devs_realm_offers() -> None:
+    """Keycloak answers invalid_scope to a scope the realm lacks: the browser sign-ins of Argo CD
+    and Grafana ask for exactly what Realm makes (the groups scope included)."""
+    from biogitops.config.labs import load_labs
+    from biogitops.paths import REPO_ROOT
+    from biogitops.render.grafana import grafana_sign_on
+
+    argocd_cm = (REPO_ROOT / "clusters/argocd/config/templates/configmap-argocd-cm.yaml").read_text()
+    assert f"requestedScopes: [{', '.join(sso.BROWSER_SCOPES.split())}]" in argocd_cm
+    issuer = {"issuer": "https://127.0.0.1:26440/realms/bio-gitops", "clientID": "bio-gitops", "publicClient": True}
+    grafana = grafana_sign_on(issuer, load_labs("dev"))["grafana"]["grafana.ini"]["auth.generic_oauth"]
+    assert grafana["scopes"] == sso.BROWSER_SCOPES
+    assert sso.groups_scope_representation()["name"] in sso.BROWSER_SCOPES.split()
