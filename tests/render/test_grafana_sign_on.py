@@ -165,6 +165,7 @@ class FakeGrafana(http.server.BaseHTTPRequestHandler):
     """Grafana's organisation API as the hook uses it, on loopback; admin:pw is the chart's admin."""
 
     orgs: ClassVar[list[str]] = ["Main Org."]
+    password: ClassVar[str] = "pw"  # what Grafana's admin has now (a changed one answers 401)
 
     def _reply(self, code: int) -> None:
         self.send_response(code)
@@ -174,15 +175,22 @@ class FakeGrafana(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/api/health":
             return self._reply(200)
-        if self.headers.get("Authorization") != "Basic " + base64.b64encode(b"admin:pw").decode():
+        if not self._authorised():
             return self._reply(401)
         name = self.path.removeprefix("/api/orgs/name/")
         return self._reply(200 if name in self.orgs else 404)
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if not self._authorised():
+            return self._reply(401)
         self.orgs.append(body["name"])
         self._reply(200)
+
+    def _authorised(self) -> bool:
+        return (
+            self.headers.get("Authorization") == "Basic " + base64.b64encode(f"admin:{self.password}".encode()).decode()
+        )
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -214,6 +222,14 @@ def test_every_mapped_organisation_is_created_by_the_hook(env: str) -> None:
     assert FakeGrafana.orgs == ["Main Org.", "lab-genomics", "lab-proteomics"]
     assert run_hook(script, orgs) == 0  # the restart: nothing to create
     assert run_hook(script, "") == 0  # no issuer known, no organisations to make
+    # an admin password changed in the UI: logged, and Grafana keeps running (no restart loop)
+    FakeGrafana.orgs, FakeGrafana.password = ["Main Org."], "changed"
+    try:
+        assert run_hook(script, orgs) == 0
+    finally:
+        FakeGrafana.password = "pw"
+    assert FakeGrafana.orgs == ["Main Org."]
+    assert "pw" not in script and "-u " not in script, "the admin's password never goes on curl's command line"
 
 
 def test_dev_rendered_before_its_identity_provider_runs_keeps_the_local_admin() -> None:

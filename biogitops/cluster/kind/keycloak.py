@@ -143,11 +143,14 @@ class ContainerKeycloak(DevKeycloak):
         self.ca_pem()
         data = self.home / "data"
         data.mkdir(parents=True, exist_ok=True, mode=0o700)
-        env_file = self.home / "bootstrap.env"  # read by Keycloak only while its master realm has no user
-        if not env_file.is_file():
-            env_file.touch(mode=0o600)
-            env_file.write_text(
-                f"KC_BOOTSTRAP_ADMIN_USERNAME={ADMIN}\nKC_BOOTSTRAP_ADMIN_PASSWORD={self.admin_password()}\n"
+        # the first admin, in a 0600 file read by Keycloak itself: an --env-file would show it in
+        # `docker inspect`; Keycloak reads it only while its master realm has no user
+        conf = self.home / "conf"
+        conf.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not (conf / "keycloak.conf").is_file():
+            (conf / "keycloak.conf").touch(mode=0o600)
+            (conf / "keycloak.conf").write_text(
+                f"bootstrap-admin-username={ADMIN}\nbootstrap-admin-password={self.admin_password()}\n"
             )
         return [
             "--name",
@@ -160,8 +163,8 @@ class ContainerKeycloak(DevKeycloak):
             "unless-stopped",  # comes back with the engine, as the nodes do
             "--user",
             f"{os.getuid()}:{os.getgid()}",
-            "--env-file",
-            str(env_file),
+            "-v",
+            f"{conf}:/conf:ro",
             "-v",
             f"{self.home / 'certs'}:/certs:ro",
             "-v",
@@ -170,6 +173,7 @@ class ContainerKeycloak(DevKeycloak):
             "--label",
             f"bio-gitops.io/beside={self.cluster_name}",
             image,
+            "--config-file=/conf/keycloak.conf",  # a global option: before the command
             "start",
             "--optimized",
             f"--hostname={self.base_url}",
@@ -217,7 +221,9 @@ class ContainerKeycloak(DevKeycloak):
         return "ready" if self.ready() else ("running" if self.alive() else "stopped")
 
     def ready_or_dead(self) -> bool:
-        if not self.alive():
+        info = self._inspect()
+        # exited, or restarted by the engine after exiting (--restart): it will not come up by waiting
+        if not info or not info["State"]["Running"] or info["State"].get("Restarting"):
             logs = _docker(["logs", "--tail", "1", self.container], check=False)
             last = (logs.stdout + logs.stderr).strip().splitlines()[-1:] or ["no log"]
             raise Fatal(f"{self.what} exited: {last[0]}", f"docker logs {self.container}")
