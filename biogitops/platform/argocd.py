@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from biogitops.cluster import Provider
+from biogitops.cluster.kube import wait_until
 from biogitops.cluster.kwok.argocd import NAMESPACE, LocalArgoCD
 from biogitops.render.argocd_manifests import manifests as incluster_manifests
 from biogitops.render.manifests import argocd_config
@@ -75,16 +76,24 @@ def install(provider: Provider, progress=_quiet) -> None:
 CA_ANNOTATION = "bio-gitops.io/identity-ca"
 
 
-def trust_identity_ca(kubectl, ca_pem: bytes, progress=_quiet) -> bool:
+def trust_identity_ca(kubectl, ca_pem: bytes, progress=_quiet, timeout: float = 180) -> bool:
     """Restart the in-cluster argocd-server once it should trust dev's identity CA. It makes its
     OIDC client once, when the process starts (Argo CD 3.5.3 server.NewServer; a changed
     argocd-cm only re-runs the listeners), so `oidc.config.rootCA` reaches it through a restart
-    alone. The CA's hash in the pod template says which CA it started with: a repeated bootstrap
-    with the same CA writes nothing. True when it restarted."""
+    alone: first wait until argocd-cm carries this CA, then restart. The CA's hash in the pod
+    template says which CA it started with: a repeated bootstrap with the same CA writes nothing.
+    True when it restarted."""
     digest = hashlib.sha256(ca_pem).hexdigest()[:16]
     path = "{.spec.template.metadata.annotations.bio-gitops\\.io/identity-ca}"
     if kubectl.run("-n", NAMESPACE, "get", "deployment", "argocd-server", "-o", f"jsonpath={path}").strip() == digest:
         return False
+    wanted = "".join(ca_pem.decode().split())
+
+    def configured() -> bool:
+        oidc = kubectl.run("-n", NAMESPACE, "get", "configmap", "argocd-cm", "-o", "jsonpath={.data.oidc\\.config}")
+        return wanted in "".join(oidc.split())
+
+    wait_until(configured, timeout, "argocd-cm's oidc.config to carry the identity provider's CA", progress)
     progress("restarting argocd-server: it reads the identity provider's CA only when it starts")
     patch = {"spec": {"template": {"metadata": {"annotations": {CA_ANNOTATION: digest}}}}}
     kubectl.run("-n", NAMESPACE, "patch", "deployment", "argocd-server", "--type=merge", "-p", json.dumps(patch))

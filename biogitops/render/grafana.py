@@ -11,7 +11,8 @@ Argo CD does. Bootstrap passes the result to the kube-prometheus-stack Applicati
 (bootstrap chart values `addonValues`), the way it already passes the settings it computed: Grafana's
 org mapping is one ini key over every lab, and no ApplicationSet generator can fold the lab files into
 one value. So a lab file added without `invoke bootstrap` (which `invoke lab.new` asks for, and which
-syncs dev's realm too) gets no Grafana organisation until the next bootstrap: access is late, never wider.
+syncs dev's realm too) gets no Grafana organisation until the next bootstrap, and a group taken out
+of a lab file keeps its Viewer role until then (handbook/SIGN-ON.md says to bootstrap after such a change).
 
 Who gets what (role_attribute_strict: a user with no mapped group is refused):
   platform-admins          Grafana server admin, Admin of the main organisation (and, as server
@@ -41,8 +42,9 @@ ORG_PREFIX = "lab-"  # a lab's organisation is named like its namespace
 LAB_ROLE = "Viewer"
 # the client secret of staging's and prod's Grafana client, sealed per environment (secrets/);
 # Grafana reads GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET from it, so it never sits in grafana.ini
-# (optional: Grafana still starts, its SSO button failing, until the environment's sealed Secret lands)
-CLIENT_SECRET = {"name": "grafana-oidc", "key": "client-secret", "optional": True}
+# (required: until the environment's sealed Secret is committed Grafana does not start, and Argo CD
+# shows the observability Application Degraded, rather than Healthy with a sign-in that fails)
+CLIENT_SECRET = {"name": "grafana-oidc", "key": "client-secret"}
 # org_mapping is split on spaces and commas, each entry on `:`; Grafana releases that read the group
 # part as a regular expression would widen a group with these, and `\` escapes a `:`
 UNSAFE = re.compile(r"[\s:,\\\[\]\"'^$.*+?(){}|]")

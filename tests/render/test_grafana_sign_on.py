@@ -137,8 +137,8 @@ def test_the_client_secret_never_sits_in_the_values(env: str) -> None:
         assert env_from == {}
     else:
         ref = env_from["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"]["secretKeyRef"]
-        # optional: without the sealed Secret Grafana still starts (the pod would not, otherwise)
-        assert ref == {"name": "grafana-oidc", "key": "client-secret", "optional": True}
+        # required: a missing sealed Secret shows as a Degraded Application, not a silent failure
+        assert ref == {"name": "grafana-oidc", "key": "client-secret"}
     assert grafana["grafana.ini"]["auth.generic_oauth"]["use_pkce"] is True
 
 

@@ -7,8 +7,10 @@ import base64
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
+from biogitops.errors import BioGitopsError
 from biogitops.platform import sso
 
 
@@ -49,12 +51,15 @@ def test_the_exec_credential_expires_with_the_token() -> None:
 class FakeKubectl:
     """The argocd-server Deployment's pod-template annotation, and what was run against it."""
 
-    def __init__(self, annotation: str) -> None:
+    def __init__(self, annotation: str, oidc_config: str = "") -> None:
         self.annotation = annotation
+        self.oidc_config = oidc_config  # argocd-cm's oidc.config
         self.calls: list[tuple[str, ...]] = []
 
     def run(self, *args: str, timeout: float = 120) -> str:
         self.calls.append(args)
+        if "configmap" in args:
+            return self.oidc_config
         return self.annotation if "get" in args else ""
 
 
@@ -64,7 +69,13 @@ def test_argocd_server_restarts_once_for_a_new_identity_ca_and_never_again() -> 
     from biogitops.platform import argocd
 
     ca = b"-----BEGIN CERTIFICATE-----\ndev\n-----END CERTIFICATE-----\n"
-    fresh = FakeKubectl("")
+    stale = FakeKubectl("", oidc_config="issuer: https://x\nrootCA: |\n  -----BEGIN CERTIFICATE-----\n  old\n")
+    with pytest.raises(BioGitopsError, match="argocd-cm's oidc.config to carry"):  # never restarted onto the old CA
+        argocd.trust_identity_ca(stale, ca, timeout=0.5)
+    assert not any("patch" in call for call in stale.calls)
+    fresh = FakeKubectl(
+        "", oidc_config="rootCA: |\n  -----BEGIN CERTIFICATE-----\n  dev\n  -----END CERTIFICATE-----\n"
+    )
     assert argocd.trust_identity_ca(fresh, ca) is True
     assert any("patch" in call for call in fresh.calls) and any("rollout" in call for call in fresh.calls)
     patch = next(call for call in fresh.calls if "patch" in call)[-1]

@@ -37,6 +37,7 @@ HTTPS, MANAGEMENT = 8443, 9000
 # for a machine where no kind cluster made the network yet
 KIND_NETWORK_ARGS = ("-d=bridge", "-o", "com.docker.network.bridge.enable_ip_masquerade=true")
 KIND_IPV6_SUBNET = "fc00:f853:ccd:e793::/64"
+KIND_IPV4_SUBNET = "172.18.0.0/16"  # what the engine usually gives kind's network
 
 
 def _quiet(_: str) -> None:
@@ -206,7 +207,17 @@ class ContainerKeycloak(DevKeycloak):
             progress(f"restarting {self.what}: its image or arguments changed")
             _docker(["rm", "-f", self.container])
         progress(f"starting {self.what} at {self.base_url}")
-        _docker(["run", "-d", "--label", f"bio-gitops.io/args={json.dumps(args)}", *args])
+        try:
+            _docker(["run", "-d", "--label", f"bio-gitops.io/args={json.dumps(args)}", *args])
+        except KeycloakContainerError as err:
+            if "user configured subnets" not in err.message:
+                raise
+            _docker(["rm", "-f", self.container], check=False)
+            raise KeycloakContainerError(
+                f"this engine gives no fixed address on the {NETWORK!r} network (the engine chose its subnet)",
+                f"with no kind cluster left (`kind get clusters`), `docker network rm {NETWORK}`: bootstrap then "
+                "makes it with a subnet of its own",
+            ) from None
         return True
 
     def probe(self) -> bool:

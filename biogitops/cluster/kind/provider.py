@@ -231,6 +231,8 @@ class KindProvider(Provider):
         current = self.status()
         if current.ready:
             self.check_trusts_identity()
+            if idp := self.identity():  # the API server reloads the file: a new dev CA reaches it
+                authn.write_config(self.authentication_config, idp.issuer, idp.ca_pem())
             progress("reusing the running kind cluster")
             self.load_platform_images(progress)
             return current
