@@ -7,7 +7,9 @@ charts with these functions too (Gatekeeper's CRDs beside kwok).
 
 from __future__ import annotations
 
+import json
 import subprocess
+import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -45,7 +47,7 @@ APP_CHARTS: dict[str, tuple[Path, list[str], dict]] = {
     "spark-lab": (
         APPS / "spark-operator" / "lab",
         [APP_VALUES["spark"]],
-        {"lab": "example", "sparkPi": {"enabled": True}},
+        {"lab": "example", "sparkPi": {"enabled": True}, "wordcount": {"enabled": True}},
     ),
     "galaxy-extras": (APPS / "galaxy" / "extras", ["applications/galaxy/values.yaml", APP_VALUES["galaxy"]], {}),
 }
@@ -190,15 +192,23 @@ def _tool_module_chart(name: str, pins: Pins) -> Path:
     return path
 
 
-def render_upstream(name: str, env: str, source: list[str], namespace: str | None = None) -> list[dict]:
-    """One upstream chart with our values for `env`, nulls dropped as the API server would."""
+def render_upstream(
+    name: str, env: str, source: list[str], namespace: str | None = None, extra_values: dict | None = None
+) -> list[dict]:
+    """One upstream chart with our values for `env`, nulls dropped as the API server would;
+    `extra_values` after them (what a machine adds: the image built here on kind)."""
     pins_version = load_pins().charts[name]["version"]
     # an add-on's own namespace; a lab app (galaxy) goes to a lab's
     namespace = namespace or _chart_spec(name).get("namespace", "lab-example")
     cmd = [str(tools.which("helm")), "template", name, *source, "--namespace", namespace]
     for vf in upstream_value_files(name, env):
         cmd += ["-f", str(vf)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as extra:
+        if extra_values:
+            extra.write(json.dumps(extra_values))
+            extra.flush()
+            cmd += ["-f", extra.name]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BioGitopsError(f"helm template {name} {pins_version} ({env} values) failed: {proc.stderr.strip()[-200:]}")
     return [drop_nulls(o) for o in yaml.safe_load_all(proc.stdout) if o]
