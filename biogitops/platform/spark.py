@@ -77,14 +77,14 @@ def check_app(app: str) -> None:
 def operator_objects(env: str, image: str = "") -> list[dict[str, Any]]:
     """The operator chart at its pinned version, from its Go module, with our values for `env`
     (`image`: the reference to run instead of upstream's, the one built here on kind)."""
+    from biogitops.cluster.kind.load import containerd_name
     from biogitops.render.targets import module_chart, render_upstream
 
     extra: dict[str, Any] = {}
     if image:
-        repository, tag = image.rsplit(":", 1)
-        registry, _, repository = ("docker.io/" + repository if repository.count("/") < 2 else repository).partition(
-            "/"
-        )
+        # the chart writes registry/repository:tag; ours is a Docker Hub-style name kind's nodes hold
+        name, tag = containerd_name(image).rsplit(":", 1)
+        registry, repository = name.split("/", 1)
         extra["image"] = {"registry": registry, "repository": repository, "tag": tag, "pullPolicy": "IfNotPresent"}
     objs = render_upstream(
         "spark-operator", env, [str(module_chart("spark-operator", load_pins()))], NAMESPACE, extra or None
