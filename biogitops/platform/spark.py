@@ -150,7 +150,9 @@ def install_operator(target: Target, progress=print, timeout: float = 300) -> st
         raise BioGitopsError(
             f"namespace {NAMESPACE} does not exist", f"`invoke bootstrap --env {target.env}` creates it (clusters/base)"
         )
-    argo = kubectl.json("-n", "argocd", "get", "applications.argoproj.io", "-l", "bio-gitops.io/layer=addons")
+    argo = {}
+    if kubectl.ok("get", "crd", "applications.argoproj.io"):
+        argo = kubectl.json("-n", "argocd", "get", "applications.argoproj.io", "-l", "bio-gitops.io/layer=addons")
     for app in argo.get("items", []):
         status = app.get("status") or {}
         if app["metadata"]["name"] == "spark-operator" and (status.get("health") or {}).get("status") == "Healthy":
@@ -163,14 +165,25 @@ def install_operator(target: Target, progress=print, timeout: float = 300) -> st
         f"module ({len(objs)} objects) into {NAMESPACE}"
     )
     kubectl.apply_text(yaml.safe_dump_all(objs))
-    wait_until(
-        lambda: not operator_state(target),
-        timeout,
-        "the Spark operator (controller, webhook and its CA)",
-        progress=progress,
-        interval=5,
-        hint=f"kubectl -n {NAMESPACE} get pods; kubectl -n {NAMESPACE} logs deploy/spark-operator-webhook",
-    )
+    missing = {"now": ""}
+
+    def ready() -> bool:
+        missing["now"] = operator_state(target)
+        return not missing["now"]
+
+    try:
+        wait_until(
+            ready,
+            timeout,
+            "the Spark operator",
+            progress=lambda line: progress(f"{line}: {missing['now']}"),
+            interval=5,
+        )
+    except BioGitopsError:
+        raise BioGitopsError(
+            f"the Spark operator is not ready after {timeout:.0f}s: {missing['now']}",
+            f"kubectl -n {NAMESPACE} get pods; kubectl -n {NAMESPACE} logs deploy/spark-operator-webhook",
+        ) from None
     progress("spark operator: ready")
     return "module"
 

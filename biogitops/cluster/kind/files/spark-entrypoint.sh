@@ -8,16 +8,16 @@
 #   entrypoint.sh CMD ARGS...       anything else, run as it is
 #
 # Pods run as an arbitrary uid (a SparkApplication's securityContext): Hadoop's login inside
-# Spark needs a passwd entry for it, so one is lent through nss_wrapper when /etc/passwd has none.
+# Spark needs a passwd entry for it, so one is lent through nss_wrapper when /etc/passwd has none
+# (in /tmp: the operator's pods have a read-only root).
 set -euo pipefail
 
 uid="$(id -u)"
 gid="$(id -g)"
 if ! getent passwd "$uid" >/dev/null; then
   wrapper="$(find /usr/lib -name libnss_wrapper.so -print -quit)"
-  if [ -n "$wrapper" ]; then
-    NSS_WRAPPER_PASSWD="$(mktemp)"
-    NSS_WRAPPER_GROUP="$(mktemp)"
+  # a read-only root without a writable /tmp (the operator's webhook) runs nothing that needs it
+  if [ -n "$wrapper" ] && NSS_WRAPPER_PASSWD="$(mktemp 2>/dev/null)" && NSS_WRAPPER_GROUP="$(mktemp 2>/dev/null)"; then
     echo "spark:x:${uid}:${gid}:${SPARK_USER_NAME:-spark}:${HOME:-/tmp}:/bin/false" >"$NSS_WRAPPER_PASSWD"
     echo "spark:x:${gid}:" >"$NSS_WRAPPER_GROUP"
     export LD_PRELOAD="$wrapper" NSS_WRAPPER_PASSWD NSS_WRAPPER_GROUP
