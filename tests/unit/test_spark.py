@@ -26,6 +26,8 @@ def test_wordcount_runs_our_job_from_the_image_as_the_labs_spark_account() -> No
         assert spec[role]["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
         assert spec[role]["securityContext"]["runAsNonRoot"] is True
     assert spec["executor"]["instances"] >= 2
+    # dev runs on a laptop's kind: a quarter CPU asked per pod, Spark's cores unchanged
+    assert (spec["driver"]["coreRequest"], spec["driver"]["cores"]) == ("250m", 1)
     assert spec["timeToLiveSeconds"] > 0
 
 
