@@ -32,3 +32,24 @@ def test_without_an_image_the_chart_runs_upstreams_release() -> None:
         if o["kind"] == "Deployment" and o["metadata"]["name"] == "spark-operator-controller"
     ]
     assert controller["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":2.5.2")
+
+
+def test_the_labs_spark_claim_is_one_its_spark_pods_may_mount() -> None:
+    """The word count's executors are created by the lab's `spark` account, which
+    lab-platform-services holds to the lab's own claims: the Spark chart's claim is one of them."""
+    import ast
+
+    import yaml
+
+    from biogitops.paths import REPO_ROOT
+    from biogitops.render.manifests import helm_template
+
+    policy = REPO_ROOT / "clusters/base/admission/validatingadmissionpolicy-lab-platform-services.yaml"
+    variables = {v["name"]: v["expression"] for v in yaml.safe_load(policy.read_text())["spec"]["variables"]}
+    member_claims = ast.literal_eval(variables["memberClaims"])
+    objs = helm_template(spark.CHART, [{"lab": "genomics", "wordcount": {"enabled": True}}])
+    claims = {o["metadata"]["name"] for o in objs if o["kind"] == "PersistentVolumeClaim"}
+    [app] = [o for o in objs if o["kind"] == "SparkApplication"]
+    mounted = {v["persistentVolumeClaim"]["claimName"] for v in app["spec"]["volumes"]}
+    assert mounted == claims == {"spark-data"}
+    assert claims <= set(member_claims)
