@@ -67,10 +67,11 @@ def test_spark_pods_stay_inside_the_labs_quota(target: Target, wordcount: spark.
     for pod, resources in wordcount.resources.items():
         requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
         assert {"cpu", "memory"} <= set(requests) and "memory" in limits, f"{pod}: {resources}"
-        total["cpu"] += quantity(requests["cpu"])
-        total["memory"] += quantity(requests["memory"])
+        total["cpu"] += float(quantity(requests["cpu"]))
+        total["memory"] += float(quantity(requests["memory"]))
     assert len(wordcount.resources) >= 3, wordcount.resources
-    assert total["cpu"] <= quantity(hard["requests.cpu"]) and total["memory"] <= quantity(hard["requests.memory"])
+    assert total["cpu"] <= float(quantity(hard["requests.cpu"]))
+    assert total["memory"] <= float(quantity(hard["requests.memory"]))
 
 
 def test_sparkapplication_with_remote_deps_is_refused_naming_the_rule(target: Target) -> None:
