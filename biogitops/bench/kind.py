@@ -102,6 +102,8 @@ def run(env: str, cold: bool) -> dict:
     target = Target(env, "kind", instance=INSTANCE)
     target.provider.delete()
     try:
+        if (idp := target.provider.identity()) is not None:  # before the cluster, as bootstrap starts it
+            results["identity_provider_start_s"] = _timed(lambda: idp.start(print))
         results["cluster_create_s"] = _timed(lambda: target.provider.create(print))
         results["bootstrap_s"] = _timed(Bootstrap(target, print, timeout=1800).run)
     finally:

@@ -478,8 +478,9 @@ def generated_applications(env: str) -> list[dict[str, Any]]:
     from biogitops.render.targets import PLACEHOLDER_REPO
 
     settings = load_settings(env)
-    values = bootstrap_values(settings, load_pins(), PLACEHOLDER_REPO, settings.repo_revision)
-    graph = expected_graph(settings, load_labs(env), render_bootstrap(values), values)
+    labs = load_labs(env)
+    values = bootstrap_values(settings, load_pins(), PLACEHOLDER_REPO, settings.repo_revision, labs=labs)
+    graph = expected_graph(settings, labs, render_bootstrap(values), values)
     return [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **app} for app in graph.applications.values()]
 
 

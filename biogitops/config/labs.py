@@ -50,6 +50,7 @@ CPU_PATTERN = r"[0-9]+(\.[0-9]+)?m?"  # millicores allowed
 BYTES_PATTERN = r"[0-9]+(\.[0-9]+)?(k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?"  # never millibytes: `16m` is 0.016 bytes
 # an OIDC group: printable ASCII without spaces (no unicode lookalikes of another lab's group)
 GROUP_PATTERN = r"[!-~]{1,128}"
+PLATFORM_GROUP = "platform-admins"  # clusters/base/rbac/clusterrolebinding-platform-admin.yaml; no lab's group
 FIELDS = ("name", "description", "owners", "members", "quota", "apps")
 QUOTA_FIELDS = ("cpu", "memory", "storage", "gpu")
 APP_FIELDS: dict[str, tuple[str, ...]] = {"nextflow": ("workdir",), "galaxy": (), "spark": ()}

@@ -106,6 +106,7 @@ IMAGE_SCHEMA: dict[str, Any] = {
                 "base": {"const": "debian"},  # the Debian root filesystem of nodeImage.debian
                 "tools": {"type": "array", "items": {"type": "string"}},  # pinned binaries it holds
                 "lab": {"type": "boolean"},  # a lab workload image: loaded when a run needs it
+                "beside": {"type": "boolean"},  # runs beside the cluster: never loaded into it
                 "packages": {"type": "array", "items": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9.+-]*(=\S+)?$"}},
                 "maven": {
                     "type": "object",
@@ -136,6 +137,9 @@ IMAGE_SCHEMA: dict[str, Any] = {
                     },
                 },
                 "files": {"type": "object", "additionalProperties": {"type": "string"}},
+                # image path -> a pinned Java distribution of `tools` (recipe.py)
+                "dists": {"type": "object", "additionalProperties": {"type": "string"}},
+                "run": {"type": "array", "items": {"type": "string"}},
                 "env": {"type": "object", "additionalProperties": {"type": "string"}},
                 "user": {"type": "string"},
                 "entrypoint": {"type": "array", "items": {"type": "string"}},
@@ -278,6 +282,12 @@ class ImagePin:
     def lab(self) -> bool:
         """A lab workload image, loaded into kind when a run needs it (not at bootstrap)."""
         return bool(self.recipe.get("lab"))
+
+    @property
+    def beside(self) -> bool:
+        """An image run beside the cluster on the engine's network (dev's identity provider),
+        never loaded into the nodes."""
+        return bool(self.recipe.get("beside"))
 
     @property
     def ref(self) -> ImageRef:

@@ -81,6 +81,8 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                 # `local`: dev's own identity provider beside the cluster (biogitops/platform/sso.py)
                 "issuer": {"anyOf": [{"const": "local"}, {"type": "string", "pattern": "^https://[^@/\\s]+(/\\S*)?$"}]},
                 "clientID": {"type": "string", "minLength": 1},
+                # Grafana's own client at the provider (default: clientID); its secret is sealed per env
+                "grafanaClientID": {"type": "string", "minLength": 1},
                 "groupsClaim": {"type": "string", "minLength": 1},
             },
         },

@@ -220,13 +220,43 @@ def retained_volumes(kubectl: Kubectl, claims: list[dict[str, Any]]) -> list[str
     return sorted(out)
 
 
-def _stop_parent(kubectl: Kubectl, obj: dict[str, Any], apps: dict[str, Any], stopped: set[str]) -> None:
-    """Turn automated sync off on the Application that manages `obj`, so it does not recreate it."""
+def _stop_parent(
+    kubectl: Kubectl,
+    obj: dict[str, Any],
+    apps: dict[str, Any],
+    stopped: set[str],
+    appsets: dict[str, Any],
+    done: Drained,
+    progress: Progress,
+) -> None:
+    """Turn automated sync off on the Application that manages `obj`, and stop what manages that
+    Application in turn (its ApplicationSet would put automated sync back), so nothing recreates it."""
     parent = tracked_by(obj)
     if parent in apps and parent not in stopped:
+        stopped.add(parent)
+        # its ApplicationSet first: until that is gone it puts automated sync back at once
+        _stop_applicationsets(kubectl, apps[parent], apps, stopped, appsets, done, progress)
         patch = json.dumps({"spec": {"syncPolicy": {"automated": None}}})
         kubectl.run("-n", NAMESPACE, "patch", APPLICATION, parent, "--type=merge", "-p", patch)
-        stopped.add(parent)
+
+
+def _stop_applicationsets(
+    kubectl: Kubectl,
+    app: dict[str, Any],
+    apps: dict[str, Any],
+    stopped: set[str],
+    appsets: dict[str, Any],
+    done: Drained,
+    progress: Progress,
+) -> None:
+    """Delete the ApplicationSet that owns `app`, keeping its Applications, after stopping the
+    Application that manages that ApplicationSet (it would recreate it)."""
+    for ref in app["metadata"].get("ownerReferences") or []:
+        if ref.get("kind") == "ApplicationSet" and ref["name"] in appsets:
+            progress(f"ApplicationSet {ref['name']}: stop its parent, delete it, keep its Applications")
+            _stop_parent(kubectl, appsets.pop(ref["name"]), apps, stopped, appsets, done, progress)
+            kubectl.run("-n", NAMESPACE, "delete", APPLICATIONSET, ref["name"], "--cascade=orphan")
+            done.applicationsets.append(ref["name"])
 
 
 def drain(
@@ -288,15 +318,11 @@ def _drain(
     by_name = {s["metadata"]["name"]: s for s in appsets}
     live = sorted(a for a in owned if a in apps)
     for name in live:
-        refs = apps[name]["metadata"].get("ownerReferences") or []
-        for ref in refs:
-            if ref.get("kind") == "ApplicationSet" and ref["name"] in by_name:
-                progress(f"ApplicationSet {ref['name']}: stop its parent, delete it, keep its Applications")
-                _stop_parent(kubectl, by_name.pop(ref["name"]), apps, stopped)
-                kubectl.run("-n", NAMESPACE, "delete", APPLICATIONSET, ref["name"], "--cascade=orphan")
-                done.applicationsets.append(ref["name"])
-        if not refs:
-            _stop_parent(kubectl, apps[name], apps, stopped)
+        # whatever would recreate the Application: its ApplicationSet, or the Application whose
+        # chart holds it (and that one's ApplicationSet, which would turn its automated sync back on)
+        _stop_applicationsets(kubectl, apps[name], apps, stopped, by_name, done, progress)
+        if not apps[name]["metadata"].get("ownerReferences"):
+            _stop_parent(kubectl, apps[name], apps, stopped, by_name, done, progress)
     kept_names = {_describe(o) for o in kept}
     for name in live:
         progress(f"Application {name}: deleting {', '.join(owned[name])}")

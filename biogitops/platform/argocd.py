@@ -6,6 +6,8 @@ install(provider, progress)          # idempotent; waits until Argo CD answers
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import yaml
@@ -68,3 +70,23 @@ def install(provider: Provider, progress=_quiet) -> None:
         "--timeout=300s",
         timeout=320,
     )
+
+
+CA_ANNOTATION = "bio-gitops.io/identity-ca"
+
+
+def trust_identity_ca(kubectl, ca_pem: bytes, progress=_quiet) -> bool:
+    """Restart the in-cluster argocd-server once it should trust dev's identity CA. It makes its
+    OIDC client once, when the process starts (Argo CD 3.5.3 server.NewServer; a changed
+    argocd-cm only re-runs the listeners), so `oidc.config.rootCA` reaches it through a restart
+    alone. The CA's hash in the pod template says which CA it started with: a repeated bootstrap
+    with the same CA writes nothing. True when it restarted."""
+    digest = hashlib.sha256(ca_pem).hexdigest()[:16]
+    path = "{.spec.template.metadata.annotations.bio-gitops\\.io/identity-ca}"
+    if kubectl.run("-n", NAMESPACE, "get", "deployment", "argocd-server", "-o", f"jsonpath={path}").strip() == digest:
+        return False
+    progress("restarting argocd-server: it reads the identity provider's CA only when it starts")
+    patch = {"spec": {"template": {"metadata": {"annotations": {CA_ANNOTATION: digest}}}}}
+    kubectl.run("-n", NAMESPACE, "patch", "deployment", "argocd-server", "--type=merge", "-p", json.dumps(patch))
+    kubectl.run("-n", NAMESPACE, "rollout", "status", "deployment/argocd-server", "--timeout=300s", timeout=320)
+    return True

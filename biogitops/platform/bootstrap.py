@@ -49,6 +49,7 @@ from biogitops.platform.gitsource import bare_repo, source_for
 from biogitops.render import affected, crds, sealing
 from biogitops.render.manifests import (
     Graph,
+    addon_values,
     bootstrap_values,
     expected_graph,
     is_upstream,
@@ -277,7 +278,7 @@ class Bootstrap:
         if self.settings.addon_enabled("gatekeeper"):
             self.provider.prepare_gatekeeper(self.progress)  # kwok: its manager, built once and cached
         # render everything once with a placeholder source: invalid data fails before any apply
-        probe = bootstrap_values(self.settings, pins, "https://example.invalid/repo.git", "HEAD")
+        probe = bootstrap_values(self.settings, pins, "https://example.invalid/repo.git", "HEAD", labs=self.labs)
         expected_graph(self.settings, self.labs, [*render_bootstrap(probe), root_application(probe)], probe)
 
     def cluster(self) -> None:
@@ -285,7 +286,7 @@ class Bootstrap:
         if idp is not None:
             idp.launch(self.progress)  # half a minute or more: it starts while the cluster does
         elif (self.settings.raw.get("sso") or {}).get("issuer") == "local":
-            self.progress(f"identity provider: runs beside kwok only so far; on {self.provider.name} no user tokens")
+            self.progress(f"identity provider: runs beside kwok and kind only; on {self.provider.name} no user tokens")
         self.provider.create(self.progress)
         if idp is not None:
             idp.wait(self.progress)
@@ -304,10 +305,13 @@ class Bootstrap:
         source = source_for(self.provider, self.progress)
         self.commit = source.commit
         api_server = kube.api_server_endpoints(self.kubectl)
-        self.values = bootstrap_values(self.settings, load_pins(), source.url, source.revision, api_server)
+        self.values = bootstrap_values(
+            self.settings, load_pins(), source.url, source.revision, api_server, labs=self.labs
+        )
         if (idp := self.provider.identity()) is not None:
-            # Argo CD trusts dev's own identity provider: its URL and CA exist only on this machine
+            # Argo CD and Grafana trust dev's own identity provider: its URL and CA exist only on this machine
             self.values["sso"] = sso.argocd_values(idp)
+            self.values["addonValues"] = addon_values(self.values["sso"], self.labs)
         objs = [*render_bootstrap(self.values), root_application(self.values)]
         self.graph = expected_graph(self.settings, self.labs, objs, self.values)
         self.result.graph = self.graph
@@ -366,6 +370,8 @@ class Bootstrap:
         names = sorted(self.graph.applications)
         self.result.states = self.wait_apps(names, "all Applications")
         self.wait_projects(self.graph.projects, "step wait")
+        if self.provider.argocd_mode != "local" and (idp := self.provider.identity()) is not None:
+            argocd.trust_identity_ca(self.kubectl, idp.ca_pem(), self.progress)
 
     # ---------------------------------------------------------------- driver
     def run(self, stop_after: str | None = None) -> Result:

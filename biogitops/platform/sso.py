@@ -18,6 +18,8 @@ name a `system:` user or group.
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
 import secrets
 import urllib.error
@@ -28,11 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import yaml
+
 from biogitops.cluster.authn import CLIENT_ID, PREFIX
-from biogitops.config.labs import Lab
+from biogitops.config.labs import PLATFORM_GROUP, Lab
 from biogitops.errors import BioGitopsError
 
-PLATFORM_GROUP = "platform-admins"  # clusters/base/rbac/clusterrolebinding-platform-admin.yaml
 PLATFORM_USER = "platform-admin"
 MANAGED = "managed-by"  # group attribute that marks what this module made
 GROUP_NAME_MAX = 255  # Keycloak's column for a group name
@@ -248,6 +251,43 @@ class Realm:
             groups = self._call("GET", f"/admin/realms/{self.realm}/users/{record['id']}/groups")
             listing[user] = sorted(g["name"] for g in groups)
         return listing
+
+
+def exec_credential(id_token: str) -> dict[str, Any]:
+    """The ExecCredential a kubeconfig's exec plugin hands kubectl: the token and when it expires
+    (kubectl asks again then)."""
+    payload = id_token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    expires = datetime.datetime.fromtimestamp(claims["exp"], datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "kind": "ExecCredential",
+        "status": {"token": id_token, "expirationTimestamp": expires},
+    }
+
+
+def user_kubeconfig(admin_kubeconfig: Path, user: str, token_command: list[str]) -> dict[str, Any]:
+    """A kubeconfig that is `user` and nothing else: the cluster's server and CA from the admin's
+    kubeconfig, no client certificate (the API server would take it over any token), and an
+    exec plugin that runs `token_command` for a fresh ID token whenever the last one expires."""
+    admin = yaml.safe_load(admin_kubeconfig.read_text())
+    current = next(c for c in admin["contexts"] if c["name"] == admin["current-context"])["context"]
+    cluster = next(c for c in admin["clusters"] if c["name"] == current["cluster"])
+    exec_plugin = {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "command": token_command[0],
+        "args": token_command[1:],
+        "interactiveMode": "Never",
+        "provideClusterInfo": False,
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [cluster],
+        "users": [{"name": user, "user": {"exec": exec_plugin}}],
+        "contexts": [{"name": user, "context": {"cluster": cluster["name"], "user": user}}],
+        "current-context": user,
+    }
 
 
 def argocd_values(idp: IdentityProvider) -> dict[str, Any]:

@@ -58,9 +58,9 @@ def environment_graph(env: str) -> str:
     """The Mermaid diagram of ENV as its repository defines it (`invoke graph --env ENV` writes it
     to handbook/graph-ENV.md)."""
     settings = load_settings(env)
-    values = manifests.bootstrap_values(settings, load_pins(), f"<{env} repository>", settings.repo_revision)
+    labs = load_labs(env)
+    values = manifests.bootstrap_values(settings, load_pins(), f"<{env} repository>", settings.repo_revision, labs=labs)
     if settings.repo_url != "local":
         values["repoURL"] = settings.repo_url
-    labs = load_labs(env)
     objs = [*manifests.render_bootstrap(values), manifests.root_application(values)]
     return mermaid(manifests.expected_graph(settings, labs, objs, values), env)

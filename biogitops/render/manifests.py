@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from biogitops.config.settings import Settings
 from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
 from biogitops.render import rendercache
+from biogitops.render.grafana import grafana_sign_on
 from biogitops.toolchain import tools
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: helm output is large
@@ -84,12 +86,19 @@ def helm_template(
 
 
 def bootstrap_values(
-    settings: Settings, pins: Pins, repo_url: str, revision: str, api_server: dict[str, str] | None = None
+    settings: Settings,
+    pins: Pins,
+    repo_url: str,
+    revision: str,
+    api_server: dict[str, str] | None = None,
+    labs: Iterable[Lab] = (),
 ) -> dict[str, Any]:
-    """The bootstrap chart's values: from the settings, pins.yaml and (once known) the cluster."""
+    """The bootstrap chart's values: from the settings, pins.yaml, the lab files (Grafana's
+    organisations: bootstrap and the render session pass them all) and (once known) the cluster."""
     addons = settings.addons
     charts = {name: dict(spec) for name, spec in pins.charts.items()}
     return {
+        "addonValues": addon_values(argocd_sso(settings), labs),
         "env": settings.env,
         "repoURL": repo_url,
         "revision": revision,
@@ -108,6 +117,13 @@ def argocd_sso(settings: Settings) -> dict[str, Any]:
     them in from the provider (platform/sso.py argocd_values); rendered offline it is left out."""
     sso = dict(settings.raw.get("sso") or {})
     return {} if sso.get("issuer") == "local" else sso
+
+
+def addon_values(sso: dict[str, Any], labs: Iterable[Lab]) -> dict[str, Any]:
+    """What the add-ons ApplicationSet passes to an add-on as valuesObject (bootstrap chart
+    `addonValues`): Grafana's sign-on for kube-prometheus-stack, once an issuer is known."""
+    grafana = grafana_sign_on(sso, labs)
+    return {"kube-prometheus-stack": grafana} if grafana else {}
 
 
 def gatekeeper_values(settings: Settings) -> dict[str, Any]:
@@ -223,6 +239,7 @@ def _expand(appset: dict[str, Any], elements: list[dict[str, Any]]) -> list[dict
             def lookup(match: re.Match) -> str:
                 return str(value_at(match.group(1)))
 
+            # `{{ toJson .a }}`, below
             def omit(match: re.Match) -> str:  # `{{ omit . "a" | toJson }}`
                 keys = re.findall(r'"(\w+)"', match.group(1))
                 return json.dumps({k: v for k, v in params.items() if k not in keys})
@@ -236,6 +253,7 @@ def _expand(appset: dict[str, Any], elements: list[dict[str, Any]]) -> list[dict
 
             node = re.sub(r"\{\{\s*omit \.((?:\s+\"\w+\")+)\s*\|\s*toJson\s*\}\}", omit, node)
             node = re.sub(r"\{\{\s*pick \.((?:\s+\"\w+\")+)\s*\|\s*toJson\s*\}\}", pick, node)
+            node = re.sub(r"\{\{\s*toJson \.([\w.]+)\s*\}\}", lambda m: json.dumps(value_at(m.group(1))), node)
             node = re.sub(r"\{\{\s*trimSuffix \"([^\"]*)\" \.([\w.]+)\s*\}\}", trim, node)
             return re.sub(r"\{\{\s*\.([\w.]+)\s*\}\}", lookup, node)
         if isinstance(node, list):

@@ -25,7 +25,9 @@ from biogitops.errors import BioGitopsError
 from biogitops.paths import REPO_ROOT
 from biogitops.render.manifests import (
     ARGOCD,
+    addon_values,
     argocd_config,
+    argocd_sso,
     bootstrap_values,
     helm_template,
     render_bootstrap,
@@ -83,7 +85,7 @@ def targets(env: str) -> dict[str, list[dict]]:
     labs = load_labs(env)
     check_apps(labs, settings)
     pins = load_pins()
-    values = bootstrap_values(settings, pins, PLACEHOLDER_REPO, settings.repo_revision)
+    values = bootstrap_values(settings, pins, PLACEHOLDER_REPO, settings.repo_revision, labs=labs)
     out: dict[str, list[dict]] = {
         f"{env}/overlay": kustomize(REPO_ROOT / "clusters" / env),
         f"{env}/bootstrap": render_bootstrap({**values, "rootValues": values}),
@@ -195,19 +197,21 @@ def _tool_module_chart(name: str, pins: Pins) -> Path:
 def render_upstream(
     name: str, env: str, source: list[str], namespace: str | None = None, extra_values: dict | None = None
 ) -> list[dict]:
-    """One upstream chart with our values for `env`, nulls dropped as the API server would;
-    `extra_values` after them (what a machine adds: the image built here on kind)."""
+    """One upstream chart with our values for `env`, then what bootstrap computes for it (its
+    Application's valuesObject: `addon_values`), then `extra_values` (what a machine adds: the
+    image built here on kind), nulls dropped as the API server would."""
     pins_version = load_pins().charts[name]["version"]
     # an add-on's own namespace; a lab app (galaxy) goes to a lab's
     namespace = namespace or _chart_spec(name).get("namespace", "lab-example")
     cmd = [str(tools.which("helm")), "template", name, *source, "--namespace", namespace]
     for vf in upstream_value_files(name, env):
         cmd += ["-f", str(vf)]
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as extra:
-        if extra_values:
-            extra.write(json.dumps(extra_values))
-            extra.flush()
-            cmd += ["-f", extra.name]
+    computed = addon_values(argocd_sso(load_settings(env)), load_labs(env)).get(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        for index, values in enumerate((computed, extra_values)):
+            if values:
+                (Path(tmp) / f"values-{index}.json").write_text(json.dumps(values))
+                cmd += ["-f", str(Path(tmp) / f"values-{index}.json")]
         proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BioGitopsError(f"helm template {name} {pins_version} ({env} values) failed: {proc.stderr.strip()[-200:]}")

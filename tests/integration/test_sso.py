@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import socket
 import ssl
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -28,8 +33,9 @@ from biogitops.cluster.target import Target
 from biogitops.config.labs import load_labs
 from biogitops.platform import bootstrap as bs
 from biogitops.platform import sso
+from biogitops.toolchain import tools
 
-from .conftest import Cluster
+from .conftest import Cluster, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +43,7 @@ def realm(cluster: Cluster, provider: Provider) -> Iterator[sso.Realm]:
     """Bootstrap starts the identity provider with the cluster and makes its realm from the lab files."""
     idp = provider.identity()
     if idp is None:
-        pytest.skip(f"dev's identity provider runs beside kwok only; {provider.name} has none yet")
+        pytest.skip(f"no identity provider of our own on {provider.name}: settings.yaml sso.issuer is not `local`")
     bs.Bootstrap(Target.of(provider), print).run()
     assert idp.ready(), "bootstrap leaves the identity provider running"
     yield sso.Realm(idp)
@@ -91,6 +97,21 @@ def test_a_member_sees_their_lab_and_nothing_else(cluster: Cluster, realm: sso.R
     user = whoami(cluster, token)
     assert user["username"] == f"{PREFIX}genomics-member"
     assert f"{PREFIX}genomics" in user["groups"]
+
+
+def test_kubectl_with_the_users_kubeconfig_is_that_user(cluster: Cluster, provider: Provider, tmp_path) -> None:
+    """What the handbook gives a lab member: `invoke sso.kubeconfig`, then plain kubectl (its exec
+    plugin asks `invoke sso.token` for each fresh token). The cluster's own kubeconfig with
+    `--token` would be the admin: its client certificate wins."""
+    env = {**os.environ, "PATH": f"{tools.tools_bin()}{os.pathsep}{os.environ['PATH']}"}
+    task = [sys.executable, "-m", "invoke", "sso.kubeconfig", "--env", "dev", "--provider", provider.name]
+    made = subprocess.run([*task, "--user", "genomics-member"], capture_output=True, text=True, env=env, check=True)
+    kubeconfig = made.stdout.strip().splitlines()[-1]
+    kubectl = [str(tools.tools_bin() / "kubectl"), "--kubeconfig", kubeconfig]
+    own = subprocess.run([*kubectl, "-n", "lab-genomics", "get", "pods"], capture_output=True, text=True, env=env)
+    other = subprocess.run([*kubectl, "-n", "lab-proteomics", "get", "pods"], capture_output=True, text=True, env=env)
+    assert own.returncode == 0, own.stderr
+    assert other.returncode != 0 and 'User "oidc:genomics-member" cannot list' in other.stderr, other.stderr
 
 
 def test_the_platform_admin_token_is_cluster_admin(cluster: Cluster, realm: sso.Realm) -> None:
@@ -175,12 +196,45 @@ def _sign(claims: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- Argo CD, with the same tokens
 
 
-def argocd_call(provider: Provider, token: str, method: str, path: str) -> tuple[int, Any]:
-    """Argo CD's API server beside kwok (plain HTTP on loopback), with an ID token as the bearer."""
-    port = local.port(provider.base_port, "argocd", "server")
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", method=method, headers={"Authorization": f"Bearer {token}"}
+@dataclass
+class ArgoCD:
+    """Where Argo CD's API answers: beside kwok, its local server; on kind, the in-cluster
+    argocd-server through a port-forward. Plain HTTP on loopback both ways: dev's server runs
+    with `server.insecure` (clusters/argocd/config/values.dev.yaml)."""
+
+    url: str
+
+
+@pytest.fixture(scope="module")
+def argocd_api(cluster: Cluster, provider: Provider, realm: sso.Realm) -> Iterator[ArgoCD]:
+    if provider.name == "kwok":
+        yield ArgoCD(f"http://127.0.0.1:{local.port(provider.base_port, 'argocd', 'server')}")
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    forward = subprocess.Popen(
+        cluster.kubectl.argv("-n", "argocd", "port-forward", "svc/argocd-server", f"{free}:80"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
+    try:
+        wait_until(lambda: local_port_open(free), 60, "kubectl port-forward to argocd-server")
+        yield ArgoCD(f"http://127.0.0.1:{free}")
+    finally:
+        forward.terminate()
+        forward.wait(10)
+
+
+def local_port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def argocd_call(api: ArgoCD, token: str, method: str, path: str) -> tuple[int, Any]:
+    """Argo CD's API with an ID token as the bearer, as `argocd --auth-token` sends it."""
+    req = urllib.request.Request(f"{api.url}{path}", method=method, headers={"Authorization": f"Bearer {token}"})
     if method == "POST":
         req.data = b"{}"
         req.add_header("Content-Type", "application/json")
@@ -191,26 +245,26 @@ def argocd_call(provider: Provider, token: str, method: str, path: str) -> tuple
         return err.code, err.read().decode(errors="replace")
 
 
-def test_argocd_shows_a_member_only_their_labs_applications(provider: Provider, realm: sso.Realm) -> None:
+def test_argocd_shows_a_member_only_their_labs_applications(argocd_api: ArgoCD, realm: sso.Realm) -> None:
     token = realm.token("genomics-member")
-    status, body = argocd_call(provider, token, "GET", "/api/v1/applications")
+    status, body = argocd_call(argocd_api, token, "GET", "/api/v1/applications")
     assert status == 200, body
     names = sorted(item["metadata"]["name"] for item in body.get("items") or [])
     assert names and all(n.startswith("lab-genomics") for n in names), names
     admin = realm.token("platform-admin")
-    status, everything = argocd_call(provider, admin, "GET", "/api/v1/applications")
+    status, everything = argocd_call(argocd_api, admin, "GET", "/api/v1/applications")
     assert status == 200 and any(i["metadata"]["name"].startswith("lab-proteomics") for i in everything["items"])
 
 
-def test_argocd_refuses_a_member_syncing_another_labs_application(provider: Provider, realm: sso.Realm) -> None:
+def test_argocd_refuses_a_member_syncing_another_labs_application(argocd_api: ArgoCD, realm: sso.Realm) -> None:
     token = realm.token("genomics-member")
-    status, body = argocd_call(provider, token, "POST", "/api/v1/applications/lab-proteomics-galaxy/sync")
+    status, body = argocd_call(argocd_api, token, "POST", "/api/v1/applications/lab-proteomics-galaxy/sync")
     assert status == 403, (status, body)
     assert "permission denied" in str(body)
 
 
-def test_argocd_refuses_a_token_of_another_issuer(provider: Provider, realm: sso.Realm) -> None:
+def test_argocd_refuses_a_token_of_another_issuer(argocd_api: ArgoCD, realm: sso.Realm) -> None:
     genuine = _claims(realm.token("platform-admin"))
     forged = _sign({**genuine, "exp": int(time.time()) + 300})
-    status, _ = argocd_call(provider, forged, "GET", "/api/v1/applications")
+    status, _ = argocd_call(argocd_api, forged, "GET", "/api/v1/applications")
     assert status == 401

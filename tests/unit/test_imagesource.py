@@ -117,8 +117,10 @@ def test_every_image_pin_has_both_paths_and_names_the_manifests_repositories() -
     pins = load_pins()
     assert {"node", "argocd", "redis"} <= set(pins.images)
     for pin in pins.images.values():
-        if not pin.upstream:  # first-party (a lab's task image): built here only
-            assert pin.lab and pin.build == "debian", f"{pin.name}: an image without upstream is a lab recipe"
+        if not pin.upstream:  # first-party (a lab's task image, dev's identity provider): built here only
+            assert (pin.lab or pin.beside) and pin.build == "debian", (
+                f"{pin.name}: without upstream, a lab or beside recipe"
+            )
             continue
         assert pin.build and pin.ref.tag, pin
         assert bool(pin.ref.digest) == pin.verified, f"{pin.name}: a digest exactly when verified"

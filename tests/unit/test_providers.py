@@ -86,8 +86,58 @@ def test_fail_cgroup_v1_is_set_only_on_a_cgroup_v1_host(dev, cache: Path, monkey
     provider = get_provider(dev, "kind")
     mount = {"hostPath": str(provider.volumes_dir()), "containerPath": kind_module.VOLUMES_IN_NODE}
     for node in config["nodes"]:  # the same host directory in every node: a shared filesystem
-        assert node.pop("extraMounts") == [mount]
+        mounts = node.pop("extraMounts")
+        assert mounts[0] == mount and all(m["containerPath"] == kind_module.AUTHN_IN_NODE for m in mounts[1:])
     assert config["nodes"] == yaml.safe_load(dev.kind_config.read_text())["nodes"]
+
+
+def apply_adds(doc: dict, ops: list[dict]) -> dict:
+    """RFC 6902 `add` operations, as kind applies them (enough for these patches)."""
+    for op in ops:
+        assert op["op"] == "add"
+        *parents, last = op["path"].strip("/").split("/")
+        target = doc
+        for key in parents:
+            target = target[key]
+        if last == "-":
+            target.append(op["value"])
+        else:
+            target[last] = op["value"]
+    return doc
+
+
+def test_kind_api_server_trusts_the_identity_provider_and_keeps_kinds_own_flags(dev, cache: Path) -> None:
+    """dev (`sso: {issuer: local}`): the control plane gets the authentication configuration's
+    directory and the flag, appended to kind's flags (a merge patch would replace them)."""
+    provider = get_provider(dev, "kind")
+    config = yaml.safe_load(provider.effective_config().read_text())
+    authn_dir = str(provider.authentication_config.parent)
+    for node in config["nodes"]:
+        trusted = [m for m in node["extraMounts"] if m["hostPath"] == authn_dir]
+        assert trusted == (
+            [{"hostPath": authn_dir, "containerPath": kind_module.AUTHN_IN_NODE, "readOnly": True}]
+            if node["role"] == "control-plane"
+            else []
+        )
+    (patch,) = config["kubeadmConfigPatchesJSON6902"]
+    assert (patch["kind"], patch["version"]) == ("ClusterConfiguration", "v1beta4")
+    # kind v0.32.0's v1beta4 template starts the API server's flags with runtime-config
+    kinds = {"apiServer": {"extraArgs": [{"name": "runtime-config", "value": ""}]}}
+    patched = apply_adds(kinds, yaml.safe_load(patch["patch"]))
+    flags = {a["name"]: a["value"] for a in patched["apiServer"]["extraArgs"]}
+    assert flags == {
+        "runtime-config": "",
+        "authentication-config": f"{kind_module.AUTHN_IN_NODE}/{kind_module.AUTHN_FILE}",
+    }
+    assert patched["apiServer"]["extraVolumes"][0]["hostPath"] == kind_module.AUTHN_IN_NODE
+
+
+def test_kind_without_local_sign_on_starts_no_identity_provider(dev, cache: Path) -> None:
+    raw = {**dev.raw, "sso": {"issuer": "https://login.example.org/realms/labs"}}
+    provider = get_provider(dataclasses.replace(dev, raw=raw), "kind")
+    assert provider.identity() is None
+    config = yaml.safe_load(provider.effective_config().read_text())
+    assert "kubeadmConfigPatchesJSON6902" not in config
 
 
 def test_kind_workers_mirror_the_node_groups(dev) -> None:

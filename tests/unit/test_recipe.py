@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from biogitops.cluster.kind import imagesource, recipe, workloads
+from biogitops.cluster.kind.nodeimage.docker import ImageBuildError
 from biogitops.config.pins import load_pins
 
 
@@ -97,3 +100,27 @@ def test_spark_images_share_their_big_layers_and_the_operator_is_built_from_its_
         operator, recipe={**operator.recipe, "go": {dest: {**operator.recipe["go"][dest], "version": "2.5.3"}}}
     )
     assert workloads.key(changed, pins) != workloads.key(operator, pins)
+
+
+def test_the_identity_provider_image_is_built_but_never_loaded_into_the_nodes() -> None:
+    """dev's Keycloak runs beside kind (the API server needs it before it starts)."""
+    pins = load_pins()
+    assert pins.images["keycloak"].beside
+    assert "keycloak" not in {pin.name for pin in workloads.source_pins(pins)}
+    text = recipe.dockerfile(pins.images["keycloak"], "base:1")
+    assert "COPY d0 /opt/keycloak" in text and "kc.sh build --db=dev-file" in text
+
+
+def test_a_new_keycloak_pin_rebuilds_its_image() -> None:
+    pins = load_pins()
+    pin = pins.images["keycloak"]
+    tool = pins.tools["keycloak"]
+    newer = dataclasses.replace(pins, tools={**pins.tools, "keycloak": dataclasses.replace(tool, version="26.8.0")})
+    assert workloads.key(pin, newer) != workloads.key(pin, pins)
+
+
+def test_a_dist_not_named_in_the_recipe_tools_is_refused(tmp_path) -> None:
+    pin = load_pins().images["keycloak"]
+    stray = dataclasses.replace(pin, tools=(), recipe={**pin.recipe, "tools": []})
+    with pytest.raises(ImageBuildError, match="recipe.dists /opt/keycloak: keycloak is not in its recipe.tools"):
+        recipe.prepare(stray, tmp_path, tmp_path, tools={})

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import yaml
 
-from biogitops.cluster import doctor
+from biogitops.cluster import authn, doctor
 from biogitops.cluster.base import ClusterStatus, Provider, ProviderError
 from biogitops.cluster.doctor import engine_answer, host_cgroup_version
 from biogitops.cluster.kind import imagesource, load, nodeimage, registry, workloads
 from biogitops.cluster.kind.imagesource import ImagePlan
+from biogitops.cluster.kind.keycloak import ContainerKeycloak
 from biogitops.cluster.kind.nodeimage.docker import Docker
 from biogitops.cluster.kind.nodeimage.rootfs import rootfs_ref
 from biogitops.cluster.kube import Kubectl, wait_until
@@ -33,6 +34,8 @@ from biogitops.paths import cache_dir
 from biogitops.toolchain import tools
 
 VOLUMES_IN_NODE = "/var/local-path-provisioner"
+AUTHN_IN_NODE = "/etc/kubernetes/bio-gitops-authn"  # the API server's authentication configuration
+AUTHN_FILE = "authentication-config.yaml"
 # the in-cluster Argo CD images that carry its web UI: upstream's release image only
 NO_WEB_UI = (
     "this cluster runs Argo CD built here from source (images: source), and the web UI needs "
@@ -117,6 +120,8 @@ class KindProvider(Provider):
         mount = {"hostPath": str(volumes), "containerPath": VOLUMES_IN_NODE}
         for node in config.get("nodes", []):
             node["extraMounts"] = [*node.get("extraMounts", []), mount]
+        if self.identity() is not None:
+            trust_identity(config, self.authentication_config.parent)
         if host_cgroup_version() == 1:
             patch = "kind: KubeletConfiguration\nfailCgroupV1: false\n"
             config["kubeadmConfigPatches"] = [*config.get("kubeadmConfigPatches", []), patch]
@@ -153,6 +158,30 @@ class KindProvider(Provider):
             "--kubeconfig",
             str(self.kubeconfig()),
         ]
+
+    def identity(self) -> ContainerKeycloak | None:
+        """dev's identity provider (settings.yaml `sso: {issuer: local}`): a container beside the nodes."""
+        if (self.settings.raw.get("sso") or {}).get("issuer") != "local":
+            return None
+        return ContainerKeycloak.for_provider(self)
+
+    @property
+    def authentication_config(self) -> Path:
+        return self.state_dir / "keycloak" / "authn" / AUTHN_FILE
+
+    def check_trusts_identity(self) -> None:
+        """A kind cluster made before `sso: {issuer: local}` has an API server that trusts no
+        identity provider: its flags are fixed when kind makes it, so it must be made again."""
+        if self.identity() is None:
+            return
+        config = self.state_dir / "kind.yaml"
+        made = yaml.safe_load(config.read_text()) if config.is_file() else {}
+        if not (made or {}).get("kubeadmConfigPatchesJSON6902"):
+            raise ProviderError(
+                "the running kind cluster's API server was started without the identity provider's "
+                "authentication configuration (settings.yaml sso.issuer: local)",
+                f"run `invoke cluster.delete --env {self.settings.env} --provider kind`, then bootstrap again",
+            )
 
     def check_engine(self) -> None:
         """Fail with a hint towards kwok when no usable container engine is there."""
@@ -201,6 +230,7 @@ class KindProvider(Provider):
         tools.which("kind")
         current = self.status()
         if current.ready:
+            self.check_trusts_identity()
             progress("reusing the running kind cluster")
             self.load_platform_images(progress)
             return current
@@ -230,6 +260,8 @@ class KindProvider(Provider):
                 registry.pull(pin, Docker(cache_dir() / "images" / "node.log", what="image node"), progress)
             else:
                 nodeimage.build(progress)  # seconds when it is built already
+            if idp := self.identity():
+                authn.write_config(self.authentication_config, idp.issuer, idp.ca_pem())
             progress(f"kind create cluster {self.cluster_name} ({self.node_image})")
             proc = subprocess.run(self.create_command(), capture_output=True, text=True, check=False)
             if proc.returncode != 0:
@@ -251,6 +283,8 @@ class KindProvider(Provider):
         load.load_images(self.cluster_name, list(built.values()), docker, progress)
 
     def delete(self, progress=_quiet) -> None:
+        if (self.state_dir / "keycloak").is_dir():
+            ContainerKeycloak.for_provider(self).delete()
         if self.exists():
             progress(f"kind delete cluster {self.cluster_name}")
             subprocess.run(self.delete_command(), capture_output=True, check=False)
@@ -258,6 +292,26 @@ class KindProvider(Provider):
             shutil.rmtree(self.state_dir)
         if self.volumes_dir().is_dir() and any(self.volumes_dir().iterdir()):
             progress(f"volumes kept at {self.volumes_dir()} (delete them by hand when no lab needs them)")
+
+
+def trust_identity(config: dict, authn_dir: Path) -> None:
+    """Start every control-plane node's API server with the structured authentication
+    configuration in `authn_dir` (cluster/authn.py): the directory mounted into the node, then
+    into the API server's static pod, and one flag appended to kind's own (a JSON patch: a merge
+    patch would replace kind's list of API server flags)."""
+    for node in config.get("nodes", []):
+        if node.get("role") == "control-plane":
+            mount = {"hostPath": str(authn_dir), "containerPath": AUTHN_IN_NODE, "readOnly": True}
+            node["extraMounts"] = [*node.get("extraMounts", []), mount]
+    volume = {"name": "bio-gitops-authn", "hostPath": AUTHN_IN_NODE, "mountPath": AUTHN_IN_NODE, "readOnly": True}
+    flag = {"name": "authentication-config", "value": f"{AUTHN_IN_NODE}/{AUTHN_FILE}"}
+    patch = [
+        {"op": "add", "path": "/apiServer/extraArgs/-", "value": flag},
+        {"op": "add", "path": "/apiServer/extraVolumes", "value": [volume]},
+    ]
+    json_patch = {"group": "kubeadm.k8s.io", "version": "v1beta4", "kind": "ClusterConfiguration"}
+    json_patch["patch"] = yaml.safe_dump(patch, sort_keys=False)
+    config["kubeadmConfigPatchesJSON6902"] = [*config.get("kubeadmConfigPatchesJSON6902", []), json_patch]
 
 
 def kind_workers(config: dict) -> list[dict]:

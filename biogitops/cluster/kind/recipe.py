@@ -17,6 +17,10 @@ What a recipe may hold (see pins.yaml, `images.nextflow` and `images.nf-tasks`):
   go        image path -> a Go binary pinned like a tool (`module`, `package`, `version`, ...),
             built with the project's Go tool build (biogitops/toolchain/tools.py) and cached there
   files     image path -> repository path of our own files (scripts, entrypoints)
+  dists     image path -> a Java distribution pinned under pins.yaml `tools` (`source: maven`,
+            also named in the recipe's `tools`, so its version is part of the image's key), as
+            `invoke tools.install` fetched and checked it; copied without its `data/`
+  run       shell commands run last, as root (e.g. a distribution's build step)
   env, user, entrypoint
 Downloads are checked against their sha256 (pip checks the wheels with --require-hashes) and
 kept under ~/.cache/bio-gitops/images/artifacts, so a second build of a changed recipe fetches
@@ -204,9 +208,17 @@ def go_pins(pin: ImagePin) -> dict[str, ToolPin]:
     return {dest: tool_pins({PurePosixPath(dest).name: spec})[PurePosixPath(dest).name] for dest, spec in specs.items()}
 
 
-def prepare(pin: ImagePin, root: Path, context: Path, progress=_quiet, pins: Pins | None = None) -> None:
+def prepare(
+    pin: ImagePin,
+    root: Path,
+    context: Path,
+    progress=_quiet,
+    pins: Pins | None = None,
+    tools: dict[str, Path] | None = None,
+) -> None:
     """Fill a build context: maven/ (jars), pypi/ (wheels + requirements.txt), a<N>/ (archive
-    members), g<N> (Go binaries), f<N> (our files)."""
+    members), g<N> (Go binaries), f<N> (our files), d<N>/ (distributions; `tools` maps each
+    pinned tool to its installed launcher)."""
     cache = artifacts_cache(root)
     jars = maven_files(pin)
     if jars:
@@ -240,6 +252,15 @@ def prepare(pin: ImagePin, root: Path, context: Path, progress=_quiet, pins: Pin
         source = REPO_ROOT / pin.recipe["files"][dest]
         shutil.copy2(source, context / f"f{index}")
         (context / f"f{index}").chmod(0o755)
+    for index, dest in enumerate(sorted(pin.recipe.get("dists", {}))):
+        name = pin.recipe["dists"][dest]
+        if name not in pin.tools or not tools or name not in tools:
+            raise ImageBuildError(
+                f"image {pin.name}: recipe.dists {dest}: {name} is not in its recipe.tools", "fix pins.yaml"
+            )
+        dist = tools[name].parent / "dist"  # biogitops/toolchain/tools.py maven_install's layout
+        progress(f"image {pin.name}: {name} from the pinned tool ({dist})")
+        shutil.copytree(dist, context / f"d{index}", ignore=shutil.ignore_patterns("data"), symlinks=True)
 
 
 def file_digests(pin: ImagePin) -> dict[str, str]:
@@ -299,6 +320,10 @@ def dockerfile(pin: ImagePin, base: str) -> str:
         lines.append(f"COPY f{index} {dest}")
     for index, dest in enumerate(sorted(recipe.get("go", {}))):
         lines.append(f"COPY g{index} {dest}")
+    for index, dest in enumerate(sorted(recipe.get("dists", {}))):
+        lines.append(f"COPY d{index} {dest}")
+    if recipe.get("run"):
+        lines.append("RUN " + " && ".join(recipe["run"]))
     for key, value in sorted(recipe.get("env", {}).items()):
         lines.append(f"ENV {key}={json.dumps(value)}")
     if recipe.get("user"):

@@ -127,7 +127,7 @@ def build(pin: ImagePin, pins: Pins, progress=_quiet) -> str:
     with tempfile.TemporaryDirectory(prefix=f"{pin.name}-", dir=root) as tmp:
         context = Path(tmp)
         if pin.build == "debian":
-            recipe.prepare(pin, root, context, progress, pins)
+            recipe.prepare(pin, root, context, progress, pins, bins)
             (context / "Dockerfile").write_text(recipe.dockerfile(pin, debian))
         else:
             image = spec(pin, pins, bins, debian)
@@ -160,8 +160,9 @@ def prune(docker: Docker, ref: str) -> None:
 
 
 def source_pins(pins: Pins) -> list[ImagePin]:
-    """Every platform image loaded into kind at bootstrap: all pins but the node's and the labs'."""
-    return [pin for pin in pins.images.values() if pin.build != "node" and not pin.lab]
+    """Every platform image loaded into kind at bootstrap: all pins but the node's, the labs'
+    and those run beside the cluster."""
+    return [pin for pin in pins.images.values() if pin.build != "node" and not pin.lab and not pin.beside]
 
 
 def lab_pins(pins: Pins) -> list[ImagePin]:

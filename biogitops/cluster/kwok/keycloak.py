@@ -48,27 +48,31 @@ def ca_file(state_dir: Path) -> Path:
     return state_dir / "keycloak" / "certs" / "ca.crt"
 
 
-class LocalKeycloak(LocalProcess):
-    """Keycloak 26 in production mode (`start --optimized`: the install ran `kc.sh build`)."""
+class DevKeycloak:
+    """What dev's Keycloak offers the same way wherever it runs (beside kwok: LocalKeycloak; beside
+    kind: cluster/kind/keycloak.py): its URLs, the dev CA it is served with, the admin's password.
+    A subclass gives `home` (its state directory), `address` and `https_port`."""
 
-    group, name, what, listens = "keycloak", "keycloak", "the identity provider (Keycloak)", ("https", "management")
-    timeout = 240  # about 30 s alone; a busy 2-core machine takes several times that
+    home: Path
+    address: str
+    https_port: int
 
     @property
     def certs(self) -> Path:
         return self.home / "certs"
 
     @property
-    def issuer(self) -> str:
-        return f"https://127.0.0.1:{self.port('https')}/realms/{REALM}"
+    def base_url(self) -> str:
+        return f"https://{self.address}:{self.https_port}"
 
     @property
-    def base_url(self) -> str:
-        return f"https://127.0.0.1:{self.port('https')}"
+    def issuer(self) -> str:
+        return f"{self.base_url}/realms/{REALM}"
 
     def ca_pem(self) -> bytes:
-        """The dev CA (made on first call): what the API server and clients trust for the issuer."""
-        return loopback_certs(self.certs, "bio-gitops dev identity CA")
+        """The dev CA (made on first call), its serving certificate naming `address` too: what the
+        API server and clients trust for the issuer."""
+        return loopback_certs(self.certs, "bio-gitops dev identity CA", self.address)
 
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cadata=self.ca_pem().decode())
@@ -81,6 +85,22 @@ class LocalKeycloak(LocalProcess):
             path.touch(mode=0o600)
             path.write_text(secrets.token_urlsafe(24))
         return path.read_text().strip()
+
+
+class LocalKeycloak(DevKeycloak, LocalProcess):
+    """Keycloak 26 in production mode (`start --optimized`: the install ran `kc.sh build`)."""
+
+    group, name, what, listens = "keycloak", "keycloak", "the identity provider (Keycloak)", ("https", "management")
+    timeout = 240  # about 30 s alone; a busy 2-core machine takes several times that
+    address = "127.0.0.1"
+
+    @property
+    def https_port(self) -> int:  # type: ignore[override]
+        return self.port("https")
+
+    @property
+    def log_hint(self) -> str:
+        return str(self.logfile)
 
     def binary(self, progress: Callable[[str], None] = _quiet) -> Path:
         return tools.require(["keycloak"])["keycloak"]

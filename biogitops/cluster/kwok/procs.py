@@ -100,14 +100,21 @@ class Managed:
         return pid is not None and pid_alive(pid)
 
     def cmdline(self) -> list[str]:
-        """The running process's command line ([] when it is not running)."""
-        pid = self.pid()
-        if pid is None or not pid_alive(pid):
-            return []
-        try:
-            return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
-        except OSError:
-            return []
+        """The running process's command line ([] when it is not running). The kernel reads it
+        from the process's memory and can answer nothing for a moment (a busy machine, a process
+        just started): a running process is asked a few times before that counts."""
+        for _ in range(5):
+            pid = self.pid()
+            if pid is None or not pid_alive(pid):
+                return []
+            try:
+                raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                return []
+            if raw:
+                return raw.decode(errors="replace").split("\0")[:-1]
+            time.sleep(0.05)
+        return []
 
     def environ(self) -> dict[str, str]:
         """The running process's environment ({} when it is not running or not readable)."""

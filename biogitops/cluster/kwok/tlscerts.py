@@ -38,7 +38,12 @@ def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
 
 
 def _certificate(
-    subject: str, issuer: str, public_key: rsa.RSAPublicKey, signer: rsa.RSAPrivateKey, ca: bool
+    subject: str,
+    issuer: str,
+    public_key: rsa.RSAPublicKey,
+    signer: rsa.RSAPrivateKey,
+    ca: bool,
+    addresses: tuple[str, ...] = (HOST_IP,),
 ) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)
     builder = (
@@ -56,15 +61,15 @@ def _certificate(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
         )
     else:
-        san = [x509.IPAddress(ipaddress.ip_address(HOST_IP)), x509.DNSName(HOST_NAME)]
+        san = [*(x509.IPAddress(ipaddress.ip_address(a)) for a in addresses), x509.DNSName(HOST_NAME)]
         builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
         builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
     return builder.sign(signer, hashes.SHA256())
 
 
-def loopback_certs(directory: Path, ca_name: str) -> bytes:
-    """Make (once) a CA named `ca_name` and a certificate for 127.0.0.1 and localhost signed by it
-    in `directory`; return the CA certificate (PEM)."""
+def loopback_certs(directory: Path, ca_name: str, address: str = HOST_IP) -> bytes:
+    """Make (once) a CA named `ca_name` and a certificate for 127.0.0.1, localhost and `address`
+    (where a container serves it) signed by it in `directory`; return the CA certificate (PEM)."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     ca, ca_key = directory / "ca.crt", directory / "ca.key"
     crt, key = directory / "tls.crt", directory / "tls.key"
@@ -72,7 +77,8 @@ def loopback_certs(directory: Path, ca_name: str) -> bytes:
         ca_private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         ca_cert = _certificate(ca_name, ca_name, ca_private.public_key(), ca_private, ca=True)
         serving = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        serving_cert = _certificate(HOST_IP, ca_name, serving.public_key(), ca_private, ca=False)
+        addresses = tuple(dict.fromkeys((HOST_IP, address)))
+        serving_cert = _certificate(address, ca_name, serving.public_key(), ca_private, ca=False, addresses=addresses)
         _write_key(ca_key, ca_private)
         _write_key(key, serving)
         crt.write_bytes(serving_cert.public_bytes(serialization.Encoding.PEM))
