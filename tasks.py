@@ -15,6 +15,7 @@ from biogitops.tasks import (
     platform,
     release,
     secrets,
+    spark,
     sso,
     tools,
 )
@@ -25,6 +26,7 @@ ns.add_collection(Collection.from_module(cluster), name="cluster")
 ns.add_collection(Collection.from_module(argocd), name="argocd")
 ns.add_collection(Collection.from_module(lab), name="lab")
 ns.add_collection(Collection.from_module(pipeline), name="pipeline")
+ns.add_collection(Collection.from_module(spark), name="spark")
 ns.add_collection(Collection.from_module(ci), name="ci")
 ns.add_collection(Collection.from_module(charts), name="charts")
 ns.add_collection(Collection.from_module(infra), name="infra")

@@ -5,7 +5,8 @@
 Figures go into out/bench.json under "kind" (merged with the kwok figures):
   - node_image_cold_s      node image from an empty node-image cache (debootstrap, images, node);
                            the Go builds come from the tool cache: their own one-time compile
-                           times are listed in go_builds_s (from the tool cache's records)
+                           times are listed in go_builds_s (from the tool cache's records, the
+                           lab images' Go binaries too: the Spark operator)
   - node_image_warm_s      the same command again: the cached image is found
   - cluster_create_s       `kind create cluster` of clusters/dev/kind.yaml (1 + 4 nodes) until
                            the API server answers
@@ -53,10 +54,14 @@ def clear_node_image_cache() -> None:
 
 
 def go_build_seconds() -> dict[str, float]:
-    """The one-time compile time of each Go-built part of the node image, as the tool cache recorded it."""
+    """The one-time compile time of each Go-built part of the node image and of the lab images
+    (recipe.go: the Spark operator), as the tool cache recorded it."""
+    from biogitops.cluster.kind import recipe
+
     pins = load_pins()
     out = {}
-    for pin in pins.node_components.values():
+    lab_go = [tool for pin in workloads.lab_pins(pins) for tool in recipe.go_pins(pin).values()]
+    for pin in [*pins.node_components.values(), *lab_go]:
         marker = install_dir(pin) / MARKER
         if marker.is_file():
             out[pin.name] = json.loads(marker.read_text()).get("seconds", 0.0)

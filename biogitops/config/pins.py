@@ -143,6 +143,31 @@ IMAGE_SCHEMA: dict[str, Any] = {
                 "env": {"type": "object", "additionalProperties": {"type": "string"}},
                 "user": {"type": "string"},
                 "entrypoint": {"type": "array", "items": {"type": "string"}},
+                # tar archives (an sdist without a wheel): listed members unpacked into the image
+                "archives": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["url", "sha256", "extract"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "url": {"type": "string", "pattern": "^https://"},
+                            "sha256": _SHA256,
+                            "extract": {
+                                "type": "object",
+                                "minProperties": 1,
+                                "propertyNames": {"pattern": r"^[\w.+-]+(/[\w.+-]+)*$"},
+                                "additionalProperties": {"type": "string", "pattern": "^/"},
+                            },
+                        },
+                    },
+                },
+                # image path -> a Go binary pinned like a tool (source: go), built by tools.py
+                "go": {
+                    "type": "object",
+                    "propertyNames": {"pattern": "^/"},
+                    "additionalProperties": TOOL_SCHEMA,
+                },
             },
             "if": {"properties": {"build": {"const": "debian"}}},
             "then": {"required": ["base"]},
@@ -291,7 +316,7 @@ class Pins:
             raise ToolError(f"unknown tool {name!r}", f"pinned tools are: {known}") from None
 
 
-def _tool_pins(specs: dict[str, dict[str, Any]]) -> dict[str, ToolPin]:
+def tool_pins(specs: dict[str, dict[str, Any]]) -> dict[str, ToolPin]:
     pins = {}
     for name, spec in specs.items():
         spec = dict(spec)
@@ -331,13 +356,13 @@ def parse_pins(data: Any, source: Path | str = PINS_FILE) -> Pins:
     """Validate the parsed YAML of a pin file and build `Pins` from it."""
     validate(data, PINS_SCHEMA, source)
     node_image = data.get("nodeImage") or {}
-    tools = _tool_pins(data["tools"])
+    tools = tool_pins(data["tools"])
     return Pins(
         go_version=data["go"]["version"],
         kubernetes_version=data["kubernetes"]["version"],
         tools=tools,
         debian=dict(node_image.get("debian") or {}),
-        node_components=_tool_pins(node_image.get("components") or {}),
+        node_components=tool_pins(node_image.get("components") or {}),
         images=_image_pins(data.get("images") or {}, tools, source),
         charts={k: dict(v) for k, v in (data.get("charts") or {}).items()},
     )

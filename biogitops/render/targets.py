@@ -49,7 +49,7 @@ APP_CHARTS: dict[str, tuple[Path, list[str], dict]] = {
     "spark-lab": (
         APPS / "spark-operator" / "lab",
         [APP_VALUES["spark"]],
-        {"lab": "example", "sparkPi": {"enabled": True}},
+        {"lab": "example", "sparkPi": {"enabled": True}, "wordcount": {"enabled": True}},
     ),
     "galaxy-extras": (APPS / "galaxy" / "extras", ["applications/galaxy/values.yaml", APP_VALUES["galaxy"]], {}),
 }
@@ -194,9 +194,12 @@ def _tool_module_chart(name: str, pins: Pins) -> Path:
     return path
 
 
-def render_upstream(name: str, env: str, source: list[str], namespace: str | None = None) -> list[dict]:
+def render_upstream(
+    name: str, env: str, source: list[str], namespace: str | None = None, extra_values: dict | None = None
+) -> list[dict]:
     """One upstream chart with our values for `env`, then what bootstrap computes for it (its
-    Application's valuesObject: `addon_values`), nulls dropped as the API server would."""
+    Application's valuesObject: `addon_values`), then `extra_values` (what a machine adds: the
+    image built here on kind), nulls dropped as the API server would."""
     pins_version = load_pins().charts[name]["version"]
     # an add-on's own namespace; a lab app (galaxy) goes to a lab's
     namespace = namespace or _chart_spec(name).get("namespace", "lab-example")
@@ -205,9 +208,10 @@ def render_upstream(name: str, env: str, source: list[str], namespace: str | Non
         cmd += ["-f", str(vf)]
     computed = addon_values(argocd_sso(load_settings(env)), load_labs(env)).get(name)
     with tempfile.TemporaryDirectory() as tmp:
-        if computed:
-            (Path(tmp) / "computed.json").write_text(json.dumps(computed))
-            cmd += ["-f", str(Path(tmp) / "computed.json")]
+        for index, values in enumerate((computed, extra_values)):
+            if values:
+                (Path(tmp) / f"values-{index}.json").write_text(json.dumps(values))
+                cmd += ["-f", str(Path(tmp) / f"values-{index}.json")]
         proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BioGitopsError(f"helm template {name} {pins_version} ({env} values) failed: {proc.stderr.strip()[-200:]}")

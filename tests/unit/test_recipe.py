@@ -46,6 +46,62 @@ def test_lab_images_are_not_platform_images() -> None:
     assert "nextflow" not in {pin.name for pin in imagesource.upstream_pins(pins)}
 
 
+def test_an_archive_gives_only_its_listed_members(tmp_path) -> None:
+    """recipe.archives: a directory member's files keep their paths below it, a file member is
+    that file; the rest of the archive never reaches the build context."""
+    import io
+    import tarfile
+
+    archive = tmp_path / "pkg-1.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, body, mode in [
+            ("pkg-1.0/deps/jars/a.jar", b"A", 0o644),
+            ("pkg-1.0/deps/bin/run", b"#!/bin/sh\n", 0o755),
+            ("pkg-1.0/lib/py4j.zip", b"Z", 0o644),
+            ("pkg-1.0/tests/big.bin", b"X" * 100, 0o644),
+        ]:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(body), mode
+            tar.addfile(info, io.BytesIO(body))
+    extract = {"pkg-1.0/deps/jars": "/opt/x/jars", "pkg-1.0/deps/bin": "/opt/x/bin", "pkg-1.0/lib/py4j.zip": "/z.zip"}
+    recipe.unpack(archive, extract, tmp_path / "a0", "image x")
+    # entries in sorted order: deps/bin (0), deps/jars (1), lib/py4j.zip (2)
+    assert (tmp_path / "a0/0/run").stat().st_mode & 0o111
+    assert (tmp_path / "a0/1/a.jar").read_bytes() == b"A"
+    assert (tmp_path / "a0/2").read_bytes() == b"Z"
+    assert not list(tmp_path.rglob("big.bin"))
+    import pytest
+
+    from biogitops.cluster.kind.nodeimage.docker import ImageBuildError
+
+    with pytest.raises(ImageBuildError, match="holds no pkg-1.0/missing"):
+        recipe.unpack(archive, {"pkg-1.0/missing": "/m"}, tmp_path / "a1", "image x")
+
+
+def test_spark_images_share_their_big_layers_and_the_operator_is_built_from_its_module() -> None:
+    pins = load_pins()
+    spark, operator = pins.images["spark"], pins.images["spark-operator"]
+    spark_lines = recipe.dockerfile(spark, "base:1").splitlines()
+    operator_lines = recipe.dockerfile(operator, "base:1").splitlines()
+    # the apt step and Spark's jars are the same instructions on the same base: one set of layers
+    assert spark_lines[:6] == operator_lines[:6]
+    assert "COPY a0/1 /opt/spark/jars" in spark_lines
+    [(dest, tool)] = recipe.go_pins(operator).items()
+    assert dest == "/usr/bin/spark-operator"
+    assert (tool.module, tool.package, tool.version) == (
+        "github.com/kubeflow/spark-operator/v2",
+        "cmd/operator",
+        "2.5.2",
+    )
+    assert tool.version == pins.charts["spark-operator"]["version"]
+    assert "COPY g0 /usr/bin/spark-operator" in operator_lines
+    assert {spark.name, operator.name} <= {pin.name for pin in workloads.lab_pins(pins)}
+    changed = dataclasses.replace(
+        operator, recipe={**operator.recipe, "go": {dest: {**operator.recipe["go"][dest], "version": "2.5.3"}}}
+    )
+    assert workloads.key(changed, pins) != workloads.key(operator, pins)
+
+
 def test_the_identity_provider_image_is_built_but_never_loaded_into_the_nodes() -> None:
     """dev's Keycloak runs beside kind (the API server needs it before it starts)."""
     pins = load_pins()

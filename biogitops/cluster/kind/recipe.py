@@ -11,6 +11,11 @@ What a recipe may hold (see pins.yaml, `images.nextflow` and `images.nf-tasks`):
   maven     `group:artifact:version[:classifier] sha256` jars from `repository`, into `dest`
   pypi      `name==version sha256` wheels (CPython `python`, `platforms`), into a virtual
             environment at `venv`; `bin` entries linked into /usr/local/bin
+  archives  `url`, `sha256` and `extract` (archive member -> image path): a tar archive fetched,
+            checked and unpacked here, only the listed members going into the image (pyspark's
+            sdist: Spark's jars and scripts, no wheel on PyPI)
+  go        image path -> a Go binary pinned like a tool (`module`, `package`, `version`, ...),
+            built with the project's Go tool build (biogitops/toolchain/tools.py) and cached there
   files     image path -> repository path of our own files (scripts, entrypoints)
   dists     image path -> a Java distribution pinned under pins.yaml `tools` (`source: maven`,
             also named in the recipe's `tools`, so its version is part of the image's key), as
@@ -31,11 +36,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import urllib.request
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from biogitops.cluster.kind.nodeimage.docker import ImageBuildError
-from biogitops.config.pins import ImagePin
+from biogitops.config.pins import ImagePin, Pins, ToolPin, tool_pins
 from biogitops.paths import REPO_ROOT
 
 PACKAGE_RECORD = "/usr/share/bio-gitops/image-packages"
@@ -153,9 +159,66 @@ def _wheel_names(pin: ImagePin, wheels: Path) -> list[Path]:
     return found
 
 
-def prepare(pin: ImagePin, root: Path, context: Path, progress=_quiet, tools: dict[str, Path] | None = None) -> None:
-    """Fill a build context: maven/ (jars), pypi/ (wheels + requirements.txt), f<N> (our files),
-    d<N>/ (distributions; `tools` maps each pinned tool to its installed launcher)."""
+def archive_path(cache: Path, url: str, sha: str) -> Path:
+    """Where a pinned archive is kept: its sha256's start and its file name."""
+    return cache / "archives" / f"{sha[:16]}-{url.rsplit('/', 1)[-1]}"
+
+
+def _member_dest(name: str, extract: dict[str, str]) -> tuple[int, str] | None:
+    """(index of the `extract` entry, path below it) of an archive member, or None when unlisted."""
+    path = PurePosixPath(name)
+    for index, member in enumerate(sorted(extract)):
+        prefix = PurePosixPath(member)
+        if path == prefix:
+            return index, ""
+        if prefix in path.parents:
+            return index, str(path.relative_to(prefix))
+    return None
+
+
+def unpack(archive: Path, extract: dict[str, str], out: Path, what: str) -> None:
+    """Unpack the listed members of a tar archive to out/<index of the entry> (a directory
+    member's files below it, a file member as that file); regular files and directories only."""
+    found: set[int] = set()
+    with tarfile.open(archive) as tar:
+        for member in tar:
+            hit = _member_dest(member.name, extract)
+            if hit is None or not (member.isfile() or member.isdir()):
+                continue
+            index, below = hit
+            if ".." in PurePosixPath(below).parts:
+                raise ImageBuildError(f"{what}: archive member {member.name} leaves its directory", "not unpacked")
+            found.add(index)
+            dest = out / str(index) / below if below else out / str(index)
+            if member.isdir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with tar.extractfile(member) as src, dest.open("wb") as dst:  # type: ignore[union-attr]
+                shutil.copyfileobj(src, dst)
+            dest.chmod(0o755 if member.mode & 0o111 else 0o644)
+    missing = [m for i, m in enumerate(sorted(extract)) if i not in found]
+    if missing:
+        raise ImageBuildError(f"{what}: {archive.name} holds no {', '.join(missing)}", "fix recipe.archives extract")
+
+
+def go_pins(pin: ImagePin) -> dict[str, ToolPin]:
+    """Image path -> the pinned Go binary built for it (recipe.go), named after its file."""
+    specs = pin.recipe.get("go") or {}
+    return {dest: tool_pins({PurePosixPath(dest).name: spec})[PurePosixPath(dest).name] for dest, spec in specs.items()}
+
+
+def prepare(
+    pin: ImagePin,
+    root: Path,
+    context: Path,
+    progress=_quiet,
+    pins: Pins | None = None,
+    tools: dict[str, Path] | None = None,
+) -> None:
+    """Fill a build context: maven/ (jars), pypi/ (wheels + requirements.txt), a<N>/ (archive
+    members), g<N> (Go binaries), f<N> (our files), d<N>/ (distributions; `tools` maps each
+    pinned tool to its installed launcher)."""
     cache = artifacts_cache(root)
     jars = maven_files(pin)
     if jars:
@@ -171,6 +234,20 @@ def prepare(pin: ImagePin, root: Path, context: Path, progress=_quiet, tools: di
         for wheel in _wheel_names(pin, wheels):
             shutil.copy2(wheel, context / "pypi" / wheel.name)
         (context / "pypi" / "requirements.txt").write_text(requirements(pin))
+    for index, item in enumerate(pin.recipe.get("archives", ())):
+        name = item["url"].rsplit("/", 1)[-1]
+        progress(f"image {pin.name}: {name}, checked by sha256, {len(item['extract'])} members unpacked")
+        archive = fetch(item["url"], item["sha256"], archive_path(cache, item["url"], item["sha256"]))
+        unpack(archive, item["extract"], context / f"a{index}", f"image {pin.name}")
+    if pin.recipe.get("go"):
+        from biogitops.config.pins import load_pins
+        from biogitops.toolchain import tools
+
+        for index, (_dest, tool) in enumerate(sorted(go_pins(pin).items())):
+            progress(f"image {pin.name}: {tool.module}@v{tool.version} ({tool.package}), built with the pinned Go")
+            built = tools.install_one(tool, pins or load_pins(), progress, use_path=False).path
+            shutil.copy2(built, context / f"g{index}")
+            (context / f"g{index}").chmod(0o755)
     for index, dest in enumerate(sorted(pin.recipe.get("files", {}))):
         source = REPO_ROOT / pin.recipe["files"][dest]
         shutil.copy2(source, context / f"f{index}")
@@ -228,6 +305,10 @@ def dockerfile(pin: ImagePin, base: str) -> str:
     lines.append(f"FROM {base}")
     if packages:
         lines.append(f"RUN {_apt(packages)}")
+    for index, item in enumerate(recipe.get("archives", ())):
+        for member_index, member in enumerate(sorted(item["extract"])):
+            dest = item["extract"][member]
+            lines.append(f"COPY a{index}/{member_index} {dest}")
     if recipe.get("maven"):
         lines.append(f"COPY maven {recipe['maven']['dest']}")
     if pypi:
@@ -237,6 +318,8 @@ def dockerfile(pin: ImagePin, base: str) -> str:
             lines.append(f"RUN {links}")
     for index, dest in enumerate(sorted(recipe.get("files", {}))):
         lines.append(f"COPY f{index} {dest}")
+    for index, dest in enumerate(sorted(recipe.get("go", {}))):
+        lines.append(f"COPY g{index} {dest}")
     for index, dest in enumerate(sorted(recipe.get("dists", {}))):
         lines.append(f"COPY d{index} {dest}")
     if recipe.get("run"):

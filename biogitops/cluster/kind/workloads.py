@@ -127,7 +127,7 @@ def build(pin: ImagePin, pins: Pins, progress=_quiet) -> str:
     with tempfile.TemporaryDirectory(prefix=f"{pin.name}-", dir=root) as tmp:
         context = Path(tmp)
         if pin.build == "debian":
-            recipe.prepare(pin, root, context, progress, bins)
+            recipe.prepare(pin, root, context, progress, pins, bins)
             (context / "Dockerfile").write_text(recipe.dockerfile(pin, debian))
         else:
             image = spec(pin, pins, bins, debian)
