@@ -48,13 +48,14 @@ func main() {
 		}
 		server.RequireAuth(password)
 	}
+	// before the port opens: a supervisor that sees the port may stop us at once, and an
+	// unhandled SIGTERM would end the process without closing the server
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	if err := server.StartAddr(*addr); err != nil {
 		log.Fatalf("listening on %s: %v", *addr, err)
 	}
 	log.Printf("miniredis v%s ready on %s", version, server.Addr())
-
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	got := <-stop
 	server.Close()
 	log.Printf("stopped on %s", got)
