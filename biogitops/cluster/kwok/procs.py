@@ -99,32 +99,31 @@ class Managed:
         pid = self.pid()
         return pid is not None and pid_alive(pid)
 
-    def cmdline(self) -> list[str]:
-        """The running process's command line ([] when it is not running). The kernel reads it
-        from the process's memory and can answer nothing for a moment (a busy machine, a process
-        just started): a running process is asked a few times before that counts."""
+    def _read(self, name: str) -> bytes:
+        """/proc/<pid>/<name> of the running process (b"" when it is not running). The kernel
+        reads cmdline and environ from the process's memory and can answer nothing for a moment
+        (a busy machine, a process just started): a running process is asked a few times before
+        an empty answer counts."""
         for _ in range(5):
             pid = self.pid()
             if pid is None or not pid_alive(pid):
-                return []
+                return b""
             try:
-                raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+                raw = Path(f"/proc/{pid}/{name}").read_bytes()
             except OSError:
-                return []
+                return b""
             if raw:
-                return raw.decode(errors="replace").split("\0")[:-1]
+                return raw
             time.sleep(0.05)
-        return []
+        return b""
+
+    def cmdline(self) -> list[str]:
+        """The running process's command line ([] when it is not running)."""
+        return self._read("cmdline").decode(errors="replace").split("\0")[:-1]
 
     def environ(self) -> dict[str, str]:
         """The running process's environment ({} when it is not running or not readable)."""
-        pid = self.pid()
-        if pid is None or not pid_alive(pid):
-            return {}
-        try:
-            raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
-        except OSError:
-            return {}
+        raw = self._read("environ").decode(errors="replace")
         return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
 
     def start(self, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> int:
