@@ -179,6 +179,16 @@ def test_kwokctl_config_uses_local_binaries_and_loopback(dev, cache: Path) -> No
     assert not any(str(v).startswith("http") for v in opts.values()), "nothing may be downloaded"
 
 
+def test_kwok_controllers_hold_no_election_that_a_busy_machine_could_make_them_lose(dev, cache: Path) -> None:
+    """CI saw kube-controller-manager and kube-scheduler exit ("leaderelection lost") when the
+    loaded API server answered a lease renewal late: the cluster stayed half down for good."""
+    prov = get_provider(dev, "kwok")
+    binaries = {n: Path(f"/opt/{n}") for n in ["kwok", "etcd", "kubectl", *local.PORTS["kwok"]]}
+    patches = {p["name"]: p["extraArgs"] for p in prov.kwokctl_config(binaries)["componentsPatches"]}
+    for name in ("kube-controller-manager", "kube-scheduler"):
+        assert {"key": "leader-elect", "value": "false"} in patches[name], patches
+
+
 def test_kwok_missing_binary_names_the_install_command(dev, cache: Path) -> None:
     with pytest.raises(
         ProviderError, match=r"not in the tool cache at the pinned version.*invoke tools.install --only kwokctl"

@@ -120,15 +120,25 @@ class KwokProvider(Provider):
                 "kwokControllerBinary": str(binaries["kwok"]),
                 "kubeAuthorization": True,
             },
-            # the API server trusts dev's identity provider from its first start (cluster/authn.py)
             "componentsPatches": [
-                {
-                    "name": "kube-apiserver",
-                    "extraArgs": [{"key": "authentication-config", "value": str(self.authentication_config)}],
-                }
-            ]
-            if self.identity()
-            else [],
+                # one of each: nothing to elect, and a lease renewal the busy API server answers
+                # late (a loaded machine) would make them exit ("leaderelection lost") for good
+                *(
+                    {"name": name, "extraArgs": [{"key": "leader-elect", "value": "false"}]}
+                    for name in ("kube-controller-manager", "kube-scheduler")
+                ),
+                # the API server trusts dev's identity provider from its first start (cluster/authn.py)
+                *(
+                    [
+                        {
+                            "name": "kube-apiserver",
+                            "extraArgs": [{"key": "authentication-config", "value": str(self.authentication_config)}],
+                        }
+                    ]
+                    if self.identity()
+                    else []
+                ),
+            ],
         }
 
     def _kwokctl(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -248,7 +258,8 @@ class KwokProvider(Provider):
             return
         config = self.state_dir / "kwokctl.yaml"
         made = yaml.safe_load(config.read_text()) if config.is_file() else {}
-        if not (made or {}).get("componentsPatches"):
+        patches = [p for p in (made or {}).get("componentsPatches") or [] if p.get("name") == "kube-apiserver"]
+        if not any(arg.get("key") == "authentication-config" for p in patches for arg in p.get("extraArgs") or []):
             raise ProviderError(
                 "the running kwok cluster's API server was started without the identity provider's "
                 "authentication configuration (settings.yaml sso.issuer: local)",
