@@ -179,6 +179,28 @@ def check_cgroup(version: int | None = None) -> Check:
     return Check("cgroup", True, found, needed_by=frozenset({KIND}))
 
 
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+INOTIFY_FOR_TWO = 512  # what kind's known-issues page asks for several clusters on one host
+
+
+def check_inotify(instances: int | None = None) -> Check:
+    """Reported, never refused: one kind cluster runs with the usual 128 inotify instances, but a
+    second one beside it (`BIOGITOPS_INSTANCE`) ran out here: kube-proxy exited with "too many
+    open files" and no Service answered in that cluster."""
+    if instances is None:
+        try:
+            instances = int(INOTIFY_INSTANCES.read_text())
+        except (OSError, ValueError):
+            return Check("inotify", True, "not readable here", needed_by=frozenset({KIND}))
+    found = f"max_user_instances {instances}"
+    if instances < INOTIFY_FOR_TWO:
+        found += (
+            f": enough for one kind cluster; for a second beside it, "
+            f"`sysctl -w fs.inotify.max_user_instances={INOTIFY_FOR_TWO}`"
+        )
+    return Check("inotify", True, found, needed_by=frozenset({KIND}))
+
+
 def node_image_checks(source_build: bool = True) -> list[Check]:
     """What building kind's node image needs: an engine, and for the Debian root filesystem root,
     debootstrap and wget (`source_build` False when that filesystem is built already)."""

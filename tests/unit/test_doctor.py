@@ -119,3 +119,13 @@ def test_node_image_build_stops_before_compiling_when_the_host_lacks_a_piece(mon
     )
     with pytest.raises(doctor.HostError, match=r"wget \(node image source build\): not found"):
         nodeimage.build()
+
+
+@pytest.mark.parametrize(
+    ("instances", "says_fix"), [(128, True), (512, False)], ids=["second-kind-cluster-runs-out", "enough-for-two"]
+)
+def test_inotify_instances_are_reported_with_the_fix_for_a_second_kind_cluster(instances: int, says_fix: bool) -> None:
+    check = doctor.check_inotify(instances)
+    assert check.ok, "one kind cluster runs with the default; never refused"
+    assert f"max_user_instances {instances}" in check.found
+    assert ("sysctl -w fs.inotify.max_user_instances=512" in check.found) is says_fix

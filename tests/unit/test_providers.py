@@ -356,3 +356,21 @@ def test_kind_runs_the_pinned_upstream_images_on_the_upstream_path(dev) -> None:
 def _containers(obj: dict) -> list[dict]:
     spec = obj.get("spec", {}).get("template", {}).get("spec", {})
     return spec.get("containers", []) + spec.get("initContainers", [])
+
+
+@pytest.mark.parametrize(
+    ("stderr", "named"),
+    [
+        ("Creating cluster ...\nERROR: failed to create cluster: node(s) already exist\n", "ERROR: failed to create"),
+        (
+            "panic: runtime error: invalid memory address\n\ngoroutine 1 [running]:\nruntime/asm_amd64.s:1264\n",
+            "panic:",
+        ),
+        ("something odd\n", "something odd"),
+    ],
+    ids=["kind-error-line", "go-panic-not-its-last-frame", "last-line-otherwise"],
+)
+def test_a_failed_kind_create_names_what_failed(stderr: str, named: str) -> None:
+    from biogitops.cluster.kind.provider import kind_error
+
+    assert kind_error(stderr).startswith(named)

@@ -209,8 +209,12 @@ class KindProvider(Provider):
 
     def host_checks(self) -> list[doctor.Check]:
         """A container engine; root, debootstrap and wget while the node image is to be built from
-        source; the cgroup version (reported)."""
-        return [*doctor.node_image_checks(nodeimage.needs_source_build()), doctor.check_cgroup()]
+        source; the cgroup version and inotify instances (reported)."""
+        return [
+            *doctor.node_image_checks(nodeimage.needs_source_build()),
+            doctor.check_cgroup(),
+            doctor.check_inotify(),
+        ]
 
     @property
     def crds_from_cache(self) -> bool:
@@ -272,9 +276,10 @@ class KindProvider(Provider):
             progress(f"kind create cluster {self.cluster_name} ({self.node_image})")
             proc = subprocess.run(self.create_command(), capture_output=True, text=True, check=False)
             if proc.returncode != 0:
-                last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
                 self.delete()
-                raise ProviderError(f"kind create cluster failed: {last}", "see `docker ps -a` and retry")
+                raise ProviderError(
+                    f"kind create cluster failed: {kind_error(proc.stderr)}", "see `docker ps -a` and retry"
+                )
             (self.state_dir / "images.json").write_text(json.dumps({"path": plan.path, "reason": plan.reason}))
         wait_until(Kubectl(self.kubeconfig()).reachable, 300, "the kind API server", progress)
         self.load_platform_images(progress)
@@ -301,6 +306,13 @@ class KindProvider(Provider):
             shutil.rmtree(self.state_dir)
         if self.volumes_dir().is_dir() and any(self.volumes_dir().iterdir()):
             progress(f"volumes kept at {self.volumes_dir()} (delete them by hand when no lab needs them)")
+
+
+def kind_error(stderr: str) -> str:
+    """The line of kind's output that says what failed: its `ERROR:` line, or a Go panic's first
+    line, before the stack trace whose last line names only a runtime file."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()] or ["no output"]
+    return next((line for line in lines if line.startswith(("ERROR:", "panic:", "fatal error:"))), lines[-1])
 
 
 def trust_identity(config: dict, authn_dir: Path) -> None:
