@@ -49,8 +49,6 @@ SUFFIX = re.compile(r"[a-z][a-z0-9-]*")
 # a fetch answers every request that comes within this many seconds of it (the controller asks
 # once per reconcile; a burst of refreshes should not be a burst of fetches)
 FETCH_REUSE_S = 2.0
-# under the ConfigMap's requestTimeout (60 s): Argo CD then gets our error, not its own timeout
-GIT_TIMEOUT_S = 45
 log = logging.getLogger("lab-files-generator")
 
 
@@ -142,20 +140,9 @@ class GitReader:
 
     def _git(self, *args: str, stdin: bytes | None = None) -> bytes:
         env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1")
-        try:
-            proc = subprocess.run(
-                # the cache is ours, whoever owns the folder it sits in (a pod's emptyDir is root's)
-                ["git", "-c", f"safe.directory={self.cache}", "-C", str(self.cache), *args],
-                input=stdin,
-                capture_output=True,
-                env=env,
-                check=False,
-                timeout=GIT_TIMEOUT_S,
-            )
-        except subprocess.TimeoutExpired:
-            raise BioGitopsError(
-                f"git {args[0]}: no answer in {GIT_TIMEOUT_S} s (is the repository reachable?)"
-            ) from None
+        proc = subprocess.run(
+            ["git", "-C", str(self.cache), *args], input=stdin, capture_output=True, env=env, check=False, timeout=120
+        )
         if proc.returncode != 0:
             lines = proc.stderr.decode(errors="replace").strip().splitlines() or ["no output"]
             first = next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[-1])
