@@ -26,9 +26,6 @@ if TYPE_CHECKING:  # kwok's controller module imports this one
     from biogitops.cluster.kwok.sealedsecrets import LocalSealedSecrets
 
 Progress = Callable[[str], None]
-# where staging and prod pull the platform's first-party images from (as the Spark word count's
-# in applications/spark-operator/lab/values.yaml): what `invoke cluster.build-node-image` builds
-PLATFORM_REGISTRY = "ghcr.io/example-org"
 
 
 def _quiet(_: str) -> None:
@@ -153,14 +150,6 @@ class Provider(abc.ABC):
         """Upstream image repositories in Argo CD's install manifests -> the references to run
         instead (None: upstream's own, pulled by the cluster)."""
         return None
-
-    def lab_files_image(self) -> str:
-        """The lab files generator's image for an in-cluster Argo CD: the build of pins.yaml
-        `images.lab-files-generator`, as the platform's registry holds it (staging, prod)."""
-        from biogitops.cluster.kind import workloads  # kind's modules import this one
-
-        pins = load_pins()
-        return f"{PLATFORM_REGISTRY}/{workloads.image_ref(pins.images['lab-files-generator'], pins)}"
 
     def kubectl(self) -> Kubectl:
         """A kubectl for this cluster: its kubeconfig and context (ToolError when kubectl is not installed)."""

@@ -6,10 +6,8 @@ install(provider, progress)          # idempotent; waits until Argo CD answers
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import secrets
 from pathlib import Path
 
 import yaml
@@ -17,7 +15,6 @@ import yaml
 from biogitops.cluster import Provider
 from biogitops.cluster.kube import wait_until
 from biogitops.cluster.kwok.argocd import NAMESPACE, LocalArgoCD
-from biogitops.render.argocd_manifests import LAB_FILES, LAB_FILES_PORT
 from biogitops.render.argocd_manifests import manifests as incluster_manifests
 from biogitops.render.manifests import argocd_config
 from biogitops.toolchain.gomodules import argocd_crds
@@ -57,14 +54,12 @@ def install(provider: Provider, progress=_quiet) -> None:
             "app.kubernetes.io/name=argocd-secret",
             "app.kubernetes.io/part-of=argocd",
         )
-    token = lab_files_token(kubectl)
     if provider.argocd_mode == "local":
         data = {o["metadata"]["name"]: o.get("data") or {} for o in config if o["kind"] == "ConfigMap"}
-        local(provider).write_lab_files_token(token)
         local(provider).start(kubectl, progress, data.get("argocd-cmd-params-cm"), settings=data.get("argocd-cm"))
         return
     progress("applying Argo CD install manifests (pinned upstream, no Dex)")
-    kubectl.apply_text(yaml.safe_dump_all(incluster_manifests(provider.argocd_images(), provider.lab_files_image())))
+    kubectl.apply_text(yaml.safe_dump_all(incluster_manifests(provider.argocd_images())))
     for deploy in ("argocd-server", "argocd-repo-server", "argocd-applicationset-controller", "argocd-redis"):
         kubectl.run("-n", NAMESPACE, "rollout", "status", f"deployment/{deploy}", "--timeout=300s", timeout=320)
     kubectl.run(
@@ -76,27 +71,6 @@ def install(provider: Provider, progress=_quiet) -> None:
         "--timeout=300s",
         timeout=320,
     )
-
-
-def lab_files_token(kubectl) -> str:
-    """The token Argo CD sends the lab files generator (platform/labgen.py): the Secret
-    lab-files-generator's, made once per cluster from random bytes, never in git. Argo CD reads
-    a Secret a ConfigMap names (`$lab-files-generator:token`) only with its part-of label."""
-    if not kubectl.ok("-n", NAMESPACE, "get", "secret", LAB_FILES):
-        kubectl.run(
-            "-n", NAMESPACE, "create", "secret", "generic", LAB_FILES, f"--from-literal=token={secrets.token_hex(32)}"
-        )
-        kubectl.run("-n", NAMESPACE, "label", "secret", LAB_FILES, "app.kubernetes.io/part-of=argocd")
-    encoded = kubectl.run("-n", NAMESPACE, "get", "secret", LAB_FILES, "-o", "jsonpath={.data.token}").strip()
-    return base64.b64decode(encoded).decode()
-
-
-def lab_files_url(provider: Provider) -> str:
-    """Where the ApplicationSet controller reaches the lab files generator: beside it on loopback
-    (kwok: our process's port; in the cluster: the sidecar's)."""
-    if provider.argocd_mode == "local":
-        return f"http://127.0.0.1:{local(provider).port(LAB_FILES)}"
-    return f"http://127.0.0.1:{LAB_FILES_PORT}"
 
 
 CA_ANNOTATION = "bio-gitops.io/identity-ca"

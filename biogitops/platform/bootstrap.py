@@ -306,13 +306,7 @@ class Bootstrap:
         self.commit = source.commit
         api_server = kube.api_server_endpoints(self.kubectl)
         self.values = bootstrap_values(
-            self.settings,
-            load_pins(),
-            source.url,
-            source.revision,
-            api_server,
-            labs=self.labs,
-            lab_files_url=argocd.lab_files_url(self.provider),
+            self.settings, load_pins(), source.url, source.revision, api_server, labs=self.labs
         )
         if (idp := self.provider.identity()) is not None:
             # Argo CD and Grafana trust dev's own identity provider: its URL and CA exist only on this machine

@@ -38,43 +38,9 @@ CONTROLLER_ARGS = ["--metrics-application-conditions", "SyncError"]
 DEFAULT_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
 
 
-LAB_FILES = "lab-files-generator"
-LAB_FILES_PORT = 4355  # biogitops/platform/labgen.py DEFAULT_PORT
-LAB_FILES_CACHE = "/var/cache/lab-files-generator"
-
-
-def lab_files_sidecar(image: str) -> dict[str, Any]:
-    """The `labs` ApplicationSet's plugin generator, a container in the controller's pod. It
-    listens on loopback only: nothing else in the cluster reaches it, token or not (and so no
-    kubelet probe either: the controller's error condition says when it does not answer)."""
-    return {
-        "name": LAB_FILES,
-        "image": image,
-        "imagePullPolicy": "IfNotPresent",
-        "args": ["--listen", f"127.0.0.1:{LAB_FILES_PORT}", "--cache", LAB_FILES_CACHE],
-        "env": [
-            {"name": "LAB_FILES_TOKEN", "valueFrom": {"secretKeyRef": {"name": LAB_FILES, "key": "token"}}},
-            {"name": "HOME", "value": LAB_FILES_CACHE},
-        ],
-        "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": 999,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "volumeMounts": [{"name": LAB_FILES, "mountPath": LAB_FILES_CACHE}],
-    }
-
-
-def adjust(
-    objects: list[dict[str, Any]], images: dict[str, str] | None = None, lab_files_image: str = ""
-) -> list[dict[str, Any]]:
+def adjust(objects: list[dict[str, Any]], images: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Drop Dex and the ConfigMaps we own; set resources on every container; replace upstream
-    image references (`repository` -> our reference, for a kind node that cannot pull); add the
-    lab files generator beside the ApplicationSet controller."""
+    image references (`repository` -> our reference, for a kind node that cannot pull)."""
     images = images or {}
     out = []
     for obj in objects:
@@ -97,9 +63,6 @@ def adjust(
                     container["imagePullPolicy"] = "IfNotPresent"
                 if container.get("name") == "argocd-application-controller":
                     container["args"] = [*container.get("args", []), *CONTROLLER_ARGS]
-            if name == "argocd-applicationset-controller" and lab_files_image:
-                pod["containers"].append(lab_files_sidecar(lab_files_image))
-                pod.setdefault("volumes", []).append({"name": LAB_FILES, "emptyDir": {"sizeLimit": "1Gi"}})
         out.append(obj)
     return out
 
@@ -109,9 +72,8 @@ UPSTREAM_ARGOCD = "quay.io/argoproj/argocd"
 UPSTREAM_REDIS = "public.ecr.aws/docker/library/redis"
 
 
-def manifests(images: dict[str, str] | None = None, lab_files_image: str = "") -> list[dict[str, Any]]:
+def manifests(images: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The adjusted upstream install manifests at the pinned version; `images` maps upstream
-    repositories to the references to run instead (kind: the node image's own builds);
-    `lab_files_image` runs the labs ApplicationSet's generator beside its controller."""
+    repositories to the references to run instead (kind: the node image's own builds)."""
     raw = (argocd_dir() / "manifests" / "install.yaml").read_text()
-    return adjust(list(yaml.safe_load_all(raw)), images, lab_files_image)
+    return adjust(list(yaml.safe_load_all(raw)), images)

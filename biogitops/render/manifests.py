@@ -7,6 +7,7 @@ graph = expected_graph(settings, labs, objs, source)   # every AppProject and Ap
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import subprocess
@@ -33,9 +34,6 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present:
 ARGOCD = REPO_ROOT / "clusters" / "argocd"
 # what bootstrap renders before it knows the cluster (preflight, render tests, `invoke graph`)
 PLACEHOLDER_API_SERVER = {"ips": "192.0.2.1", "ports": "443,6443"}
-# the lab files generator beside an in-cluster ApplicationSet controller (argocd_manifests.py)
-LAB_FILES_URL = "http://127.0.0.1:4355"
-LAB_FILES_REQUEUE_S = 180  # as often as Argo CD polls git by default
 
 
 def static_projects() -> list[str]:
@@ -94,11 +92,9 @@ def bootstrap_values(
     revision: str,
     api_server: dict[str, str] | None = None,
     labs: Iterable[Lab] = (),
-    lab_files_url: str = LAB_FILES_URL,
 ) -> dict[str, Any]:
     """The bootstrap chart's values: from the settings, pins.yaml, the lab files (Grafana's
-    organisations: bootstrap and the render session pass them all) and (once known) the cluster:
-    where its Argo CD reaches the lab files generator (`lab_files_url`, platform/argocd.py)."""
+    organisations: bootstrap and the render session pass them all) and (once known) the cluster."""
     addons = settings.addons
     charts = {name: dict(spec) for name, spec in pins.charts.items()}
     return {
@@ -112,7 +108,6 @@ def bootstrap_values(
         "apiServer": dict(api_server or PLACEHOLDER_API_SERVER),
         "sso": argocd_sso(settings),
         "gatekeeper": gatekeeper_values(settings),
-        "labFiles": {"baseUrl": lab_files_url, "requeueAfterSeconds": LAB_FILES_REQUEUE_S},
     }
 
 
@@ -141,9 +136,9 @@ def gatekeeper_values(settings: Settings) -> dict[str, Any]:
 
 
 def lab_fields(data: dict[str, Any]) -> dict[str, Any]:
-    """What of a lab file reaches the lab-tenant chart, under `lab:`: the whole file, as the lab
-    files generator hands it over (`.lab`); the chart refuses any field it does not know."""
-    return dict(data)
+    """What of a lab file reaches the lab-tenant chart, under `lab:`: the whole file, as the `labs`
+    ApplicationSet passes it (`omit . "path"`); the chart refuses any field it does not know."""
+    return {k: v for k, v in data.items() if k != "path"}
 
 
 def tenant_values(env: str, values: dict[str, Any], lab: Lab) -> dict[str, Any]:
@@ -158,7 +153,6 @@ def tenant_values(env: str, values: dict[str, Any], lab: Lab) -> dict[str, Any]:
         "offeredApps": values["offeredApps"],
         "apiServer": values["apiServer"],
         "labFile": lab.path.name,
-        "refused": "",
     }
 
 
@@ -287,14 +281,18 @@ def _elements(appset: dict[str, Any], labs: list[Lab]) -> list[dict[str, Any]]:
     for gen in appset["spec"]["generators"]:
         if "list" in gen:
             out += gen["list"]["elements"]
-        elif "plugin" in gen:  # the lab files generator (platform/labgen.py): one set per lab file
-            suffixes = str(gen["plugin"]["input"]["parameters"].get("excludeSuffixes") or "").split(",")
+        elif "git" in gen:
+            excluded = [f["path"] for f in gen["git"].get("files") or [] if f.get("exclude")]
             for lab in labs:
                 rel = lab.path.relative_to(REPO_ROOT)
-                if any(rel.name.endswith(f"-{s}.yaml") for s in suffixes if s):
-                    continue  # never read
-                path = {"path": str(rel.parent), "basename": rel.parent.name, "filename": rel.name}
-                out.append({"path": path, "lab": dict(lab.data), "refused": ""})
+                if any(fnmatch.fnmatchcase(str(rel), pattern) for pattern in excluded):
+                    continue  # Argo CD never reads it
+                # as the git files generator makes them: the file's keys, then `path` over any of its
+                # own, and `values` only when the generator sets some
+                element = {**lab.data, "path": {"path": str(rel.parent), "filename": rel.name}}
+                if gen["git"].get("values"):
+                    element["values"] = gen["git"]["values"]
+                out.append(element)
     return out
 
 

@@ -8,7 +8,6 @@ lab-tenant chart alike, each naming the same rule. The chart is fed as Argo CD f
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +18,6 @@ from biogitops.config.pins import load_pins
 from biogitops.config.settings import load_settings
 from biogitops.errors import BioGitopsError, ConfigError
 from biogitops.paths import REPO_ROOT
-from biogitops.platform import labgen
 from biogitops.render.manifests import _expand, bootstrap_values, render_bootstrap, render_helm_source
 
 TABLE = yaml.safe_load((REPO_ROOT / "tests" / "fixtures" / "labs" / "rules.yaml").read_text())
@@ -38,32 +36,11 @@ def _lab(row: dict[str, Any]) -> tuple[dict[str, Any], str]:
 def _argocd_source(data: dict[str, Any], file: str) -> dict[str, Any]:
     values = bootstrap_values(load_settings("dev"), load_pins(), "https://git.example.invalid/r.git", "HEAD")
     [appset] = [o for o in render_bootstrap(values, "applicationset-labs.yaml")]
-    # the element the lab files generator makes for the file (a file named like a lab's app is not
+    # the element the git files generator makes for the file (a file named like a lab's app is not
     # read at all, test_tenancy.py; the chart must still refuse it should it arrive)
-    element = {"path": {"path": str(LABS.relative_to(REPO_ROOT)), "filename": file}, "lab": data, "refused": ""}
+    element = {**data, "path": {"path": str(LABS.relative_to(REPO_ROOT)), "filename": file}}
     [app] = _expand(appset, [element])
     return app
-
-
-YAML_REFUSED = sorted((REPO_ROOT / "tests" / "fixtures" / "labs" / "yaml").glob("*.yaml"))
-
-
-@pytest.mark.parametrize("path", YAML_REFUSED, ids=[p.stem for p in YAML_REFUSED])
-def test_chart_refuses_what_preflight_refuses_in_the_yaml_itself(path: Path) -> None:
-    """The fixtures preflight refuses before reading fields (tests/unit/test_labs.py), handed to
-    the chart as the lab files generator hands them over: refused in that lab's Application alone,
-    naming the file, the line and the same rule."""
-    rule, _, line = path.read_text().splitlines()[0].removeprefix("# expect: ").partition(" line ")
-    request = labgen.Request("https://git.example.invalid/r.git", "HEAD", str(LABS.relative_to(REPO_ROOT)), ())
-    [element] = labgen.lab_params({path.name: path.read_bytes()}, request)
-    values = bootstrap_values(load_settings("dev"), load_pins(), "https://git.example.invalid/r.git", "HEAD")
-    [appset] = [o for o in render_bootstrap(values, "applicationset-labs.yaml")]
-    [app] = _expand(appset, [element])
-    with pytest.raises(BioGitopsError) as refused:
-        render_helm_source(app["spec"]["source"], f"lab-{path.stem}")
-    message = str(refused.value)
-    assert f"clusters/dev/labs/{path.name}: line {line}: " in message, message
-    assert f"(rule {rule})" in message, message
 
 
 def test_the_table_base_is_a_lab_both_accept() -> None:

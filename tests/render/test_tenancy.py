@@ -70,8 +70,7 @@ def test_override_keys_in_a_lab_file_never_reach_the_charts() -> None:
     helm = app["spec"]["source"]["helm"]
     assert not helm.get("valueFiles"), "a lab file must not be a values file of a platform chart"
     # the file arrives whole, under `lab:` only; nothing it says reaches the platform's values
-    # (`refused` is the lab files generator's, never the file's)
-    assert set(helm["valuesObject"]) == {"lab", "refused"} and helm["valuesObject"]["refused"] == ""
+    assert set(helm["valuesObject"]) == {"lab"}
     passed = yaml.safe_dump(helm["parameters"])
     for planted in ("evil.example.invalid", "jupyter", "6.6.6", "10Ti", "1Pi", "system:masters", "other"):
         assert planted not in passed, planted
@@ -89,9 +88,9 @@ def test_hostile_lab_is_refused_by_the_chart_naming_the_key() -> None:
 def test_nested_lab_files_are_not_matched_by_argo_cd() -> None:
     [params] = [o for o in argocd_config(load_settings("dev")) if o["metadata"]["name"] == "argocd-cmd-params-cm"]
     assert params["data"]["applicationsetcontroller.enable.new.git.file.globbing"] == "true"
-    # the lab files generator reads the files directly in the folder (tests/unit/test_labgen.py)
-    [plugin] = [g["plugin"] for g in _appset(_values(), "labs")["spec"]["generators"]]
-    assert plugin["input"]["parameters"]["labsDir"] == "clusters/dev/labs"
+    for name in ("labs",):
+        [git] = [g["git"] for g in _appset(_values(), name)["spec"]["generators"] if "git" in g]
+        assert [f["path"] for f in git["files"] if not f.get("exclude")] == ["clusters/dev/labs/*.yaml"]
 
 
 # -------------------------------------------------------------- least-privilege projects
@@ -460,8 +459,7 @@ def test_lab_tenancy_renders_from_the_parameters_argo_cd_passes() -> None:
 
 def test_labs_application_set_template_cannot_fail_for_one_lab_file() -> None:
     """A template error stops the whole ApplicationSet (applicationset_controller.go returns before
-    creating any Application): the labs template reads only what the lab files generator gives
-    every file, whatever it holds (its path, its fields or {}, and why it was refused or "")."""
+    creating any Application): the labs template reads only what every file has, its path."""
     appset = _appset(_values(), "labs")
     assert "missingkey=error" not in (appset["spec"].get("goTemplateOptions") or [])
     template = yaml.safe_dump(appset["spec"]["template"]) + appset["spec"]["templatePatch"]
@@ -469,12 +467,8 @@ def test_labs_application_set_template_cannot_fail_for_one_lab_file() -> None:
     assert lookups == {
         '{{ trimSuffix ".yaml" .path.filename }}',
         "{{ .path.filename }}",
-        "{{ toJson .lab }}",
-        "{{ toJson .refused }}",
+        '{{ omit . "path" | toJson }}',
     }, lookups
-    [generator] = appset["spec"]["generators"]
-    assert set(generator) == {"plugin"}, "Argo CD's git files generator stops every lab on one unparsable file"
-    assert generator["plugin"]["configMapRef"] == {"name": "lab-files-generator"}
 
 
 def test_a_lab_file_without_a_name_still_makes_only_its_own_application() -> None:
@@ -491,5 +485,6 @@ def test_a_lab_file_named_like_a_labs_app_is_never_generated() -> None:
     Application, and the ApplicationSet would take it over: such files are not read at all."""
     from biogitops.config.settings import LAB_APPS
 
-    [plugin] = [g["plugin"] for g in _appset(_values(), "labs")["spec"]["generators"]]
-    assert set(plugin["input"]["parameters"]["excludeSuffixes"].split(",")) == set(LAB_APPS)
+    [git] = [g["git"] for g in _appset(_values(), "labs")["spec"]["generators"] if "git" in g]
+    excluded = {f["path"] for f in git["files"] if f.get("exclude")}
+    assert excluded == {f"clusters/dev/labs/*-{app}.yaml" for app in LAB_APPS}

@@ -199,11 +199,6 @@ class KindProvider(Provider):
         ours = {} if self.plan.upstream else workloads.refs(pins)
         return {pins.images[n].ref.name: ours.get(n) or str(pins.images[n].ref) for n in ("argocd", "redis")}
 
-    def lab_files_image(self) -> str:
-        """The build loaded into the nodes (on the upstream path too: it has no upstream)."""
-        pins = load_pins()
-        return workloads.image_ref(pins.images["lab-files-generator"], pins)
-
     def tools(self) -> list[str]:
         return ["kind"]
 
@@ -287,12 +282,10 @@ class KindProvider(Provider):
 
     def load_platform_images(self, progress=_quiet) -> None:
         """Source path: build (or find) Argo CD's and Redis's images and load each into the nodes
-        that lack it. The upstream path loads only first-party images (no upstream to pull)."""
-        pins = load_pins()
+        that lack it. The upstream path loads nothing: the nodes pull by digest."""
         if self.plan.upstream:
-            built = {p.name: workloads.build(p, pins, progress) for p in workloads.source_pins(pins) if not p.upstream}
-        else:
-            built = workloads.build_all(pins, progress)
+            return
+        built = workloads.build_all(load_pins(), progress)
         docker = Docker(workloads.cache() / "load.log", what="loading images into kind")
         load.load_images(self.cluster_name, list(built.values()), docker, progress)
 

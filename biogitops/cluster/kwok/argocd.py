@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import os
 import secrets
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,33 +251,6 @@ class ApplicationSetController(ArgoCDProcess):
         return http_ok(self.endpoint("appset-metrics", "/metrics"))
 
 
-class LabFilesGenerator(ArgoCDProcess):
-    """The `labs` ApplicationSet's plugin generator (biogitops/platform/labgen.py), beside the
-    ApplicationSet controller as in the cluster; the token is the Secret lab-files-generator's."""
-
-    name, what = "lab-files-generator", "the labs ApplicationSet's lab files generator"
-    listens = ("lab-files-generator",)
-
-    def binary(self, progress: Callable[[str], None] = _quiet) -> Path:
-        return Path(sys.executable)
-
-    def argv(self, binary: Path) -> list[str]:
-        return [
-            str(binary),
-            "-m",
-            "biogitops.platform.labgen",
-            "--listen",
-            self.address("lab-files-generator"),
-            "--token-file",
-            str(self.home / LAB_FILES_TOKEN_FILE),
-            "--cache",
-            str(self.home / "lab-files-cache"),
-        ]
-
-    def probe(self) -> bool:
-        return http_ok(self.endpoint("lab-files-generator", "/healthz"))
-
-
 class Server(ArgoCDProcess):
     name, what, workload, listens = "server", "Argo CD server", "argocd-server", ("server", "server-metrics")
 
@@ -326,9 +298,8 @@ class Server(ArgoCDProcess):
 
 # in start order: the cache first, the API server last
 COMPONENTS: dict[str, type[ArgoCDProcess]] = {
-    c.name: c for c in (Redis, RepoServer, LabFilesGenerator, ApplicationController, ApplicationSetController, Server)
+    c.name: c for c in (Redis, RepoServer, ApplicationController, ApplicationSetController, Server)
 }
-LAB_FILES_TOKEN_FILE = "lab-files-token"
 
 
 @dataclass
@@ -369,14 +340,6 @@ class LocalArgoCD:
                 continue
             link.unlink(missing_ok=True)
             link.symlink_to(argocd)
-
-    def write_lab_files_token(self, token: str) -> None:
-        """The token the lab files generator expects (the Secret lab-files-generator's), 0600."""
-        path = self.home / LAB_FILES_TOKEN_FILE
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not path.is_file() or path.read_text() != token:
-            path.touch(mode=0o600)
-            path.write_text(token)
 
     def ready(self, component: str) -> bool:
         return self.component(component).ready()

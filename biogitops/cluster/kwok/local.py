@@ -63,7 +63,6 @@ PORTS: dict[str, dict[str, int]] = {
         "appset-webhook": 16,
         "appset-probe": 17,
         "appset-metrics": 18,
-        "lab-files-generator": 23,  # the labs ApplicationSet's plugin generator (platform/labgen.py)
     },
     "prometheus": {"prometheus": 19},
     "gatekeeper": {"webhook": 20, "health": 21, "metrics": 22},  # metrics: upstream binds every address

@@ -16,11 +16,6 @@ strings, maps and lists of any size, so every field's kind is checked before its
 {{- fail (printf "%s: %s: %s (rule %s)" (index . 0) (index . 1) (index . 2) (index . 3)) -}}
 {{- end -}}
 {{- define "lab-tenant.check" -}}
-{{- /* a file the lab files generator could not read as preflight reads it (biogitops/platform/labgen.py):
-its message already names the file, the line and the rule */ -}}
-{{- if .Values.refused -}}
-{{- fail (toString .Values.refused) -}}
-{{- end -}}
 {{- $lab := .Values.lab | default dict -}}
 {{- $file := printf "clusters/%s/labs/%s" .Values.env (.Values.labFile | default (printf "%v.yaml" $lab.name)) -}}
 {{- $bytes := "^[0-9]+(\\.[0-9]+)?(k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?$" -}}
