@@ -44,7 +44,6 @@ def test_port_table_keeps_the_ports_every_component_had() -> None:
         "argocd/appset-webhook": 16,
         "argocd/appset-probe": 17,
         "argocd/appset-metrics": 18,
-        "argocd/lab-files-generator": 23,
         "prometheus/prometheus": 19,
         "gatekeeper/webhook": 20,
         "gatekeeper/health": 21,
