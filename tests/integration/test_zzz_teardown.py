@@ -1,5 +1,5 @@
 """`invoke infra.destroy`'s Kubernetes phase (teardown.drain; tofu is not involved) on a bootstrapped
-platform whose lab genomics has its Nextflow work dir (`Delete=false`): by default it refuses
+platform whose lab genomics has its Nextflow work dir and its Spark data (both `Delete=false`): by default it refuses
 before deleting anything and names the offboard command; with delete_retained it exports the
 claim, deletes it, finishes, and says what it deleted. Named zzz: it deletes ApplicationSets and
 Applications of the shared cluster, so it runs last, and bootstraps again when it is done.
@@ -25,6 +25,7 @@ from .conftest import Cluster
 
 LAB_NS = "lab-genomics"
 CLAIM = "nextflow-work"
+SPARK_CLAIM = "spark-data"  # applications/spark-operator/lab: genomics runs Spark too
 APPSETS = "applicationsets.argoproj.io"
 APPS = "applications.argoproj.io"
 
@@ -73,12 +74,13 @@ def test_drain_with_delete_retained_exports_the_work_dir_and_finishes(
 ) -> None:
     export = tmp_path / "teardown.yaml"
     drained = teardown.drain(cluster.kubectl, print, timeout=600, env="dev", delete_retained=True, export=export)
-    assert drained.retained == [f"PersistentVolumeClaim {LAB_NS}/{CLAIM}"]
-    assert "lab-genomics-nextflow" in drained.applications
-    assert CLAIM not in _claims(cluster)
+    assert drained.retained == [f"PersistentVolumeClaim {LAB_NS}/{c}" for c in (CLAIM, SPARK_CLAIM)]
+    assert "lab-genomics-nextflow" in drained.applications and "lab-genomics-spark" in drained.applications
+    assert not {CLAIM, SPARK_CLAIM} & _claims(cluster)
     assert "lab-genomics-nextflow" not in _names(cluster, "-n", "argocd", "get", APPS)
     assert teardown.cloud_backed(cluster.kubectl) == []  # nothing left to hold tofu destroy
     exported = list(yaml.safe_load_all(export.read_text()))
-    assert ("PersistentVolumeClaim", CLAIM) in [(o["kind"], o["metadata"]["name"]) for o in exported]
+    names = [(o["kind"], o["metadata"]["name"]) for o in exported]
+    assert ("PersistentVolumeClaim", CLAIM) in names and ("PersistentVolumeClaim", SPARK_CLAIM) in names
     said = "\n".join(drained.lines())
     assert f"{LAB_NS}/{CLAIM}" in said and "lab-genomics-nextflow" in said and str(export) in said
