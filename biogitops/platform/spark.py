@@ -135,6 +135,19 @@ def operator_images(target: Target, pins: Pins, names: list[str], progress=print
     return built
 
 
+def argocd_installed(addons: list[dict[str, Any]]) -> bool:
+    """Argo CD installed the operator from its chart: the add-on `spark-operator` is Synced and
+    Healthy. Healthy alone is not enough: an Application whose chart repository is unreachable has
+    no resources, and Argo CD reports "Healthy" for it beside sync status "Unknown"."""
+    for app in addons:
+        status = app.get("status") or {}
+        if app["metadata"]["name"] == "spark-operator":
+            return (status.get("sync") or {}).get("status") == "Synced" and (status.get("health") or {}).get(
+                "status"
+            ) == "Healthy"
+    return False
+
+
 def install_operator(target: Target, progress=print, timeout: float = 300) -> str:
     """Apply the operator chart (see the module docstring) and wait until it is ready; returns
     how it was installed. A no-op apply when nothing changed."""
@@ -153,11 +166,9 @@ def install_operator(target: Target, progress=print, timeout: float = 300) -> st
     argo = {}
     if kubectl.ok("get", "crd", "applications.argoproj.io"):
         argo = kubectl.json("-n", "argocd", "get", "applications.argoproj.io", "-l", "bio-gitops.io/layer=addons")
-    for app in argo.get("items", []):
-        status = app.get("status") or {}
-        if app["metadata"]["name"] == "spark-operator" and (status.get("health") or {}).get("status") == "Healthy":
-            progress("spark operator: installed by Argo CD from its chart repository")
-            return "argocd"
+    if argocd_installed(argo.get("items", [])) and not operator_state(target):
+        progress("spark operator: installed by Argo CD from its chart repository")
+        return "argocd"
     images = operator_images(target, load_pins(), [OPERATOR_IMAGE], progress)
     objs = operator_objects(target.env, images.get(OPERATOR_IMAGE, ""))
     progress(

@@ -79,3 +79,33 @@ def test_report_names_the_result_and_where_it_is() -> None:
     assert "most frequent: the 3" in lines
     failed = spark.report_lines(spark.SparkResult("wordcount-2", "FAILED", reason="boom"), "genomics")
     assert "why: boom" in failed and any("spark.logs" in line for line in failed)
+
+
+def _addon(sync: str, health: str, name: str = "spark-operator") -> dict:
+    return {"metadata": {"name": name}, "status": {"sync": {"status": sync}, "health": {"status": health}}}
+
+
+@pytest.mark.parametrize(
+    ("addons", "installed"),
+    [
+        # what kind showed: the chart repository unreachable, no resources, "Healthy" beside "Unknown"
+        ([_addon("Unknown", "Healthy")], False),
+        ([_addon("OutOfSync", "Healthy")], False),
+        ([_addon("Synced", "Progressing")], False),
+        ([_addon("Synced", "Healthy", name="gatekeeper")], False),
+        ([], False),
+        ([_addon("Synced", "Healthy")], True),
+    ],
+    ids=[
+        "chart-unreachable-is-not-installed",
+        "out-of-sync",
+        "not-healthy-yet",
+        "another-addon",
+        "no-addons",
+        "synced-and-healthy",
+    ],
+)
+def test_argo_cd_installed_the_operator_only_when_its_addon_is_synced_and_healthy(
+    addons: list, installed: bool
+) -> None:
+    assert spark.argocd_installed(addons) is installed
