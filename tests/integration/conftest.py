@@ -47,7 +47,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "api_server: admission, RBAC and Argo CD API behaviour, the same on every provider's API server;"
+        "api_server: admission, RBAC and Argo CD API behaviour, and tasks that act through the API alone"
+        " (offboarding, a lab file removed), the same on every provider's API server;"
         " CI proves it on kwok and its kind stage deselects it (-m 'not api_server') to stay within 90 min",
     )
 

@@ -194,6 +194,7 @@ def kept(cluster: Cluster, *what: str) -> bool:
     return "deletionTimestamp" not in cluster.kubectl.json("get", *what)["metadata"]
 
 
+@pytest.mark.api_server  # what Argo CD prunes and keeps: the same on every API server
 def test_removing_an_app_or_the_lab_file_keeps_the_labs_namespace_and_volumes(
     cluster: Cluster, provider: Provider, result: bs.Result
 ) -> None:

@@ -29,6 +29,9 @@ from biogitops.platform import offboard as ob
 
 from .conftest import Cluster
 
+# exports and deletes through the API alone: proven on kwok, deselected by CI's kind stage
+pytestmark = pytest.mark.api_server
+
 LAB = "offtest"
 NS = f"lab-{LAB}"
 SECRET_VALUE = "b2ZmdGVzdC1wYXNzd29yZA=="  # base64 of a password the export must never hold
