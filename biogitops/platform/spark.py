@@ -139,13 +139,9 @@ def argocd_installed(addons: list[dict[str, Any]]) -> bool:
     """Argo CD installed the operator from its chart: the add-on `spark-operator` is Synced and
     Healthy. Healthy alone is not enough: an Application whose chart repository is unreachable has
     no resources, and Argo CD reports "Healthy" for it beside sync status "Unknown"."""
-    for app in addons:
-        status = app.get("status") or {}
-        if app["metadata"]["name"] == "spark-operator":
-            return (status.get("sync") or {}).get("status") == "Synced" and (status.get("health") or {}).get(
-                "status"
-            ) == "Healthy"
-    return False
+    from biogitops.platform.bootstrap import HEALTHY, app_state
+
+    return any(app["metadata"]["name"] == "spark-operator" and app_state(app) == HEALTHY for app in addons)
 
 
 def install_operator(target: Target, progress=print, timeout: float = 300) -> str:

@@ -1,7 +1,7 @@
 """`invoke infra.destroy`'s Kubernetes phase (teardown.drain; tofu is not involved) on a bootstrapped
 platform whose lab genomics has its Nextflow work dir and its Spark data (both `Delete=false`): by default it refuses
 before deleting anything and names the offboard command; with delete_retained it exports the
-claim, deletes it, finishes, and says what it deleted. Named zzz: it deletes ApplicationSets and
+claims, deletes them, finishes, and says what it deleted. Named zzz: it deletes ApplicationSets and
 Applications of the shared cluster, so it runs last, and bootstraps again when it is done.
 
     flock /tmp/bio-kwok.lock nox -s integration -- --provider kwok -k teardown
